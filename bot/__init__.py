@@ -1,0 +1,1 @@
+"""The Telegram side (issue 3): routers, middlewares, answers, i18n, hand-off, admin."""

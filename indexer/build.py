@@ -1,0 +1,188 @@
+"""Knowledge folder -> passages -> embeddings -> a published index version."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from indexer.confidence import topic_prototypes
+from indexer.embedding import Embedder, EmbeddingCache
+from indexer.errors import IndexNotFoundError, PolicyError
+from indexer.language import detect_language
+from indexer.loaders import load_document
+from indexer.passages import Passage, split_passages
+from indexer.publish import (
+    Manifest,
+    build_lock,
+    current_version_dir,
+    next_version,
+    publish,
+    staging_folder,
+)
+from indexer.settings import IndexerSettings
+from indexer.shops import Shop, load_shops
+
+PASSAGES_FILE = "passages.jsonl"
+PASSAGE_VECTORS = "passage_vectors.npy"
+SENTENCE_VECTORS = "sentence_vectors.npy"
+SENTENCE_OWNERS = "sentence_owners.npy"
+TOPIC_VECTORS = "topic_vectors.npy"
+CACHE_FILE = "embedding-cache.sqlite3"
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    manifest: Manifest
+    seconds: float
+    embedded: int
+    published: bool = True
+
+    @property
+    def passages_per_second(self) -> float:
+        return self.manifest.passage_count / self.seconds if self.seconds else 0.0
+
+
+def shop_passages(shop: Shop, settings: IndexerSettings) -> tuple[list[Passage], dict[str, str]]:
+    """Every passage of one shop's documents, and each document's hash."""
+    passages: list[Passage] = []
+    hashes: dict[str, str] = {}
+    for document in shop.documents:
+        loaded = load_document(shop.folder / document.path, settings.max_file_bytes)
+        hashes[f"{shop.id}/{document.path}"] = loaded.sha256
+        pieces = split_passages(
+            loaded.text,
+            shop_id=shop.id,
+            document=document.path,
+            document_title=document.title,
+            version=document.version,
+            max_chars=settings.passage_max_chars,
+            overlap_sentences=settings.passage_overlap_sentences,
+        )
+        if not pieces:
+            raise PolicyError(shop.folder / document.path, "no passages could be made from it")
+        passages.extend(
+            piece.with_language(detect_language(piece.embedding_text, document.languages))
+            for piece in pieces
+        )
+    return passages, hashes
+
+
+def _corpus_hash(documents: dict[str, str], settings: IndexerSettings, model_id: str) -> str:
+    material = json.dumps(
+        {
+            "documents": documents,
+            "model": model_id,
+            "max_chars": settings.passage_max_chars,
+            "overlap": settings.passage_overlap_sentences,
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def write_passages(path: Path, passages: list[Passage]) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        for passage in passages:
+            record = asdict(passage)
+            record["sentences"] = list(passage.sentences)
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def read_passages(path: Path) -> list[Passage]:
+    passages = []
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            record = json.loads(line)
+            record["sentences"] = tuple(record["sentences"])
+            passages.append(Passage(**record))
+    return passages
+
+
+def sentence_units(passages: list[Passage]) -> tuple[list[str], list[int]]:
+    """Sentences worth scoring on their own (a passage of one sentence needs no second vector)."""
+    texts: list[str] = []
+    owners: list[int] = []
+    for row, passage in enumerate(passages):
+        if len(passage.sentences) < 2:
+            continue
+        for sentence in passage.sentences:
+            if len(sentence) >= 25:
+                texts.append(sentence)
+                owners.append(row)
+    return texts, owners
+
+
+def _serving_manifest(settings: IndexerSettings) -> Manifest | None:
+    try:
+        return Manifest.read(current_version_dir(settings.index_dir))
+    except IndexNotFoundError:
+        return None
+
+
+def build_index(
+    settings: IndexerSettings,
+    embedder: Embedder,
+    *,
+    show_progress: bool = False,
+    force: bool = True,
+) -> BuildReport:
+    """Build every shop of the knowledge folder and publish it; on any error nothing changes.
+
+    With `force=False` an unchanged corpus (same documents, model and passage settings)
+    publishes nothing and reports the version already serving.
+    """
+    started = time.perf_counter()
+    shops = load_shops(settings.knowledge_dir)
+    passages: list[Passage] = []
+    documents: dict[str, str] = {}
+    for shop in shops:
+        found, hashes = shop_passages(shop, settings)
+        passages.extend(found)
+        documents.update(hashes)
+    sentences, owners = sentence_units(passages)
+    serving = _serving_manifest(settings)
+    corpus_hash = _corpus_hash(documents, settings, embedder.model_id)
+    if not force and serving is not None and serving.corpus_hash == corpus_hash:
+        return BuildReport(serving, time.perf_counter() - started, 0, published=False)
+
+    with build_lock(settings.index_dir), staging_folder(settings.index_dir) as staging:
+        cache = EmbeddingCache(settings.index_dir / CACHE_FILE)
+        try:
+            texts = [passage.embedding_text for passage in passages] + sentences
+            with tqdm(
+                total=len(texts), unit="text", desc="embedding", disable=not show_progress
+            ) as bar:
+                vectors, embedded = cache.embed_passages(embedder, texts, progress=bar.update)
+        finally:
+            cache.close()
+        write_passages(staging / PASSAGES_FILE, passages)
+        np.save(staging / PASSAGE_VECTORS, vectors[: len(passages)])
+        np.save(staging / SENTENCE_VECTORS, vectors[len(passages) :])
+        np.save(staging / SENTENCE_OWNERS, np.asarray(owners, dtype=np.int32))
+        np.save(staging / TOPIC_VECTORS, embedder.embed_queries(topic_prototypes()))
+        manifest = Manifest(
+            version=next_version(settings.index_dir),
+            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            model_id=embedder.model_id,
+            dimension=embedder.dimension,
+            corpus_hash=corpus_hash,
+            documents=documents,
+            passage_count=len(passages),
+            sentence_count=len(sentences),
+            shops={shop.id: sum(p.shop_id == shop.id for p in passages) for shop in shops},
+            settings={
+                "passage_max_chars": settings.passage_max_chars,
+                "passage_overlap_sentences": settings.passage_overlap_sentences,
+            },
+            embedded=embedded,
+            aliases={alias: shop.id for shop in shops for alias in shop.aliases},
+        )
+        publish(settings.index_dir, staging, manifest)
+    return BuildReport(manifest, time.perf_counter() - started, embedded)

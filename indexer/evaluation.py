@@ -1,0 +1,181 @@
+"""The retrieval eval: recall, MRR and out-of-scope rejection on a labelled question set.
+
+A question file has one JSON object per line: id, shop (an id or an alias such as the seed
+file's stem), lang, question, gold (substrings of the shop's policy; [] when out of
+scope) and intent. Gold strings go through the same normalisation as the passages.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from indexer.errors import PolicyError
+from indexer.normalize import fold_for_match, normalize_text
+from indexer.ranking import Mode
+from indexer.retriever import Retriever, SearchResult
+
+INTENTS = ("question", "unsubscribe", "access", "deletion", "handoff", "out_of_scope")
+DEPTH = 10
+
+
+@dataclass(frozen=True)
+class EvalQuestion:
+    id: str
+    shop: str
+    lang: str
+    question: str
+    gold: list[str]
+    intent: str
+
+    @property
+    def in_scope(self) -> bool:
+        return bool(self.gold)
+
+    @property
+    def out_of_scope(self) -> bool:
+        return self.intent == "out_of_scope"
+
+
+def read_questions(path: Path) -> list[EvalQuestion]:
+    questions = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            question = EvalQuestion(
+                id=str(record["id"]),
+                shop=str(record["shop"]),
+                lang=str(record["lang"]),
+                question=str(record["question"]),
+                gold=[str(gold) for gold in record["gold"]],
+                intent=str(record["intent"]),
+            )
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise PolicyError(path, f"line {number}: not a question record ({exc})") from exc
+        if question.intent not in INTENTS:
+            raise PolicyError(
+                path, f"line {number}: intent {question.intent!r} is not one of {INTENTS}"
+            )
+        questions.append(question)
+    if not questions:
+        raise PolicyError(path, "no questions")
+    return questions
+
+
+def gold_rank(result: SearchResult, gold: Iterable[str]) -> int | None:
+    """1-based rank of the first hit that contains any gold string, else None."""
+    targets = [fold_for_match(normalize_text(text)) for text in gold]
+    for rank, hit in enumerate(result.hits, start=1):
+        haystack = fold_for_match(hit.passage.text)
+        if any(target in haystack for target in targets):
+            return rank
+    return None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    question: EvalQuestion
+    result: SearchResult
+    rank: int | None
+    same_language: bool
+
+
+def run(
+    retriever: Retriever, questions: list[EvalQuestion], mode: Mode = "hybrid"
+) -> list[Outcome]:
+    vectors = retriever.embed_questions([q.question for q in questions])
+    outcomes = []
+    for question, vector in zip(questions, vectors, strict=True):
+        result = retriever.search(
+            question.question, question.shop, DEPTH, mode=mode, query_vector=vector
+        )
+        shop_languages = set(retriever.shop_languages(result.shop_id))
+        rank = gold_rank(result, question.gold) if question.in_scope else None
+        outcomes.append(Outcome(question, result, rank, question.lang in shop_languages))
+    return outcomes
+
+
+def _retrieval(outcomes: list[Outcome]) -> dict[str, float | int]:
+    scored = [o for o in outcomes if o.question.in_scope]
+    if not scored:
+        return {"recall@1": 0.0, "recall@3": 0.0, "mrr@10": 0.0, "n": 0}
+    ranks = [o.rank for o in scored]
+    return {
+        "recall@1": round(float(np.mean([r == 1 for r in ranks])), 4),
+        "recall@3": round(float(np.mean([r is not None and r <= 3 for r in ranks])), 4),
+        "mrr@10": round(float(np.mean([1.0 / r if r else 0.0 for r in ranks])), 4),
+        "n": len(scored),
+    }
+
+
+def summarize(outcomes: list[Outcome], mode: Mode = "hybrid") -> dict[str, Any]:
+    overall = _retrieval(outcomes)
+    same = _retrieval([o for o in outcomes if o.same_language])
+    cross = _retrieval([o for o in outcomes if not o.same_language])
+    by_lang: dict[str, list[Outcome]] = defaultdict(list)
+    by_shop: dict[str, list[Outcome]] = defaultdict(list)
+    for outcome in outcomes:
+        by_lang[outcome.question.lang].append(outcome)
+        by_shop[outcome.result.shop_id].append(outcome)
+    in_scope = [o for o in outcomes if o.question.in_scope]
+    out_of_scope = [o for o in outcomes if o.question.out_of_scope]
+    return {
+        "mode": mode,
+        "questions": len(outcomes),
+        "in_scope": len(in_scope),
+        "out_of_scope": len(out_of_scope),
+        "recall@1": overall["recall@1"],
+        "recall@3": overall["recall@3"],
+        "mrr@10": overall["mrr@10"],
+        "same_language": {k: same[k] for k in ("recall@3", "mrr@10", "n")},
+        "cross_lingual": {k: cross[k] for k in ("recall@3", "mrr@10", "n")},
+        "by_lang": {
+            lang: {k: part[k] for k in ("recall@3", "n")}
+            for lang, part in sorted((lang, _retrieval(items)) for lang, items in by_lang.items())
+        },
+        "by_shop": {
+            shop: {k: part[k] for k in ("recall@3", "n")}
+            for shop, part in sorted((shop, _retrieval(items)) for shop, items in by_shop.items())
+        },
+        "threshold": outcomes[0].result.threshold if outcomes else None,
+        "out_of_scope_rejected": _share(out_of_scope, rejected=True),
+        "in_scope_rejected": _share(in_scope, rejected=True),
+        "index_version": outcomes[0].result.index_version if outcomes else None,
+    }
+
+
+def _share(outcomes: list[Outcome], rejected: bool) -> float:
+    if not outcomes:
+        return 0.0
+    return round(sum((not o.result.answered) == rejected for o in outcomes) / len(outcomes), 4)
+
+
+def misses(outcomes: list[Outcome]) -> list[dict[str, Any]]:
+    """What went wrong, for a person tuning the engine."""
+    report = []
+    for o in outcomes:
+        wrong_rank = o.question.in_scope and (o.rank is None or o.rank > 3)
+        wrong_gate = (o.question.in_scope and not o.result.answered) or (
+            o.question.out_of_scope and o.result.answered
+        )
+        if wrong_rank or wrong_gate:
+            top = o.result.hits[0].passage if o.result.hits else None
+            report.append(
+                {
+                    "id": o.question.id,
+                    "question": o.question.question,
+                    "rank": o.rank,
+                    "confidence": round(o.result.confidence, 3),
+                    "features": [round(f, 3) for f in o.result.features],
+                    "top_section": top.section if top else None,
+                }
+            )
+    return report

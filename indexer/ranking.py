@@ -1,0 +1,65 @@
+"""Fusing the dense, lexical and concept signals into one ranking.
+
+Plain reciprocal-rank fusion lets BM25 noise drown dense results for cross-lingual
+questions (a Ukrainian question shares no word with a Czech policy, so its BM25 ranking
+is arbitrary). Here BM25 counts fully only for passages in the question's language, the
+concept signal works across languages, and the dense cosine is scaled so that a gap of
+`dense_scale` counts as much as the best lexical match.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from indexer.shop_index import Candidates
+
+Mode = Literal["hybrid", "dense", "bm25", "rrf"]
+RRF_K = 60
+
+
+@dataclass(frozen=True)
+class FusionWeights:
+    dense_scale: float = 0.06
+    sentence_share: float = 0.7  # dense = mix of passage cosine and best sentence cosine
+    lexical_same_language: float = 0.3
+    lexical_other_language: float = 0.3
+    concepts: float = 1.5
+
+
+def _unit(scores: np.ndarray) -> np.ndarray:
+    top = float(scores.max()) if len(scores) else 0.0
+    return scores / top if top > 0 else np.zeros_like(scores)
+
+
+def _ranks(scores: np.ndarray) -> np.ndarray:
+    order = np.argsort(-scores, kind="stable")
+    ranks = np.empty(len(scores), dtype=np.float64)
+    ranks[order] = np.arange(1, len(scores) + 1)
+    return ranks
+
+
+def fuse(
+    signals: Candidates,
+    question_language: str,
+    passage_languages: list[str],
+    mode: Mode = "hybrid",
+    weights: FusionWeights = FusionWeights(),
+) -> np.ndarray:
+    dense = (1 - weights.sentence_share) * signals.dense + weights.sentence_share * signals.sentence
+    if mode == "dense":
+        return dense.astype(np.float64)
+    if mode == "bm25":
+        return signals.lexical.astype(np.float64)
+    if mode == "rrf":
+        return 1.0 / (RRF_K + _ranks(dense)) + 1.0 / (RRF_K + _ranks(signals.lexical))
+    same = np.array([language == question_language for language in passage_languages])
+    lexical_weight = np.where(same, weights.lexical_same_language, weights.lexical_other_language)
+    fused: np.ndarray = (
+        dense / weights.dense_scale
+        + lexical_weight * _unit(signals.lexical)
+        + weights.concepts * _unit(signals.concepts)
+    ).astype(np.float64)
+    return fused

@@ -1,0 +1,209 @@
+"""Search a published index: the best passages of one shop's policy for a question.
+
+The Retriever holds one index version in memory and reloads in place when a newer one is
+published: `refresh()` compares the CURRENT pointer, loads the new version completely,
+then swaps one reference, so a search in flight finishes on the version it started with.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from indexer.build import (
+    PASSAGE_VECTORS,
+    PASSAGES_FILE,
+    SENTENCE_OWNERS,
+    SENTENCE_VECTORS,
+    TOPIC_VECTORS,
+    read_passages,
+)
+from indexer.confidence import Calibration, load_calibration, topic_margin
+from indexer.embedding import Embedder, Vectors
+from indexer.glossary import Glossary, default_glossary
+from indexer.language import detect_language
+from indexer.passages import Passage
+from indexer.publish import CURRENT, Manifest, current_version_dir
+from indexer.ranking import FusionWeights, Mode, fuse
+from indexer.shop_index import ShopIndex
+from indexer.tokens import lexical_tokens
+
+
+class UnknownShopError(KeyError):
+    """The index has no shop by that id or alias."""
+
+
+@dataclass(frozen=True)
+class Hit:
+    passage: Passage
+    score: float
+    dense: float
+    lexical: float
+    concepts: float
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    question: str
+    shop_id: str
+    language: str
+    concepts: list[str]
+    hits: list[Hit]
+    confidence: float
+    threshold: float
+    index_version: int
+    topic: float = 0.0
+    features: tuple[float, float, float] = field(default=(0.0, 0.0, 0.0))
+
+    @property
+    def answered(self) -> bool:
+        """Confident enough to quote; below it the honest answer is "the policy doesn't say"."""
+        return bool(self.hits) and self.confidence >= self.threshold
+
+
+@dataclass
+class _Loaded:
+    manifest: Manifest
+    pointer: str
+    shops: dict[str, ShopIndex]
+    topics: Vectors
+
+
+class Retriever:
+    def __init__(
+        self,
+        index_dir: Path,
+        embedder: Embedder,
+        *,
+        approximate_above: int = 200_000,
+        calibration: Calibration | None = None,
+        glossary: Glossary | None = None,
+        weights: FusionWeights | None = None,
+    ) -> None:
+        self.index_dir = index_dir
+        self.embedder = embedder
+        self.calibration = calibration or load_calibration()
+        self.glossary = glossary or default_glossary()
+        self.weights = weights or FusionWeights()
+        self._approximate_above = approximate_above
+        self._reload_lock = threading.Lock()
+        self._state = self._load()
+
+    @property
+    def manifest(self) -> Manifest:
+        return self._state.manifest
+
+    @property
+    def shop_ids(self) -> list[str]:
+        return sorted(self._state.shops)
+
+    def shop_languages(self, shop: str) -> list[str]:
+        return sorted(set(self._state.shops[self.resolve_shop(shop)].languages))
+
+    def resolve_shop(self, shop: str) -> str:
+        state = self._state
+        shop_id = state.manifest.aliases.get(shop, shop)
+        if shop_id not in state.shops:
+            raise UnknownShopError(shop)
+        return shop_id
+
+    def _pointer(self) -> str:
+        try:
+            return (self.index_dir / CURRENT).read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return ""
+
+    def _load(self) -> _Loaded:
+        pointer = self._pointer()
+        folder = current_version_dir(self.index_dir)
+        manifest = Manifest.read(folder)
+        if manifest.model_id != self.embedder.model_id:
+            raise ValueError(
+                f"index {folder} was built with {manifest.model_id}, "
+                f"but the embedder is {self.embedder.model_id}; rebuild the index"
+            )
+        passages = read_passages(folder / PASSAGES_FILE)
+        vectors = np.load(folder / PASSAGE_VECTORS)
+        sentence_vectors = np.load(folder / SENTENCE_VECTORS)
+        owners = np.load(folder / SENTENCE_OWNERS)
+        shops: dict[str, ShopIndex] = {}
+        for shop_id in sorted({passage.shop_id for passage in passages}):
+            rows = np.array([i for i, p in enumerate(passages) if p.shop_id == shop_id])
+            local = {int(row): position for position, row in enumerate(rows)}
+            mask = np.isin(owners, rows)
+            shops[shop_id] = ShopIndex(
+                [passages[row] for row in rows],
+                vectors[rows],
+                sentence_vectors[mask],
+                np.array([local[int(owner)] for owner in owners[mask]], dtype=np.int64),
+                self.glossary,
+                self._approximate_above,
+            )
+        return _Loaded(manifest, pointer, shops, np.load(folder / TOPIC_VECTORS))
+
+    def refresh(self) -> bool:
+        """Load a newer published version if there is one; True when it switched."""
+        if self._pointer() == self._state.pointer:
+            return False
+        with self._reload_lock:
+            if self._pointer() == self._state.pointer:
+                return False
+            self._state = self._load()
+            return True
+
+    def embed_questions(self, questions: list[str]) -> Vectors:
+        return self.embedder.embed_queries(questions)
+
+    def search(
+        self,
+        question: str,
+        shop: str,
+        k: int = 3,
+        *,
+        mode: Mode = "hybrid",
+        query_vector: Vectors | None = None,
+        language: str | None = None,
+    ) -> SearchResult:
+        state = self._state
+        shop_id = self.resolve_shop(shop)
+        index = state.shops[shop_id]
+        vector = (
+            query_vector if query_vector is not None else self.embedder.embed_queries([question])[0]
+        )
+        question_language = language or detect_language(question)
+        concepts = self.glossary.concepts_in(question)
+        signals = index.signals(vector, lexical_tokens(question), concepts)
+        scores = fuse(signals, question_language, index.languages, mode, self.weights)
+        order = np.argsort(-scores, kind="stable")[:k]
+        hits = [
+            Hit(
+                index.passages[row],
+                float(scores[row]),
+                float(max(signals.dense[row], signals.sentence[row])),
+                float(signals.lexical[row]),
+                float(signals.concepts[row]),
+            )
+            for row in order
+        ]
+        topic = topic_margin(vector, state.topics)
+        concept_match = 0.0
+        if hits and concepts:
+            top_concepts = set(self.glossary.concepts_in(hits[0].passage.embedding_text))
+            concept_match = 1.0 if top_concepts & set(concepts) else 0.0
+        dense_top = max((hit.dense for hit in hits), default=0.0)
+        features = (dense_top, topic, concept_match)
+        return SearchResult(
+            question=question,
+            shop_id=shop_id,
+            language=question_language,
+            concepts=sorted(set(concepts)),
+            hits=hits,
+            confidence=self.calibration.confidence(*features),
+            threshold=self.calibration.threshold,
+            index_version=state.manifest.version,
+            topic=topic,
+            features=features,
+        )

@@ -1,0 +1,129 @@
+"""The knowledge base on disk: one folder per shop, ``shop.toml`` plus its policy documents."""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import date
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from indexer.errors import PolicyError
+
+SHOP_FILE = "shop.toml"
+LANGUAGE_CODE = r"^[a-z]{2}$"
+
+
+class PolicyDocument(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: str = Field(min_length=1, description="file name inside the shop folder")
+    title: str = Field(min_length=1)
+    languages: list[str] = Field(min_length=1, description="ISO 639-1 codes of the text")
+    version: str = Field(min_length=1)
+    effective_date: date | None = None
+
+    @field_validator("languages")
+    @classmethod
+    def _lowercase_codes(cls, value: list[str]) -> list[str]:
+        import re
+
+        for code in value:
+            if not re.fullmatch(LANGUAGE_CODE, code):
+                raise ValueError(f"{code!r} is not a two-letter ISO 639-1 code")
+        return value
+
+    @field_validator("path")
+    @classmethod
+    def _inside_folder(cls, value: str) -> str:
+        if Path(value).is_absolute() or ".." in Path(value).parts:
+            raise ValueError("must be a file name inside the shop folder")
+        return value
+
+
+class SupportGroup(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    chat_id: int | None = None
+    admins: list[int] = Field(default_factory=list, description="Telegram user ids")
+
+
+class WebhookEndpoint(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str = Field(pattern=r"^https?://")
+    events: list[str] = Field(default_factory=lambda: ["*"])
+
+
+class Shop(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,40}$")
+    name: str = Field(min_length=1)
+    aliases: list[str] = Field(default_factory=list)
+    contact_email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    default_language: str = Field(pattern=LANGUAGE_CODE)
+    documents: list[PolicyDocument] = Field(min_length=1)
+    support: SupportGroup = Field(default_factory=SupportGroup)
+    webhooks: list[WebhookEndpoint] = Field(default_factory=list)
+    folder: Path = Field(default=Path(), exclude=True)
+
+    @property
+    def languages(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for document in self.documents:
+            seen.update(dict.fromkeys(document.languages))
+        return list(seen)
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    extra = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+    return f"{field}: {first['msg']}{extra}"
+
+
+def load_shop(folder: Path) -> Shop:
+    """Read and validate one shop folder; every mistake names the file and the field."""
+    manifest = folder / SHOP_FILE
+    if not manifest.is_file():
+        raise PolicyError(manifest, "missing; every shop folder needs a shop.toml")
+    try:
+        raw = tomllib.loads(manifest.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise PolicyError(manifest, f"not valid TOML: {exc}") from exc
+    try:
+        shop = Shop.model_validate({**raw, "folder": folder})
+    except ValidationError as exc:
+        raise PolicyError(manifest, _describe(exc)) from exc
+    if shop.id != folder.name:
+        raise PolicyError(manifest, f"id: {shop.id!r} must equal the folder name {folder.name!r}")
+    for index, document in enumerate(shop.documents):
+        if not (folder / document.path).is_file():
+            raise PolicyError(
+                folder / document.path, f"listed in {manifest} as documents.{index} but missing"
+            )
+    return shop
+
+
+def load_shops(knowledge_dir: Path) -> list[Shop]:
+    """All shops of the knowledge base, sorted by id; aliases must not collide."""
+    if not knowledge_dir.is_dir():
+        raise PolicyError(knowledge_dir, "knowledge folder not found")
+    shops = [load_shop(folder) for folder in sorted(knowledge_dir.iterdir()) if folder.is_dir()]
+    if not shops:
+        raise PolicyError(knowledge_dir, "no shop folders")
+    names: dict[str, str] = {}
+    for shop in shops:
+        for name in (shop.id, *shop.aliases):
+            if name in names:
+                raise PolicyError(
+                    shop.folder / SHOP_FILE, f"aliases: {name!r} is already used by {names[name]}"
+                )
+            names[name] = shop.id
+    return shops
+
+
+def shop_aliases(shops: list[Shop]) -> dict[str, str]:
+    """Map every id and alias to the shop id (eval sets may name a shop by its seed file stem)."""
+    return {name: shop.id for shop in shops for name in (shop.id, *shop.aliases)}
