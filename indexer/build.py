@@ -105,17 +105,27 @@ def read_passages(path: Path) -> list[Passage]:
     return passages
 
 
+MIN_SENTENCE_CHARS = 25
+
+
+def scored_sentences(passage: Passage) -> list[int]:
+    """Which of a passage's sentences get a vector of their own, in order.
+
+    A passage of one sentence needs no second vector, and a fragment ("Types:") says
+    too little to be matched alone.
+    """
+    if len(passage.sentences) < 2:
+        return []
+    return [i for i, s in enumerate(passage.sentences) if len(s) >= MIN_SENTENCE_CHARS]
+
+
 def sentence_units(passages: list[Passage]) -> tuple[list[str], list[int]]:
-    """Sentences worth scoring on their own (a passage of one sentence needs no second vector)."""
     texts: list[str] = []
     owners: list[int] = []
     for row, passage in enumerate(passages):
-        if len(passage.sentences) < 2:
-            continue
-        for sentence in passage.sentences:
-            if len(sentence) >= 25:
-                texts.append(sentence)
-                owners.append(row)
+        for index in scored_sentences(passage):
+            texts.append(passage.sentences[index])
+            owners.append(row)
     return texts, owners
 
 

@@ -173,13 +173,15 @@ def _interactive(retriever: Any, shop: str | None, k: int) -> int:
 
 def cmd_eval(args: argparse.Namespace, settings: IndexerSettings) -> int:
     from indexer.evaluation import misses, read_questions, run, summarize
+    from indexer.intents import IntentRecogniser
 
     questions = read_questions(Path(args.file))
     retriever = _retriever(settings)
+    recogniser = IntentRecogniser(retriever.embedder)
     modes: list[Mode] = ["bm25", "dense", "rrf", "hybrid"] if args.mode == "all" else [args.mode]
     reports = {}
     for mode in modes:
-        outcomes = run(retriever, questions, mode)
+        outcomes = run(retriever, questions, mode, recogniser if mode == "hybrid" else None)
         reports[mode] = summarize(outcomes, mode)
         if args.misses and mode == modes[-1]:
             reports[mode]["misses"] = misses(outcomes)
@@ -195,6 +197,13 @@ def cmd_eval(args: argparse.Namespace, settings: IndexerSettings) -> int:
             f"out-of-scope rejected {r['out_of_scope_rejected']:.3f} (n={r['out_of_scope']})  "
             f"in-scope rejected {r['in_scope_rejected']:.3f}"
         )
+        if r.get("intents"):
+            human_lines.append(
+                "        intents: "
+                + ", ".join(
+                    f"{name} {v['accuracy']:.2f} (n={v['n']})" for name, v in r["intents"].items()
+                )
+            )
         for item in r.get("misses", []):
             human_lines.append(
                 f"   miss {item['id']}: rank {item['rank']}, confidence "

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from indexer.errors import PolicyError
+from indexer.intents import Intent, IntentRecogniser, intent_accuracy
 from indexer.normalize import fold_for_match, normalize_text
 from indexer.ranking import Mode
 from indexer.retriever import Retriever, SearchResult
@@ -86,10 +87,21 @@ class Outcome:
     result: SearchResult
     rank: int | None
     same_language: bool
+    intent: str | None = None  # what the bot would make of it (None: not measured)
+
+
+def bot_intent(recognised: Intent, result: SearchResult) -> str:
+    """The intent as the bot acts on it: a question it cannot answer is out of scope."""
+    if recognised is Intent.QUESTION and not result.answered:
+        return "out_of_scope"
+    return recognised.value
 
 
 def run(
-    retriever: Retriever, questions: list[EvalQuestion], mode: Mode = "hybrid"
+    retriever: Retriever,
+    questions: list[EvalQuestion],
+    mode: Mode = "hybrid",
+    recogniser: IntentRecogniser | None = None,
 ) -> list[Outcome]:
     vectors = retriever.embed_questions([q.question for q in questions])
     outcomes = []
@@ -99,7 +111,12 @@ def run(
         )
         shop_languages = set(retriever.shop_languages(result.shop_id))
         rank = gold_rank(result, question.gold) if question.in_scope else None
-        outcomes.append(Outcome(question, result, rank, question.lang in shop_languages))
+        intent = (
+            bot_intent(recogniser.recognise(question.question, vector).intent, result)
+            if recogniser is not None
+            else None
+        )
+        outcomes.append(Outcome(question, result, rank, question.lang in shop_languages, intent))
     return outcomes
 
 
@@ -149,6 +166,11 @@ def summarize(outcomes: list[Outcome], mode: Mode = "hybrid") -> dict[str, Any]:
         "out_of_scope_rejected": _share(out_of_scope, rejected=True),
         "in_scope_rejected": _share(in_scope, rejected=True),
         "index_version": outcomes[0].result.index_version if outcomes else None,
+        "intents": intent_accuracy(
+            (o.question.intent, o.intent) for o in outcomes if o.intent is not None
+        )
+        if any(o.intent is not None for o in outcomes)
+        else None,
     }
 
 

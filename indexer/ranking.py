@@ -44,10 +44,11 @@ def _ranks(scores: np.ndarray) -> np.ndarray:
 def fuse(
     signals: Candidates,
     question_language: str,
-    passage_languages: list[str],
+    passage_languages: np.ndarray,
     mode: Mode = "hybrid",
     weights: FusionWeights = FusionWeights(),
 ) -> np.ndarray:
+    """A score per candidate (aligned with `signals.rows`); higher is better."""
     dense = (1 - weights.sentence_share) * signals.dense + weights.sentence_share * signals.sentence
     if mode == "dense":
         return dense.astype(np.float64)
@@ -55,7 +56,7 @@ def fuse(
         return signals.lexical.astype(np.float64)
     if mode == "rrf":
         return 1.0 / (RRF_K + _ranks(dense)) + 1.0 / (RRF_K + _ranks(signals.lexical))
-    same = np.array([language == question_language for language in passage_languages])
+    same = passage_languages[signals.rows] == question_language
     lexical_weight = np.where(same, weights.lexical_same_language, weights.lexical_other_language)
     fused: np.ndarray = (
         dense / weights.dense_scale

@@ -39,6 +39,7 @@ class UnknownShopError(KeyError):
 @dataclass(frozen=True)
 class Hit:
     passage: Passage
+    row: int  # position in its shop's index
     score: float
     dense: float
     lexical: float
@@ -101,7 +102,7 @@ class Retriever:
         return sorted(self._state.shops)
 
     def shop_languages(self, shop: str) -> list[str]:
-        return sorted(set(self._state.shops[self.resolve_shop(shop)].languages))
+        return sorted({str(code) for code in self._state.shops[self.resolve_shop(shop)].languages})
 
     def resolve_shop(self, shop: str) -> str:
         state = self._state
@@ -154,6 +155,22 @@ class Retriever:
             self._state = self._load()
             return True
 
+    def quote(
+        self, result: SearchResult, hit: Hit, query_vector: Vectors, limit: int = 2
+    ) -> list[str]:
+        """The sentences of `hit` that answer the question best, in reading order."""
+        return self._state.shops[result.shop_id].quote(hit.row, query_vector, limit)
+
+    def section_passages(self, shop: str, key: str) -> list[Passage]:
+        """Every passage of the section holding the passage `key` (for "show the full section")."""
+        index = self._state.shops[self.resolve_shop(shop)]
+        found = next((p for p in index.passages if p.key == key), None)
+        if found is None:
+            return []
+        return [
+            p for p in index.passages if p.document == found.document and p.section == found.section
+        ]
+
     def embed_questions(self, questions: list[str]) -> Vectors:
         return self.embedder.embed_queries(questions)
 
@@ -180,18 +197,19 @@ class Retriever:
         order = np.argsort(-scores, kind="stable")[:k]
         hits = [
             Hit(
-                index.passages[row],
-                float(scores[row]),
-                float(max(signals.dense[row], signals.sentence[row])),
-                float(signals.lexical[row]),
-                float(signals.concepts[row]),
+                index.passages[int(signals.rows[i])],
+                int(signals.rows[i]),
+                float(scores[i]),
+                float(max(signals.dense[i], signals.sentence[i])),
+                float(signals.lexical[i]),
+                float(signals.concepts[i]),
             )
-            for row in order
+            for i in order
         ]
         topic = topic_margin(vector, state.topics)
         concept_match = 0.0
         if hits and concepts:
-            top_concepts = set(self.glossary.concepts_in(hits[0].passage.embedding_text))
+            top_concepts = index.concepts[int(signals.rows[order[0]])]
             concept_match = 1.0 if top_concepts & set(concepts) else 0.0
         dense_top = max((hit.dense for hit in hits), default=0.0)
         features = (dense_top, topic, concept_match)

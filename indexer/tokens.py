@@ -14,10 +14,15 @@ STEM_LENGTH = 5
 _WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
 
 
+# Letters with a stroke have no Unicode decomposition: NFKD leaves "ł" as it is.
+_STROKED = str.maketrans({"ł": "l", "đ": "d", "ø": "o", "ħ": "h", "’": "'"})
+
+
 def fold(text: str) -> str:
     """Lower case without diacritics; Cyrillic letters keep their base form (й -> и)."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(char for char in decomposed if not unicodedata.combining(char)).replace("’", "'")
+    bare = "".join(char for char in decomposed if not unicodedata.combining(char))
+    return bare.translate(_STROKED)
 
 
 def words(text: str) -> list[str]:

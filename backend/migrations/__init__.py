@@ -1,0 +1,1 @@
+"""Alembic migrations of the backend database (packaged, so that installs can migrate)."""

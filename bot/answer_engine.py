@@ -1,0 +1,120 @@
+"""Understanding a customer's message: its intent and the best passages, off the event loop.
+
+Embedding a question is the costly step (~10 ms of CPU). Questions that arrive while a
+batch is being embedded wait and go together into the next call, which costs little more
+than one; a repeated question is answered from a small cache. The CPU work runs in one
+worker thread, so the event loop keeps reading updates and sending replies meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from indexer.intents import IntentRecogniser, RecognisedIntent
+from indexer.retriever import Retriever, SearchResult
+from indexer.tokens import fold
+
+MAX_BATCH = 32
+
+
+@dataclass(frozen=True)
+class Understanding:
+    intent: RecognisedIntent
+    result: SearchResult
+    quote: tuple[str, ...]  # the sentences of the best passage that answer best
+
+
+@dataclass
+class _Pending:
+    text: str
+    shop_id: str
+    language: str | None
+    future: asyncio.Future[Understanding]
+
+
+class AnswerEngine:
+    def __init__(
+        self, retriever: Retriever, recogniser: IntentRecogniser, cache_size: int = 1024
+    ) -> None:
+        self.retriever = retriever
+        self.recogniser = recogniser
+        self._cache: OrderedDict[tuple[str, str, int], Understanding] = OrderedDict()
+        self._cache_size = cache_size
+        self._queue: asyncio.Queue[_Pending] | None = None
+        self._worker: asyncio.Task[None] | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="answer-engine")
+
+    async def start(self) -> None:
+        if self._worker is None:
+            self._queue = asyncio.Queue()
+            self._worker = asyncio.create_task(self._run(), name="answer-engine")
+
+    async def close(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+            self._worker = None
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def _key(self, text: str, shop_id: str) -> tuple[str, str, int]:
+        return (shop_id, " ".join(fold(text).split()), self.retriever.manifest.version)
+
+    async def understand(
+        self, text: str, shop_id: str, language: str | None = None
+    ) -> Understanding:
+        key = self._key(text, shop_id)
+        cached = self._cache.get(key)
+        if cached is not None:
+            self._cache.move_to_end(key)
+            return cached
+        await self.start()
+        assert self._queue is not None
+        future: asyncio.Future[Understanding] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Pending(text, shop_id, language, future))
+        understanding = await future
+        self._cache[key] = understanding
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return understanding
+
+    async def refresh_index(self) -> bool:
+        """Pick up a newly published index version (cheap when nothing changed)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.retriever.refresh)
+
+    async def _run(self) -> None:
+        assert self._queue is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < MAX_BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            live = [item for item in batch if not item.future.done()]
+            try:
+                results = await loop.run_in_executor(self._executor, self._understand_batch, live)
+            except Exception as exc:  # one bad batch must not stop the worker
+                for item in live:
+                    if not item.future.done():
+                        item.future.set_exception(exc)
+                continue
+            for item, understanding in zip(live, results, strict=True):
+                if not item.future.done():
+                    item.future.set_result(understanding)
+
+    def _understand_batch(self, batch: list[_Pending]) -> list[Understanding]:
+        vectors = self.retriever.embed_questions([item.text for item in batch])
+        out = []
+        for item, vector in zip(batch, vectors, strict=True):
+            result = self.retriever.search(
+                item.text, item.shop_id, k=3, query_vector=vector, language=item.language
+            )
+            quote = (
+                tuple(self.retriever.quote(result, result.hits[0], vector)) if result.hits else ()
+            )
+            out.append(Understanding(self.recogniser.recognise(item.text, vector), result, quote))
+        return out

@@ -1,0 +1,185 @@
+"""`python -m bot`: the assistant, in the mode its settings ask for.
+
+- BOT_TOKEN and WEBHOOK_URL: webhook mode (aiohttp server; every update must carry the
+  secret token header);
+- BOT_TOKEN only: long polling;
+- no BOT_TOKEN: a local chat in this terminal, no network at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+from aiohttp import web
+
+from backend.conversation_log import purge_expired
+from backend.database import Database
+from backend.settings import BackendSettings
+from bot.answer_engine import AnswerEngine
+from bot.dispatcher import build_dispatcher
+from bot.i18n import create_i18n
+from bot.local_chat import LocalChat
+from bot.outgoing import SendingLimits
+from bot.services import Services
+from bot.settings import BotSettings
+from bot.shop_directory import ShopDirectory
+from indexer.build import build_index
+from indexer.embedding import create_embedder
+from indexer.errors import IndexNotFoundError
+from indexer.intents import IntentRecogniser
+from indexer.retriever import Retriever
+from indexer.settings import PROJECT_ROOT, IndexerSettings
+
+log = logging.getLogger("bot")
+INDEX_CHECK_SECONDS = 5.0
+
+
+def load_retriever(settings: IndexerSettings) -> Retriever:
+    """The serving index; built first when there is none (the embedded default's first run)."""
+    embedder = create_embedder(settings.embedding_backend, settings.model, settings.embedding_batch)
+    try:
+        return Retriever(settings.index_dir, embedder, approximate_above=settings.approximate_above)
+    except IndexNotFoundError:
+        log.info("no index yet: building it from %s", settings.knowledge_dir)
+        build_index(settings, embedder)
+        return Retriever(settings.index_dir, embedder, approximate_above=settings.approximate_above)
+
+
+@contextlib.asynccontextmanager
+async def running_services(
+    bot_settings: BotSettings | None = None,
+    indexer_settings: IndexerSettings | None = None,
+    backend_settings: BackendSettings | None = None,
+) -> AsyncIterator[Services]:
+    bot_settings = bot_settings or BotSettings()
+    indexer_settings = indexer_settings or IndexerSettings()
+    backend_settings = backend_settings or BackendSettings()
+    database = Database(backend_settings.database_url)
+    await database.migrate()
+    retriever = await asyncio.to_thread(load_retriever, indexer_settings)
+    engine = AnswerEngine(retriever, IntentRecogniser(retriever.embedder))
+    await engine.start()
+    services = Services(
+        settings=bot_settings,
+        engine=engine,
+        database=database,
+        shops=ShopDirectory.from_knowledge(indexer_settings.knowledge_dir),
+        pseudonym_key=backend_settings.pseudonym_key.get_secret_value(),
+        retention_days=backend_settings.conversation_retention_days,
+    )
+    background = [
+        asyncio.create_task(_purge_periodically(services), name="purge"),
+        asyncio.create_task(_follow_index(services), name="index-follow"),
+    ]
+    try:
+        yield services
+    finally:
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        await engine.close()
+        await database.dispose()
+
+
+async def _purge_periodically(services: Services) -> None:
+    """Conversation records older than the retention period are deleted, hourly."""
+    while True:
+        try:
+            async with services.database.session() as session:
+                removed = await purge_expired(session, datetime.now(UTC), services.retention_days)
+            if removed:
+                log.info("purged %d expired conversation records", removed)
+        except Exception:
+            log.exception("purge failed; retrying at the next interval")
+        await asyncio.sleep(services.settings.purge_interval_seconds)
+
+
+async def _follow_index(services: Services) -> None:
+    """Answer from a newly published policy version without a restart."""
+    while True:
+        await asyncio.sleep(INDEX_CHECK_SECONDS)
+        try:
+            if await services.engine.refresh_index():
+                log.info("now serving index version %d", services.engine.retriever.manifest.version)
+        except Exception:
+            log.exception("could not load the new index version; still serving the old one")
+
+
+def compiled_locales() -> Path:
+    return PROJECT_ROOT / "var" / "locales"
+
+
+def telegram_bot(settings: BotSettings) -> Bot:
+    assert settings.bot_token is not None
+    session = (
+        AiohttpSession(api=TelegramAPIServer.from_base(settings.bot_api_url))
+        if settings.bot_api_url
+        else AiohttpSession()
+    )
+    session.middleware(SendingLimits(enabled=settings.sending_limits))
+    return Bot(
+        settings.bot_token.get_secret_value(),
+        session=session,
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML),
+    )
+
+
+def webhook_application(dispatcher: Dispatcher, bot: Bot, settings: BotSettings) -> web.Application:
+    app = web.Application()
+    SimpleRequestHandler(
+        dispatcher=dispatcher, bot=bot, secret_token=settings.secret_token()
+    ).register(app, path=settings.webhook_path)
+    setup_application(app, dispatcher, bot=bot)
+
+    async def on_startup(bot: Bot) -> None:
+        assert settings.webhook_url is not None
+        await bot.set_webhook(
+            settings.webhook_url,
+            secret_token=settings.secret_token(),
+            allowed_updates=dispatcher.resolve_used_update_types(),
+            drop_pending_updates=False,
+        )
+
+    dispatcher.startup.register(on_startup)
+    return app
+
+
+async def serve(services: Services, dispatcher: Dispatcher) -> None:
+    settings = services.settings
+    if settings.bot_token is None:
+        # A terminal chat reads better without a log line after every message.
+        logging.getLogger("aiogram").setLevel(logging.WARNING)
+        await LocalChat(dispatcher).run(lambda: input("> "), settings.default_shop or "")
+        return
+    bot = telegram_bot(settings)
+    if settings.webhook_url:
+        runner = web.AppRunner(webhook_application(dispatcher, bot, settings))
+        await runner.setup()
+        site = web.TCPSite(runner, settings.web_host, settings.web_port)
+        await site.start()
+        log.info("webhook mode on %s:%d", settings.web_host, settings.web_port)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()
+        return
+    await bot.delete_webhook(drop_pending_updates=False)
+    await dispatcher.start_polling(bot, handle_signals=False)
+
+
+async def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    async with running_services() as services:
+        i18n = create_i18n(compiled_locales())
+        await serve(services, build_dispatcher(services, i18n))

@@ -1,0 +1,122 @@
+"""Inline keyboards and their callback data (kept under Telegram's 64-byte limit)."""
+
+from __future__ import annotations
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.utils.i18n import gettext as _
+
+from bot.settings import SUPPORTED_LANGUAGES
+
+LANGUAGE_NAMES = {
+    "en": "English",
+    "cs": "Čeština",
+    "uk": "Українська",
+    "sv": "Svenska",
+    "ru": "Русский",
+    "de": "Deutsch",
+    "pl": "Polski",
+}
+
+
+class FeedbackCallback(CallbackData, prefix="fb"):
+    record: int
+    helpful: bool
+
+
+class SectionCallback(CallbackData, prefix="sec"):
+    shop: str
+    key: str
+
+
+class ShopCallback(CallbackData, prefix="shop"):
+    shop: str
+
+
+class LanguageCallback(CallbackData, prefix="lang"):
+    code: str
+
+
+class MenuCallback(CallbackData, prefix="menu"):
+    action: str  # ask | requests | person | privacy | language | shop
+
+
+def _feedback_row(record: int) -> list[InlineKeyboardButton]:
+    return [
+        InlineKeyboardButton(
+            text="👍 " + _("Helpful"),
+            callback_data=FeedbackCallback(record=record, helpful=True).pack(),
+        ),
+        InlineKeyboardButton(
+            text="👎 " + _("Not helpful"),
+            callback_data=FeedbackCallback(record=record, helpful=False).pack(),
+        ),
+    ]
+
+
+def answer_keyboard(
+    record: int | None, shop: str, key: str | None, full: bool
+) -> InlineKeyboardMarkup:
+    rows: list[list[InlineKeyboardButton]] = []
+    if key and full:
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    text=_("Show the full section"),
+                    callback_data=SectionCallback(shop=shop, key=key).pack(),
+                )
+            ]
+        )
+    if record is not None:
+        rows.append(_feedback_row(record))
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def unanswered_keyboard(record: int | None) -> InlineKeyboardMarkup:
+    rows = [
+        [
+            InlineKeyboardButton(
+                text=_("Talk to a person"), callback_data=MenuCallback(action="person").pack()
+            )
+        ]
+    ]
+    if record is not None:
+        rows.append(_feedback_row(record))
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def menu_keyboard() -> InlineKeyboardMarkup:
+    def button(text: str, action: str) -> InlineKeyboardButton:
+        return InlineKeyboardButton(text=text, callback_data=MenuCallback(action=action).pack())
+
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [button(_("Unsubscribe from marketing"), "unsubscribe")],
+            [button(_("Get a copy of my data"), "access")],
+            [button(_("Delete my data"), "deletion")],
+            [button(_("Talk to a person"), "person")],
+            [button(_("What this bot stores"), "privacy"), button(_("Language"), "language")],
+        ]
+    )
+
+
+def shop_keyboard(shops: list[tuple[str, str]]) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [InlineKeyboardButton(text=name, callback_data=ShopCallback(shop=shop_id).pack())]
+            for shop_id, name in shops
+        ]
+    )
+
+
+def language_keyboard() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=LANGUAGE_NAMES[code], callback_data=LanguageCallback(code=code).pack()
+                )
+            ]
+            for code in SUPPORTED_LANGUAGES
+        ]
+    )

@@ -1,0 +1,219 @@
+"""Free text from a customer: a question about the policy, a request, a greeting, thanks."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.enums import ChatType
+from aiogram.fsm.context import FSMContext
+from aiogram.types import Message
+from aiogram.utils.i18n import get_i18n
+from aiogram.utils.i18n import gettext as _
+
+from backend.conversation_log import record_question
+from bot.answer_engine import Understanding
+from bot.answers import render_answer, render_unanswered
+from bot.keyboards import answer_keyboard, shop_keyboard, unanswered_keyboard
+from bot.middlewares.customer import Customer
+from bot.services import Services
+from indexer.intents import Intent
+from indexer.shops import Shop
+
+# What each request is about, asked in English: the engine finds the passage in any language.
+RIGHT_QUESTIONS = {
+    Intent.UNSUBSCRIBE: "How can I unsubscribe from marketing e-mails and newsletters?",
+    Intent.ACCESS: "How can I get access to a copy of the personal data you hold about me?",
+    Intent.DELETION: "How can I have my personal data and my account deleted?",
+}
+
+
+def current_language() -> str:
+    return get_i18n().current_locale
+
+
+def shop_for(customer: Customer | None, services: Services) -> Shop | None:
+    bound = services.shops.resolve(customer.shop_id) if customer else None
+    return (
+        bound
+        or services.shops.only_shop()
+        or services.shops.resolve(services.settings.default_shop)
+    )
+
+
+PENDING_QUESTION = "pending_question"
+
+
+async def ask_for_shop(
+    message: Message, services: Services, state: FSMContext | None = None, question: str = ""
+) -> None:
+    """Ask which shop; the question is kept and answered as soon as the customer chooses."""
+    if state is not None and question:
+        await state.update_data({PENDING_QUESTION: question})
+    await message.answer(
+        _("Which shop is your question about?"),
+        reply_markup=shop_keyboard(services.shops.choices()),
+    )
+
+
+async def explain_right(message: Message, intent: Intent, shop: Shop, services: Services) -> None:
+    """Until privacy requests can be started here (issue 4), quote what the policy says."""
+    understanding = await services.engine.understand(RIGHT_QUESTIONS[intent], shop.id)
+    intro = {
+        Intent.UNSUBSCRIBE: _("You want to stop marketing messages."),
+        Intent.ACCESS: _("You want a copy of the data the shop holds about you."),
+        Intent.DELETION: _("You want the shop to delete your data."),
+    }[intent]
+    result = understanding.result
+    if result.answered:
+        rendered = render_answer(result, list(result.hits[0].passage.sentences), current_language())
+        body = _("Here is what {shop}'s policy says about it:").format(shop=shop.name)
+        text = f"{intro} {body}\n\n{rendered.text}"
+    else:
+        text = (
+            intro
+            + " "
+            + _(
+                "{shop}'s policy does not describe how to do this, but the law (GDPR) gives you "
+                "this right all the same."
+            ).format(shop=shop.name)
+        )
+    text += "\n\n" + _(
+        "Starting this request from the chat is coming soon; until then, write to {email} "
+        "and the shop must answer within one month."
+    ).format(email=shop.contact_email)
+    await message.answer(text)
+
+
+async def offer_person(message: Message, shop: Shop | None) -> None:
+    """Hand-off to the shop's support group arrives with issue 5; until then be honest."""
+    if shop is None:
+        await message.answer(_("Choose a shop first, then I can tell you whom to contact."))
+        return
+    await message.answer(
+        _(
+            "{shop} has not connected a support team to this chat yet. "
+            "You can reach a person at {email}."
+        ).format(shop=shop.name, email=shop.contact_email)
+    )
+
+
+async def answer_question(
+    message: Message,
+    text: str,
+    customer: Customer | None,
+    services: Services,
+    state: FSMContext | None = None,
+) -> None:
+    shop = shop_for(customer, services)
+    if shop is None:
+        await ask_for_shop(message, services, state, text)
+        return
+    notice = ""
+    limit = services.settings.max_question_chars
+    if len(text) > limit:
+        text = text[:limit]
+        notice = (
+            _("Your message is long; I answered its first {limit} characters.").format(limit=limit)
+            + "\n\n"
+        )
+    understanding = await services.engine.understand(text, shop.id)
+    intent = understanding.intent.intent
+    if intent is Intent.GREETING:
+        await message.answer(
+            _("Hello! Ask me anything about how {shop} handles your personal data.").format(
+                shop=shop.name
+            )
+        )
+        return
+    if intent is Intent.THANKS:
+        await message.answer(_("You're welcome! Ask me anything else about your data."))
+        return
+    if intent is Intent.HANDOFF:
+        await offer_person(message, shop)
+        return
+    if intent in RIGHT_QUESTIONS:
+        await explain_right(message, intent, shop, services)
+        return
+    await _answer_policy_question(message, notice, understanding, customer, shop, services, text)
+
+
+async def _answer_policy_question(
+    message: Message,
+    notice: str,
+    understanding: Understanding,
+    customer: Customer | None,
+    shop: Shop,
+    services: Services,
+    text: str,
+) -> None:
+    result = understanding.result
+    language = current_language()
+    top = result.hits[0].passage if result.hits else None
+    record_id: int | None = None
+    if customer is not None:
+        async with services.database.session() as session:
+            record_id = await record_question(
+                session,
+                pseudonym=customer.pseudonym,
+                shop_id=shop.id,
+                question=text,
+                language=result.language,
+                intent=understanding.intent.intent.value if result.answered else "out_of_scope",
+                passage_key=top.key if top else None,
+                section=top.section if top else None,
+                confidence=result.confidence,
+                answered=result.answered,
+                index_version=result.index_version,
+            )
+    if result.answered and top is not None:
+        rendered = render_answer(result, list(understanding.quote), language)
+        more = rendered.full_section_available or (
+            len(services.engine.retriever.section_passages(shop.id, top.key)) > 1
+        )
+        await message.answer(
+            notice + rendered.text,
+            reply_markup=answer_keyboard(record_id, shop.id, top.key, more),
+        )
+        return
+    await message.answer(
+        notice + render_unanswered(result, language, shop.contact_email),
+        reply_markup=unanswered_keyboard(record_id),
+    )
+
+
+async def on_private_text(
+    message: Message, state: FSMContext, services: Services, customer: Customer | None = None
+) -> None:
+    assert message.text is not None
+    await answer_question(message, message.text, customer, services, state)
+
+
+async def on_group_text(
+    message: Message, services: Services, customer: Customer | None = None
+) -> None:
+    """In a group the bot speaks only when addressed: a mention, or a reply to it."""
+    assert message.text is not None and message.bot is not None
+    me = await message.bot.me()
+    mention = f"@{me.username}".lower() if me.username else None
+    replied_to_bot = (
+        message.reply_to_message is not None
+        and message.reply_to_message.from_user is not None
+        and message.reply_to_message.from_user.id == me.id
+    )
+    if mention and mention in message.text.lower():
+        text = message.text.replace(f"@{me.username}", "").strip()
+    elif replied_to_bot:
+        text = message.text
+    else:
+        return
+    if text:
+        await answer_question(message, text, customer, services)
+
+
+def create_router() -> Router:
+    """A fresh router (a router can belong to one dispatcher only)."""
+    router = Router(name="questions")
+    router.message.register(on_private_text, F.chat.type == ChatType.PRIVATE, F.text)
+    router.message.register(
+        on_group_text, F.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP}), F.text
+    )
+    return router

@@ -1,0 +1,56 @@
+"""Settings of the Telegram side, read from the environment.
+
+The Telegram names are the conventional ones (BOT_TOKEN, WEBHOOK_URL, BOT_API_URL); the
+rest carry the BOT_ prefix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SUPPORTED_LANGUAGES = ("en", "cs", "uk", "sv", "ru", "de", "pl")
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name, name.lower())
+
+
+class BotSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    bot_token: SecretStr | None = Field(default=None, validation_alias=_env("BOT_TOKEN"))
+    webhook_url: str | None = Field(
+        default=None, pattern=r"^https?://", validation_alias=_env("WEBHOOK_URL")
+    )
+    # Shared by every replica; derived from the token when not set, so replicas agree.
+    webhook_secret: SecretStr | None = Field(default=None, validation_alias=_env("WEBHOOK_SECRET"))
+    webhook_path: str = Field(default="/telegram/webhook", validation_alias=_env("WEBHOOK_PATH"))
+    bot_api_url: str | None = Field(
+        default=None, pattern=r"^https?://", validation_alias=_env("BOT_API_URL")
+    )
+    web_host: str = Field(default="127.0.0.1", validation_alias=_env("WEB_HOST"))
+    web_port: int = Field(default=8080, ge=0, le=65535, validation_alias=_env("WEB_PORT"))
+    default_shop: str | None = Field(default=None, validation_alias=_env("BOT_DEFAULT_SHOP"))
+    # Incoming flood control per customer: at most `throttle_messages` in `throttle_seconds`.
+    throttle_messages: int = Field(default=8, ge=1, validation_alias=_env("BOT_THROTTLE_MESSAGES"))
+    throttle_seconds: float = Field(
+        default=10.0, gt=0, validation_alias=_env("BOT_THROTTLE_SECONDS")
+    )
+    max_question_chars: int = Field(
+        default=1000, ge=50, validation_alias=_env("BOT_MAX_QUESTION_CHARS")
+    )
+    # Pace sends within Telegram's limits; off only against a test server that has none.
+    sending_limits: bool = Field(default=True, validation_alias=_env("BOT_SENDING_LIMITS"))
+    purge_interval_seconds: float = Field(
+        default=3600.0, gt=0, validation_alias=_env("BOT_PURGE_INTERVAL_SECONDS")
+    )
+
+    def secret_token(self) -> str:
+        """The X-Telegram-Bot-Api-Secret-Token value: 1-256 chars of [A-Za-z0-9_-]."""
+        if self.webhook_secret is not None:
+            return self.webhook_secret.get_secret_value()
+        token = self.bot_token.get_secret_value() if self.bot_token else ""
+        return hashlib.sha256(("webhook:" + token).encode()).hexdigest()

@@ -1,0 +1,112 @@
+"""A running assistant for end-to-end tests: the real dispatcher, the real index of the five
+demo policies, a SQLite database, and a fake Telegram Bot API server on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiogram import Bot, Dispatcher
+
+from backend.settings import BackendSettings
+from bot.app import running_services
+from bot.dispatcher import build_dispatcher
+from bot.i18n import create_i18n
+from bot.outgoing import SendingLimits
+from bot.services import Services
+from bot.settings import BotSettings
+from indexer.settings import IndexerSettings
+from tests.conftest import KNOWLEDGE
+from tests.support.fake_bot_api import ApiCall, FakeBotAPI
+
+PSEUDONYM_KEY = "k" * 40
+
+
+@dataclass
+class Assistant:
+    fake: FakeBotAPI
+    bot: Bot
+    dispatcher: Dispatcher
+    services: Services
+    polling: asyncio.Task[None] | None = None
+
+    async def say(
+        self, text: str, *, user_id: int = 1001, language_code: str = "en", **kwargs: Any
+    ) -> ApiCall:
+        """Send a message as a customer and wait for the bot's next message to that chat."""
+        chat_id = kwargs.get("chat_id") or user_id
+        before = len(self.sent_to(chat_id))
+        self.fake.push_update(
+            self.fake.message_update(text, user_id=user_id, language_code=language_code, **kwargs)
+        )
+        calls = await self.fake.wait_for(
+            "sendMessage", count=before + 1, predicate=lambda c: c.params["chat_id"] == chat_id
+        )
+        return calls[before]
+
+    def sent_to(self, chat_id: int) -> list[ApiCall]:
+        return [c for c in self.fake.calls_to("sendMessage") if c.params["chat_id"] == chat_id]
+
+    async def press(self, call: ApiCall, label: str, *, user_id: int = 1001) -> None:
+        """Press the button whose text contains `label` under the message `call` sent."""
+        markup = call.params["reply_markup"]
+        data = next(
+            button["callback_data"]
+            for row in markup["inline_keyboard"]
+            for button in row
+            if label in button["text"]
+        )
+        self.fake.push_update(
+            self.fake.callback_update(
+                data,
+                user_id=user_id,
+                message_id=call.result["message_id"],
+                message_text=call.params["text"],
+            )
+        )
+
+
+@contextlib.asynccontextmanager
+async def assistant_running(
+    tmp_path: Path,
+    corpus_index: Path,
+    *,
+    knowledge: Path = KNOWLEDGE,
+    polling: bool = True,
+    limits: bool = False,
+    **bot_settings: Any,
+) -> AsyncIterator[Assistant]:
+    settings = BotSettings(bot_token="42:TEST", **bot_settings)
+    backend = BackendSettings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'assistant.sqlite3'}",
+        pseudonym_key=PSEUDONYM_KEY.encode(),
+    )
+    indexer = IndexerSettings(knowledge_dir=knowledge, index_dir=corpus_index)
+    async with FakeBotAPI() as fake, running_services(settings, indexer, backend) as services:
+        dispatcher = build_dispatcher(services, create_i18n(tmp_path / "locales"))
+        bot = fake.make_bot()
+        bot.session.middleware(SendingLimits(enabled=limits))
+        assistant = Assistant(fake, bot, dispatcher, services)
+        if polling:
+            assistant.polling = asyncio.create_task(
+                dispatcher.start_polling(bot, polling_timeout=1, handle_signals=False)
+            )
+        try:
+            yield assistant
+        finally:
+            if assistant.polling is not None:
+                with contextlib.suppress(RuntimeError):
+                    await dispatcher.stop_polling()
+                await assistant.polling
+            await bot.session.close()
+
+
+@pytest.fixture
+async def assistant(tmp_path: Path, corpus_index: Path) -> AsyncIterator[Assistant]:
+    async with assistant_running(tmp_path, corpus_index) as running:
+        yield running
