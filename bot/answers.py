@@ -104,13 +104,19 @@ def render_full_section(passages: list[Passage]) -> str:
     if not passages:
         return escape(_("This section is no longer in the current version of the policy."))
     header = _citation(passages[0])
-    seen: list[str] = []
+    lines: list[str] = []
     for passage in passages:
         for line in passage.text.splitlines():
-            if line not in seen:  # overlapping passages repeat a lead-in or a sentence
-                seen.append(line)
-    body = escape("\n".join(seen))
+            if line not in lines:  # overlapping passages repeat a lead-in or a sentence
+                lines.append(line)
     room = TELEGRAM_LIMIT - len(header) - 40
-    if len(body) > room:
-        body = body[:room].rsplit("\n", 1)[0] + "\n…"
-    return f"{header}\n<blockquote>{body}</blockquote>"
+    kept: list[str] = []
+    used = 0
+    for line in lines:  # cut between lines, before escaping, so no entity is split
+        cost = len(escape(line)) + 1
+        if used + cost > room:
+            kept.append("…")
+            break
+        kept.append(line)
+        used += cost
+    return f"{header}\n<blockquote>{escape(chr(10).join(kept))}</blockquote>"

@@ -20,12 +20,13 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 from bot.settings import SUPPORTED_LANGUAGES
-from indexer.language import detect_language
+from indexer.language import language_scores
 
 LOCALES = Path(__file__).parent / "locales"
 DOMAIN = "messages"
 DEFAULT_LANGUAGE = "en"
 MIN_TEXT_FOR_DETECTION = 12
+MIN_CONFIDENCE = 0.6
 
 
 def compile_catalogs(target: Path, source: Path = LOCALES) -> Path:
@@ -58,8 +59,11 @@ def customer_language(
     if telegram in SUPPORTED_LANGUAGES:
         return telegram
     if text and len(text) >= MIN_TEXT_FOR_DETECTION and not text.startswith("/"):
-        written = detect_language(text, default="")
-        if written in SUPPORTED_LANGUAGES:
+        # A short question is easy to misread ("what do brake pads cost?" scores German
+        # 0.48): switch the customer's language only on a confident reading.
+        scores = language_scores(text)
+        written, confidence = next(iter(scores.items()), ("", 0.0))
+        if written in SUPPORTED_LANGUAGES and confidence >= MIN_CONFIDENCE:
             return written
     return fallback
 

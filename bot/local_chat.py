@@ -118,11 +118,17 @@ class TerminalSession(BaseSession):
 
 
 class LocalChat:
-    def __init__(self, dispatcher: Dispatcher, session: TerminalSession | None = None) -> None:
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        session: TerminalSession | None = None,
+        language: str | None = None,
+    ) -> None:
         self.dispatcher = dispatcher
         self.session = session or TerminalSession()
         self.bot = Bot("1:LOCAL", session=self.session)
-        language = (os.environ.get("LANG") or "en")[:2].lower()
+        # The terminal's locale stands in for the Telegram client's language.
+        language = language or (os.environ.get("LANG") or "en")[:2].lower()
         self.user = User(id=1001, is_bot=False, first_name="You", language_code=language)
         self._updates = itertools.count(1)
 

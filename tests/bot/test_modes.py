@@ -1,0 +1,119 @@
+"""Webhook mode, the local terminal chat, outgoing pacing and the retention purge."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import socket
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from aiohttp import web
+from sqlmodel import select
+
+from backend.conversation_log import record_question
+from backend.database import Database
+from backend.models import ConversationRecord
+from bot.app import webhook_application
+from bot.dispatcher import build_dispatcher
+from bot.i18n import create_i18n
+from bot.local_chat import LocalChat, TerminalSession
+from bot.outgoing import TokenBucket
+from tests.bot.conftest import assistant_running
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_webhook_mode_sets_the_webhook_and_refuses_forged_updates(
+    tmp_path: Path, corpus_index: Path
+) -> None:
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/telegram/webhook"
+    async with assistant_running(
+        tmp_path, corpus_index, polling=False, webhook_url=url, web_port=port
+    ) as assistant:
+        settings = assistant.services.settings
+        runner = web.AppRunner(webhook_application(assistant.dispatcher, assistant.bot, settings))
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        try:
+            [call] = await assistant.fake.wait_for("setWebhook")
+            assert call.params["url"] == url
+            assert call.params["secret_token"] == settings.secret_token()
+            fake = assistant.fake
+            status = await fake.deliver_webhook(fake.message_update("/start webstore"))
+            assert status == 200
+            [reply] = await fake.wait_for("sendMessage")
+            assert "Online Store" in reply.params["text"]
+            # An update without the right secret header is refused and never handled.
+            fake.webhook = {**(fake.webhook or {}), "secret_token": "forged"}
+            forged = await fake.deliver_webhook(fake.message_update("/help"))
+            assert forged == 401
+            await asyncio.sleep(0.3)
+            assert len(fake.calls_to("sendMessage")) == 1
+        finally:
+            await runner.cleanup()
+
+
+async def test_local_chat_runs_the_same_dispatcher(tmp_path: Path, corpus_index: Path) -> None:
+    async with assistant_running(tmp_path, corpus_index, polling=False) as assistant:
+        dispatcher = build_dispatcher(assistant.services, create_i18n(tmp_path / "local-locales"))
+        out = io.StringIO()
+        chat = LocalChat(dispatcher, TerminalSession(out), language="en")
+        lines = iter(["How long do you keep my data?", "2", "what do brake pads cost?", "/quit"])
+        await chat.run(lambda: next(lines), start_payload="webstore")
+        shown = out.getvalue()
+    assert "Online Store" in shown  # the greeting of /start webstore
+    assert "Data retention" in shown and "  │ " in shown  # a quote, indented
+    assert "[2] 👍 Helpful" in shown and "(Thank you for the feedback!)" in shown
+    assert "could not find this" in shown
+    assert "<b>" not in shown  # HTML is rendered for the terminal
+
+
+def test_token_bucket_allows_a_burst_then_asks_to_wait() -> None:
+    bucket = TokenBucket(rate=1.0, burst=3)
+    assert [bucket.wait_time() for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert bucket.wait_time() > 0
+
+
+async def test_sending_limits_pace_a_chat_without_losing_messages(
+    tmp_path: Path, corpus_index: Path
+) -> None:
+    async with assistant_running(tmp_path, corpus_index, limits=True) as assistant:
+        for _ in range(5):
+            await assistant.bot.send_message(1001, "hello")
+        calls = assistant.fake.calls_to("sendMessage")
+        assert len(calls) == 5 and all(call.ok for call in calls)
+        # A burst of three goes at once; the rest waited for the per-chat bucket.
+        assert calls[3].at - calls[0].at > 0.5
+
+
+async def test_expired_conversation_records_are_purged(tmp_path: Path, corpus_index: Path) -> None:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'assistant.sqlite3'}")
+    await database.migrate()
+    async with database.session() as session:
+        for days in (40, 2):
+            await record_question(
+                session,
+                pseudonym="p" * 64,
+                shop_id="webstore",
+                question="q",
+                language="en",
+                intent="question",
+                passage_key=None,
+                section=None,
+                confidence=0.9,
+                answered=True,
+                index_version=1,
+                asked_at=datetime.now(UTC) - timedelta(days=days),
+            )
+    await database.dispose()
+    async with assistant_running(tmp_path, corpus_index, polling=False) as assistant:
+        await asyncio.sleep(0.5)  # the purge job runs at start, then hourly
+        async with assistant.services.database.session() as session:
+            left = (await session.exec(select(ConversationRecord))).all()
+    assert len(left) == 1
