@@ -12,6 +12,7 @@ changed, which must embed only that policy's changed passages and sentences.
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 import tempfile
@@ -187,10 +188,16 @@ def run_bench(
     settings: IndexerSettings, *, sizes: list[int], queries: int, build: bool = True
 ) -> dict[str, Any]:
     embedder = create_embedder(settings.embedding_backend, settings.model, settings.embedding_batch)
-    report: dict[str, Any] = {"model": embedder.model_id, "latency": [], "build": None}
+    report: dict[str, Any] = {
+        "model": embedder.model_id,
+        "latency": [],
+        "build": None,
+        "load_average_before": [round(x, 2) for x in os.getloadavg()],
+    }
     if build:
         report["build"] = build_throughput(settings, embedder)
     report["latency"] = query_latency(settings, embedder, sizes, queries)
+    report["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     lines = [
         f"model {embedder.model_id}; query = embed + dense (passages and sentences) + BM25 "
         f"+ concepts + fusion + confidence"
@@ -211,5 +218,9 @@ def run_bench(
             f"{warm['passages_per_second']} passages/s; embedded {warm['embedded']} texts "
             f"(passages and sentences of the changed policy only)"
         )
+    lines.append(
+        f"load average (1, 5, 15 min) before {report['load_average_before']}, after "
+        f"{report['load_average_after']}: other work on this 2-core machine skews the figures"
+    )
     report["_human"] = "\n".join(lines)
     return report
