@@ -42,7 +42,6 @@ from indexer.retriever import Retriever
 from indexer.settings import PROJECT_ROOT, IndexerSettings
 
 log = logging.getLogger("bot")
-INDEX_CHECK_SECONDS = 5.0
 
 
 def load_retriever(settings: IndexerSettings) -> Retriever:
@@ -108,7 +107,7 @@ async def _purge_periodically(services: Services) -> None:
 async def _follow_index(services: Services) -> None:
     """Answer from a newly published policy version without a restart."""
     while True:
-        await asyncio.sleep(INDEX_CHECK_SECONDS)
+        await asyncio.sleep(services.settings.index_check_seconds)
         try:
             if await services.engine.refresh_index():
                 log.info("now serving index version %d", services.engine.retriever.manifest.version)

@@ -117,3 +117,47 @@ async def test_expired_conversation_records_are_purged(tmp_path: Path, corpus_in
         async with assistant.services.database.session() as session:
             left = (await session.exec(select(ConversationRecord))).all()
     assert len(left) == 1
+
+
+async def test_a_newly_published_policy_is_answered_without_a_restart(
+    tmp_path: Path, embedder: object
+) -> None:
+    import shutil
+
+    from indexer.build import build_index
+    from indexer.settings import IndexerSettings
+    from tests.conftest import KNOWLEDGE
+
+    knowledge = tmp_path / "knowledge"
+    shutil.copytree(KNOWLEDGE / "webstore", knowledge / "webstore")
+    settings = IndexerSettings(knowledge_dir=knowledge, index_dir=tmp_path / "index")
+    build_index(settings, embedder)  # type: ignore[arg-type]
+    async with assistant_running(
+        tmp_path, settings.index_dir, knowledge=knowledge, index_check_seconds=0.2
+    ) as assistant:
+        before = await assistant.say("Do you have a data protection officer I can write to?")
+        assert "Data Protection Officer" not in before.params["text"]
+        policy = knowledge / "webstore" / "privacy-policy.txt"
+        policy.write_text(
+            policy.read_text(encoding="utf-8")
+            + "\n\nData Protection Officer\n\nOur Data Protection Officer answers every "
+            "question about your data at dpo@webstore.example.\n",
+            encoding="utf-8",
+        )
+        await asyncio.to_thread(build_index, settings, embedder)
+        for _ in range(50):  # bounded: the process checks for a new version every 0.2 s
+            if assistant.services.engine.retriever.manifest.version == 2:
+                break
+            await asyncio.sleep(0.2)
+        after = await assistant.say("Do you have a data protection officer I can write to?")
+        assert "<b>Data Protection Officer</b>" in after.params["text"]
+
+
+async def test_asking_for_a_person_without_a_support_group(
+    tmp_path: Path, corpus_index: Path
+) -> None:
+    async with assistant_running(tmp_path, corpus_index) as assistant:
+        await assistant.say("/start klingit")
+        reply = await assistant.say("I want to talk to a real person please")
+        assert "dpo@klingit.example" in reply.params["text"]
+        assert "not connected a support team" in reply.params["text"]
