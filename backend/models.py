@@ -1,11 +1,26 @@
-"""The tables of the backend: who a customer is to the bot, and what they asked it.
+"""The tables of the backend: who a customer is to the bot, what they asked it, and the
+privacy requests they made (with their audit trail, suppressions and one-time codes).
 
-A customer appears only under a pseudonym (see `backend.pseudonyms`), never by Telegram id.
+A customer appears only under a pseudonym (see `backend.pseudonyms`), never by Telegram id;
+an e-mail address only as a keyed hash (see `backend.privacy_requests.hashing`).
+
+All tables live in this one module because the migrations' env.py registers the tables by
+importing it; the rules over the privacy-request tables live in `backend.privacy_requests`.
 """
 
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import CheckConstraint, DateTime, Dialect, String, Text, TypeDecorator
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 # Named constraints and indexes: SQLite migrations rebuild tables and need the names.
@@ -84,3 +99,125 @@ class ConversationRecord(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utc_now, index=True, sa_type=UTCDateTime)
     feedback: str | None = Field(default=None, sa_type=String(16))
     feedback_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+REQUEST_KINDS = ("unsubscribe", "access", "deletion")
+REQUEST_STATUSES = (
+    "identity_pending",
+    "verified",
+    "in_progress",
+    "completed",
+    "denied",
+    "canceled",
+    "expired",
+)
+DENIAL_REASONS = (
+    "identity_not_verified",
+    "no_customer_match",
+    "legal_retention",
+    "manifestly_excessive",
+    "other",
+)
+ACTORS = ("customer", "shop", "operator", "system")
+REQUEST_ID_MAX_CHARS = 32
+HASH_CHARS = 64  # hex of HMAC-SHA256
+
+
+def _one_of(column: str, values: tuple[str, ...], *, nullable: bool = False) -> str:
+    listed = ", ".join(f"'{value}'" for value in values)
+    return f"{column} IS NULL OR {column} IN ({listed})" if nullable else f"{column} IN ({listed})"
+
+
+class PrivacyRequest(SQLModel, table=True):
+    """An unsubscribe, access or deletion request of one person to one shop."""
+
+    __tablename__ = "privacy_request"
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", REQUEST_KINDS), name="kind"),
+        CheckConstraint(_one_of("status", REQUEST_STATUSES), name="status"),
+        CheckConstraint(
+            _one_of("denial_reason_code", DENIAL_REASONS, nullable=True), name="denial_reason_code"
+        ),
+    )
+
+    id: str = Field(primary_key=True, sa_type=String(REQUEST_ID_MAX_CHARS))
+    shop_id: str = Field(index=True, sa_type=String(64))
+    kind: str = Field(sa_type=String(16))
+    status: str = Field(index=True, sa_type=String(24))
+    # None when the shop created the request on the customer's behalf.
+    pseudonym: str | None = Field(default=None, index=True, sa_type=String(64))
+    email_hash: str = Field(index=True, sa_type=String(HASH_CHARS))
+    verified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The months the shop had when the request was verified, and the further months it
+    # took: the deadlines are recomputed from them, so that Jan 31 + 1 + 2 months is Apr 30.
+    deadline_months: int | None = None
+    extension_months: int = 0
+    due_at: datetime | None = Field(default=None, index=True, sa_type=UTCDateTime)
+    paused_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    paused_seconds: int = 0
+    extended_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    extension_reason: str | None = Field(default=None, sa_type=Text)
+    denial_reason_code: str | None = Field(default=None, sa_type=String(32))
+    denial_reason_text: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = Field(default_factory=utc_now, index=True, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    closed_at: datetime | None = Field(default=None, index=True, sa_type=UTCDateTime)
+
+    @property
+    def deadline(self) -> datetime | None:
+        """The deadline that counts now: the extended one, if the shop extended it."""
+        return self.extended_until or self.due_at
+
+
+class AuditEvent(SQLModel, table=True):
+    """One change of a privacy request: who did what, when, and why (codes, never text
+    the customer or the shop typed, so that the trail holds nothing personal)."""
+
+    __tablename__ = "privacy_audit_event"
+    __table_args__ = (CheckConstraint(_one_of("actor", ACTORS), name="actor"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: str = Field(
+        foreign_key="privacy_request.id",
+        ondelete="CASCADE",
+        index=True,
+        sa_type=String(REQUEST_ID_MAX_CHARS),
+    )
+    at: datetime = Field(default_factory=utc_now, index=True, sa_type=UTCDateTime)
+    actor: str = Field(sa_type=String(16))
+    action: str = Field(sa_type=String(32))
+    from_status: str | None = Field(default=None, sa_type=String(24))
+    to_status: str | None = Field(default=None, sa_type=String(24))
+    detail: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+
+class SuppressionEntry(SQLModel, table=True):
+    """An objection to direct marketing that the shop must keep honouring."""
+
+    __tablename__ = "suppression_entry"
+    __table_args__ = (UniqueConstraint("shop_id", "email_hash"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    shop_id: str = Field(sa_type=String(64))
+    email_hash: str = Field(sa_type=String(HASH_CHARS))
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+
+
+class VerificationChallenge(SQLModel, table=True):
+    """The one-time code last sent for a request awaiting verification (hashed)."""
+
+    __tablename__ = "verification_challenge"
+
+    request_id: str = Field(
+        primary_key=True,
+        foreign_key="privacy_request.id",
+        ondelete="CASCADE",
+        sa_type=String(REQUEST_ID_MAX_CHARS),
+    )
+    code_hash: str = Field(sa_type=String(HASH_CHARS))
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    # Counted per request, across resends: a new code buys no new tries.
+    attempts: int = 0
+    sends: int = 0
+    last_sent_at: datetime = Field(sa_type=UTCDateTime)
+    locked: bool = False

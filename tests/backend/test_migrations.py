@@ -19,7 +19,16 @@ from sqlmodel import SQLModel
 from backend.database import Database, alembic_config
 from backend.settings import PROJECT_ROOT
 
-TABLES = {"alembic_version", "customer_profile", "conversation_record"}
+TABLES = {
+    "alembic_version",
+    "customer_profile",
+    "conversation_record",
+    "privacy_request",
+    "privacy_audit_event",
+    "suppression_entry",
+    "verification_challenge",
+}
+HEAD = "0002"
 
 
 def _tables(connection: Connection) -> set[str]:
@@ -43,7 +52,7 @@ async def test_migrate_creates_the_tables_on_a_new_database(empty_database_url: 
         await database.migrate()  # a second run finds nothing to do
         async with database.engine.connect() as connection:
             assert await connection.run_sync(_tables) == TABLES
-            assert await connection.run_sync(_revision) == "0001"
+            assert await connection.run_sync(_revision) == HEAD
     finally:
         await database.dispose()
 
@@ -84,5 +93,5 @@ def test_migrate_command_on_a_sqlite_file(tmp_path: Path) -> None:
         },
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.count("\n") == 1 and "0001" in result.stdout
+    assert result.stdout.count("\n") == 1 and HEAD in result.stdout
     assert path.is_file()

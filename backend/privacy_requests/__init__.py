@@ -1,0 +1,94 @@
+"""Privacy requests (unsubscribe, access, deletion): their lifecycle, verification by an
+e-mail one-time code, legal deadlines, marketing suppression, audit trail and retention.
+
+Every function takes the session of the caller's unit of work first, so that a change,
+its audit events (and later its outbox event) commit together or not at all.
+"""
+
+from backend.privacy_requests.audit_export import audit_trail_csv
+from backend.privacy_requests.deadlines import add_months
+from backend.privacy_requests.errors import (
+    CodeSendLimitError,
+    IllegalTransitionError,
+    InvalidRequestError,
+    MailNotSentError,
+    NotAwaitingVerificationError,
+    PrivacyRequestError,
+    RequestLimitError,
+    RequestNotFoundError,
+    ResendTooSoonError,
+)
+from backend.privacy_requests.fulfilment import (
+    cancel,
+    complete,
+    deny,
+    extend,
+    get_request,
+    pause,
+    resume,
+    start_work,
+)
+from backend.privacy_requests.housekeeping import expire_unverified, purge_closed
+from backend.privacy_requests.intake import (
+    Verification,
+    get_customer_request,
+    list_requests_for,
+    resend_code,
+    start_request,
+    verify_code,
+)
+from backend.privacy_requests.lifecycle import TRANSITIONS, transition
+from backend.privacy_requests.mail import (
+    ConsoleMailSender,
+    MailSender,
+    SmtpMailSender,
+    mail_sender_from_settings,
+)
+from backend.privacy_requests.settings import (
+    PrivacyRequestSettings,
+    RequestRules,
+    SmtpSettings,
+    rules_from_environment,
+)
+from backend.privacy_requests.suppression import is_suppressed
+
+__all__ = [
+    "TRANSITIONS",
+    "CodeSendLimitError",
+    "ConsoleMailSender",
+    "IllegalTransitionError",
+    "InvalidRequestError",
+    "MailNotSentError",
+    "MailSender",
+    "NotAwaitingVerificationError",
+    "PrivacyRequestError",
+    "PrivacyRequestSettings",
+    "RequestLimitError",
+    "RequestNotFoundError",
+    "RequestRules",
+    "ResendTooSoonError",
+    "SmtpMailSender",
+    "SmtpSettings",
+    "Verification",
+    "add_months",
+    "audit_trail_csv",
+    "cancel",
+    "complete",
+    "deny",
+    "expire_unverified",
+    "extend",
+    "get_customer_request",
+    "get_request",
+    "is_suppressed",
+    "list_requests_for",
+    "mail_sender_from_settings",
+    "pause",
+    "purge_closed",
+    "resend_code",
+    "resume",
+    "rules_from_environment",
+    "start_request",
+    "start_work",
+    "transition",
+    "verify_code",
+]

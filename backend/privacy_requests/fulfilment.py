@@ -1,0 +1,186 @@
+"""What a shop (or an operator) does with a verified request: work on it, pause the clock
+while waiting for the customer, extend the deadline, complete, deny or cancel it.
+
+Each function takes a request already looked up for the caller (`get_request` for a shop,
+`intake.get_customer_request` for a customer), so that who may touch it is decided there.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import get_args
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from backend.models import PrivacyRequest, utc_now
+from backend.privacy_requests.deadlines import MAX_EXTENSION_MONTHS, end_pause, set_deadlines
+from backend.privacy_requests.errors import (
+    IllegalTransitionError,
+    InvalidRequestError,
+    RequestNotFoundError,
+)
+from backend.privacy_requests.lifecycle import Actor, DenialReason, record_event, transition
+
+REASON_MAX_CHARS = 2000
+# The clock can stand still only while somebody works to a deadline.
+PAUSABLE = frozenset({"verified", "in_progress"})
+
+
+async def get_request(session: AsyncSession, shop_id: str, request_id: str) -> PrivacyRequest:
+    """The shop's request; RequestNotFoundError for another shop's, existing or not."""
+    request = await session.get(PrivacyRequest, request_id)
+    if request is None or request.shop_id != shop_id:
+        raise RequestNotFoundError(request_id)
+    return request
+
+
+async def start_work(
+    session: AsyncSession,
+    request: PrivacyRequest,
+    *,
+    actor: Actor = "shop",
+    now: datetime | None = None,
+) -> PrivacyRequest:
+    await transition(session, request, "in_progress", actor=actor, now=now or utc_now())
+    return request
+
+
+async def complete(
+    session: AsyncSession,
+    request: PrivacyRequest,
+    *,
+    actor: Actor = "shop",
+    now: datetime | None = None,
+) -> PrivacyRequest:
+    await transition(session, request, "completed", actor=actor, now=now or utc_now())
+    return request
+
+
+async def deny(
+    session: AsyncSession,
+    request: PrivacyRequest,
+    reason_code: DenialReason,
+    reason_text: str,
+    *,
+    actor: Actor = "shop",
+    now: datetime | None = None,
+) -> PrivacyRequest:
+    """Deny with one of the reason codes and a text the customer is shown."""
+    if reason_code not in get_args(DenialReason):
+        raise InvalidRequestError(f"unknown denial reason {reason_code!r}")
+    text = _reason(reason_text, "a denial")
+    request.denial_reason_code = reason_code
+    request.denial_reason_text = text
+    # The text stays on the request, for the customer; the trail keeps only the code.
+    await transition(
+        session,
+        request,
+        "denied",
+        actor=actor,
+        now=now or utc_now(),
+        detail={"reason_code": reason_code},
+    )
+    return request
+
+
+async def cancel(
+    session: AsyncSession,
+    request: PrivacyRequest,
+    *,
+    actor: Actor,
+    now: datetime | None = None,
+) -> PrivacyRequest:
+    await transition(session, request, "canceled", actor=actor, now=now or utc_now())
+    return request
+
+
+async def extend(
+    session: AsyncSession,
+    request: PrivacyRequest,
+    months: int,
+    reason: str,
+    *,
+    actor: Actor = "shop",
+    now: datetime | None = None,
+) -> PrivacyRequest:
+    """Extend the deadline by `months`, at most two further months in all (GDPR art.
+    12(3)); the reason is kept for the customer, who must be told it."""
+    now = now or utc_now()
+    if request.status not in PAUSABLE:
+        raise IllegalTransitionError(request.id, request.status, request.status)
+    if months < 1 or request.extension_months + months > MAX_EXTENSION_MONTHS:
+        raise InvalidRequestError(
+            f"an extension of 1 to {MAX_EXTENSION_MONTHS - request.extension_months} "
+            "months is possible"
+        )
+    request.extension_reason = _reason(reason, "an extension")
+    request.extension_months += months
+    request.updated_at = now
+    set_deadlines(request)
+    await record_event(
+        session,
+        request,
+        actor=actor,
+        action="extended",
+        now=now,
+        detail={
+            "months": months,
+            "extension_months": request.extension_months,
+            "extended_until": _iso(request.extended_until),
+        },
+    )
+    return request
+
+
+async def pause(
+    session: AsyncSession,
+    request: PrivacyRequest,
+    *,
+    actor: Actor = "shop",
+    now: datetime | None = None,
+) -> PrivacyRequest:
+    """Stop the clock while the shop waits for the customer (say, for a detail it needs)."""
+    now = now or utc_now()
+    if request.status not in PAUSABLE or request.paused_since is not None:
+        raise InvalidRequestError(f"privacy request {request.id} cannot be paused now")
+    request.paused_since = now
+    request.updated_at = now
+    await record_event(session, request, actor=actor, action="paused", now=now)
+    return request
+
+
+async def resume(
+    session: AsyncSession,
+    request: PrivacyRequest,
+    *,
+    actor: Actor = "shop",
+    now: datetime | None = None,
+) -> PrivacyRequest:
+    """Start the clock again; the deadline moves by the time it stood still."""
+    now = now or utc_now()
+    if request.paused_since is None:
+        raise InvalidRequestError(f"privacy request {request.id} is not paused")
+    seconds = end_pause(request, now)
+    request.updated_at = now
+    await record_event(
+        session,
+        request,
+        actor=actor,
+        action="resumed",
+        now=now,
+        detail={"paused_seconds": seconds, "due_at": _iso(request.due_at)},
+    )
+    return request
+
+
+def _reason(text: str, what: str) -> str:
+    reason = text.strip()
+    if not reason:
+        raise InvalidRequestError(f"{what} needs a reason")
+    if len(reason) > REASON_MAX_CHARS:
+        raise InvalidRequestError(f"a reason of at most {REASON_MAX_CHARS} characters is needed")
+    return reason
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None

@@ -1,0 +1,260 @@
+"""How a customer starts a privacy request and proves the e-mail address it is for, and
+what they may see of their requests afterwards.
+
+A request is bound to the pseudonym that started it: any lookup with another pseudonym
+finds nothing, exactly as if the request did not exist.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, get_args
+
+from sqlalchemy import func, or_
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from backend.models import PrivacyRequest, utc_now
+from backend.privacy_requests.codes import check_code, send_code
+from backend.privacy_requests.deadlines import set_deadlines
+from backend.privacy_requests.errors import (
+    InvalidRequestError,
+    NotAwaitingVerificationError,
+    RequestLimitError,
+    RequestNotFoundError,
+)
+from backend.privacy_requests.hashing import email_hash, normalise_email
+from backend.privacy_requests.lifecycle import OPEN_STATUSES, RequestKind, record_event, transition
+from backend.privacy_requests.mail import MailSender
+from backend.privacy_requests.settings import RequestRules
+from backend.privacy_requests.suppression import suppress
+
+REQUEST_ID_PREFIX = "pr_"
+SHOP_ID_MAX_CHARS = 64
+
+VerificationOutcome = Literal["verified", "wrong_code", "malformed", "expired", "locked"]
+
+
+@dataclass(frozen=True)
+class Verification:
+    outcome: VerificationOutcome
+    request: PrivacyRequest
+    tries_left: int
+
+
+def new_request_id() -> str:
+    """A public id that reveals nothing and cannot be guessed: 96 random bits."""
+    return REQUEST_ID_PREFIX + secrets.token_hex(12)
+
+
+async def start_request(
+    session: AsyncSession,
+    shop_id: str,
+    kind: RequestKind,
+    pseudonym: str,
+    email: str,
+    *,
+    rules: RequestRules,
+    mail: MailSender,
+    now: datetime | None = None,
+) -> PrivacyRequest:
+    """Start a request awaiting the code just sent to `email`; or, when this customer has an
+    open request of the same kind for this shop already, that request (merged).
+
+    A pending request for another address is superseded (canceled) by the new one, so that
+    a mistyped address never blocks the customer. RequestLimitError when the customer
+    started too many requests lately; MailNotSentError when the code could not be sent.
+    """
+    now = now or utc_now()
+    if kind not in get_args(RequestKind):
+        raise InvalidRequestError(f"unknown kind of request {kind!r}")
+    if not shop_id or len(shop_id) > SHOP_ID_MAX_CHARS:
+        raise InvalidRequestError("a shop id of 1 to 64 characters is needed")
+    address = normalise_email(email)
+    hashed = email_hash(rules.server_key, address)
+
+    # Merged only with the caller's own request: returning a request found by the address
+    # alone would show one person's request to whoever typed their address.
+    existing = (
+        await session.exec(
+            select(PrivacyRequest)
+            .where(col(PrivacyRequest.shop_id) == shop_id)
+            .where(col(PrivacyRequest.kind) == kind)
+            .where(col(PrivacyRequest.pseudonym) == pseudonym)
+            .where(col(PrivacyRequest.status).in_(OPEN_STATUSES))
+            .order_by(col(PrivacyRequest.created_at).desc())
+        )
+    ).first()
+    if existing is not None and (
+        existing.status != "identity_pending" or existing.email_hash == hashed
+    ):
+        return existing
+
+    await _check_limit(session, shop_id, pseudonym, hashed, rules=rules, now=now)
+    request = PrivacyRequest(
+        id=new_request_id(),
+        shop_id=shop_id,
+        kind=kind,
+        status="identity_pending",
+        pseudonym=pseudonym,
+        email_hash=hashed,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(request)
+    await session.flush()
+    await record_event(
+        session, request, actor="customer", action="created", now=now, to_status=request.status
+    )
+    if existing is not None:
+        await transition(
+            session,
+            existing,
+            "canceled",
+            actor="system",
+            action="superseded",
+            now=now,
+            detail={"superseded_by": request.id},
+        )
+    await send_code(session, request, address, rules=rules, mail=mail, now=now)
+    return request
+
+
+async def _check_limit(
+    session: AsyncSession,
+    shop_id: str,
+    pseudonym: str,
+    hashed_email: str,
+    *,
+    rules: RequestRules,
+    now: datetime,
+) -> None:
+    # The same person by either handle: a new Telegram account with the same address, or
+    # the same account with ever new addresses.
+    started = await session.scalar(
+        select(func.count())
+        .select_from(PrivacyRequest)
+        .where(col(PrivacyRequest.shop_id) == shop_id)
+        .where(
+            or_(
+                col(PrivacyRequest.pseudonym) == pseudonym,
+                col(PrivacyRequest.email_hash) == hashed_email,
+            )
+        )
+        .where(col(PrivacyRequest.created_at) > now - rules.request_limit_period)
+    )
+    if (started or 0) >= rules.request_limit:
+        raise RequestLimitError(rules.request_limit, rules.request_limit_period.days)
+
+
+async def resend_code(
+    session: AsyncSession,
+    request_id: str,
+    pseudonym: str,
+    email: str,
+    *,
+    rules: RequestRules,
+    mail: MailSender,
+    now: datetime | None = None,
+) -> PrivacyRequest:
+    """Send a new code for a pending request to the address it was started with (which the
+    customer types again: the address itself is kept nowhere)."""
+    now = now or utc_now()
+    request = await get_customer_request(session, pseudonym, request_id)
+    if request.status != "identity_pending":
+        raise NotAwaitingVerificationError(request.id, request.status)
+    address = normalise_email(email)
+    if email_hash(rules.server_key, address) != request.email_hash:
+        raise InvalidRequestError("not the address this request was started with")
+    await send_code(session, request, address, rules=rules, mail=mail, now=now)
+    return request
+
+
+async def verify_code(
+    session: AsyncSession,
+    request_id: str,
+    pseudonym: str,
+    code: str,
+    *,
+    rules: RequestRules,
+    deadline_months: int | None = None,
+    now: datetime | None = None,
+) -> Verification:
+    """Check the code the customer typed; when right, the request is verified and its
+    deadline starts (`deadline_months` of the shop, else the rules' default).
+
+    An unsubscribe takes effect at once: the address is suppressed and the request
+    completed in the same transaction.
+    """
+    now = now or utc_now()
+    request = await get_customer_request(session, pseudonym, request_id)
+    if request.status != "identity_pending":
+        raise NotAwaitingVerificationError(request.id, request.status)
+    check = await check_code(session, request, code, rules=rules, now=now)
+    if check.outcome != "correct":
+        outcome: VerificationOutcome = "wrong_code" if check.outcome == "wrong" else check.outcome
+        return Verification(outcome, request, check.tries_left)
+
+    months = deadline_months if deadline_months is not None else rules.deadline_months
+    if months < 1:
+        raise InvalidRequestError("a deadline of at least one month is needed")
+    request.verified_at = now
+    request.deadline_months = months
+    set_deadlines(request)
+    await transition(
+        session,
+        request,
+        "verified",
+        actor="customer",
+        now=now,
+        detail={"due_at": _iso(request.due_at)},
+    )
+    if request.kind == "unsubscribe":
+        await honour_unsubscribe(session, request, now=now)
+    return Verification("verified", request, check.tries_left)
+
+
+async def honour_unsubscribe(
+    session: AsyncSession, request: PrivacyRequest, *, now: datetime
+) -> None:
+    """Suppress the address and complete the request: an objection to direct marketing
+    needs no approval (GDPR art. 21(3))."""
+    added = await suppress(session, request.shop_id, request.email_hash, now)
+    await transition(session, request, "in_progress", actor="system", now=now)
+    await transition(
+        session,
+        request,
+        "completed",
+        actor="system",
+        now=now,
+        detail={"suppression": "added" if added else "already_present"},
+    )
+
+
+async def list_requests_for(
+    session: AsyncSession, pseudonym: str, shop_id: str | None = None
+) -> list[PrivacyRequest]:
+    """The customer's requests, newest first (all shops, or one)."""
+    statement = select(PrivacyRequest).where(col(PrivacyRequest.pseudonym) == pseudonym)
+    if shop_id is not None:
+        statement = statement.where(col(PrivacyRequest.shop_id) == shop_id)
+    rows = await session.exec(
+        statement.order_by(col(PrivacyRequest.created_at).desc(), col(PrivacyRequest.id))
+    )
+    return list(rows)
+
+
+async def get_customer_request(
+    session: AsyncSession, pseudonym: str, request_id: str
+) -> PrivacyRequest:
+    """The customer's own request; RequestNotFoundError for any other, existing or not."""
+    request = await session.get(PrivacyRequest, request_id)
+    if request is None or request.pseudonym is None or request.pseudonym != pseudonym:
+        raise RequestNotFoundError(request_id)
+    return request
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None

@@ -1,0 +1,88 @@
+"""What the privacy-request tests share: the rules, a mailbox on the console sink, and a
+`db` whose privacy-request tables are empty on PostgreSQL too."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import UTC, datetime
+
+from backend.database import Database
+from backend.models import PrivacyRequest
+from backend.privacy_requests import ConsoleMailSender, RequestRules, start_request, verify_code
+from backend.privacy_requests.lifecycle import RequestKind
+from backend.pseudonyms import pseudonym_for
+
+KEY = b"s" * 32
+RULES = RequestRules(server_key=KEY)
+ALICE = pseudonym_for(2001, KEY)
+BOB = pseudonym_for(2002, KEY)
+SHOP = "webstore"
+T0 = datetime(2026, 1, 31, 9, 30, tzinfo=UTC)
+CODE = re.compile(r"code: (\d{6})")
+
+
+async def empty_privacy_tables(db: Database) -> None:
+    # The shared `db` fixture empties only the tables it knows; on SQLite every test has a
+    # new file anyway.
+    if db.engine.dialect.name == "postgresql":
+        async with db.engine.begin() as connection:
+            await connection.exec_driver_sql(
+                "TRUNCATE privacy_request, privacy_audit_event, suppression_entry, "
+                "verification_challenge RESTART IDENTITY CASCADE"
+            )
+
+
+class ConsoleMailbox:
+    """The console mail sink writing into a buffer the test reads codes from."""
+
+    def __init__(self) -> None:
+        self.output = io.StringIO()
+        self.sender = ConsoleMailSender(self.output)
+
+    def codes(self) -> list[str]:
+        return CODE.findall(self.output.getvalue())
+
+    def last_code(self) -> str:
+        return self.codes()[-1]
+
+
+async def started(
+    db: Database,
+    mailbox: ConsoleMailbox,
+    *,
+    kind: RequestKind = "access",
+    pseudonym: str = ALICE,
+    email: str = "anna@example.org",
+    now: datetime = T0,
+    rules: RequestRules = RULES,
+) -> PrivacyRequest:
+    async with db.session() as session:
+        return await start_request(
+            session, SHOP, kind, pseudonym, email, rules=rules, mail=mailbox.sender, now=now
+        )
+
+
+async def verified(
+    db: Database,
+    mailbox: ConsoleMailbox,
+    *,
+    kind: RequestKind = "access",
+    pseudonym: str = ALICE,
+    email: str = "anna@example.org",
+    now: datetime = T0,
+    deadline_months: int | None = None,
+) -> PrivacyRequest:
+    request = await started(db, mailbox, kind=kind, pseudonym=pseudonym, email=email, now=now)
+    async with db.session() as session:
+        result = await verify_code(
+            session,
+            request.id,
+            pseudonym,
+            mailbox.last_code(),
+            rules=RULES,
+            deadline_months=deadline_months,
+            now=now,
+        )
+    assert result.outcome == "verified"
+    return result.request
