@@ -278,7 +278,8 @@ def cmd_bench(args: argparse.Namespace, settings: IndexerSettings) -> int:
 
     sizes = [int(size) for size in args.sizes.split(",")]
     report = run_bench(settings, sizes=sizes, queries=args.queries, build=not args.no_build)
-    _emit(args, report, report.pop("_human", "") if not args.json else "")
+    human = report.pop("_human", "")
+    _emit(args, report, human)
     return 0
 
 

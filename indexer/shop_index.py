@@ -20,6 +20,7 @@ import bm25s
 import faiss
 import numpy as np
 
+from indexer.build import scored_sentences
 from indexer.embedding import Vectors
 from indexer.glossary import Glossary
 from indexer.passages import Passage
@@ -137,8 +138,6 @@ class ShopIndex:
 
     def quote(self, row: int, query: Vectors, limit: int = 2) -> list[str]:
         """The passage's sentences that answer best, in reading order; all of a short one."""
-        from indexer.build import scored_sentences
-
         passage = self.passages[row]
         scored = scored_sentences(passage)
         start, end = int(self._sentence_start[row]), int(self._sentence_end[row])
