@@ -221,3 +221,96 @@ class VerificationChallenge(SQLModel, table=True):
     sends: int = 0
     last_sent_at: datetime = Field(sa_type=UTCDateTime)
     locked: bool = False
+
+
+WEBHOOK_EVENT_TYPES = (
+    "privacy_request.created",
+    "privacy_request.verified",
+    "privacy_request.due_soon",
+    "privacy_request.overdue",
+    "privacy_request.completed",
+    "privacy_request.denied",
+    "marketing.unsubscribed",
+)
+DELIVERY_STATUSES = ("pending", "delivered", "failed", "dead")
+WEBHOOK_ID_MAX_CHARS = 40
+SECRET_MAX_CHARS = 64  # "whsec_" + base64 of 32 bytes is 50
+
+
+class WebhookEndpoint(SQLModel, table=True):
+    """Where a shop's backend receives our events, and the secrets they are signed with.
+
+    The secrets are kept as they are (not hashed): every delivery is signed with them.
+    """
+
+    __tablename__ = "webhook_endpoint"
+
+    id: str = Field(primary_key=True, sa_type=String(WEBHOOK_ID_MAX_CHARS))
+    shop_id: str = Field(index=True, sa_type=String(64))
+    url: str = Field(sa_type=Text)
+    # Event types, or ["*"] for all of them.
+    events: list[str] = Field(default_factory=lambda: ["*"], sa_type=JSON)
+    secret: str = Field(sa_type=String(SECRET_MAX_CHARS))
+    # After a rotation the old secret signs too, until the shop has switched over.
+    previous_secret: str | None = Field(default=None, sa_type=String(SECRET_MAX_CHARS))
+    previous_valid_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    enabled: bool = True
+    disabled_reason: str | None = Field(default=None, sa_type=String(64))
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+
+
+class OutboxEvent(SQLModel, table=True):
+    """An event for a shop, written in the transaction of the change that caused it; its
+    id is the `webhook-id` every delivery of it carries."""
+
+    __tablename__ = "outbox_event"
+    __table_args__ = (CheckConstraint(_one_of("type", WEBHOOK_EVENT_TYPES), name="type"),)
+
+    id: str = Field(primary_key=True, sa_type=String(WEBHOOK_ID_MAX_CHARS))
+    shop_id: str = Field(index=True, sa_type=String(64))
+    type: str = Field(sa_type=String(40))
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    created_at: datetime = Field(default_factory=utc_now, index=True, sa_type=UTCDateTime)
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One event on its way to one endpoint: its attempts so far and the next one."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", DELIVERY_STATUSES), name="status"),
+        UniqueConstraint("event_id", "endpoint_id"),
+    )
+
+    id: str = Field(primary_key=True, sa_type=String(WEBHOOK_ID_MAX_CHARS))
+    event_id: str = Field(
+        foreign_key="outbox_event.id", ondelete="CASCADE", sa_type=String(WEBHOOK_ID_MAX_CHARS)
+    )
+    endpoint_id: str = Field(
+        foreign_key="webhook_endpoint.id",
+        ondelete="CASCADE",
+        index=True,
+        sa_type=String(WEBHOOK_ID_MAX_CHARS),
+    )
+    status: str = Field(default="pending", sa_type=String(16))
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utc_now, index=True, sa_type=UTCDateTime)
+    first_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_status_code: int | None = None
+    # A code or an exception's class, never a response body: that could hold anything.
+    last_error: str | None = Field(default=None, sa_type=String(200))
+    delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    locked_by: str | None = Field(default=None, sa_type=String(64))
+    locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+
+
+class InboundWebhookId(SQLModel, table=True):
+    """A `webhook-id` of a signed call from a shop already accepted: a replay is refused.
+    Kept only while its timestamp is within tolerance; older calls fail on time anyway."""
+
+    __tablename__ = "inbound_webhook_id"
+
+    webhook_id: str = Field(primary_key=True, sa_type=String(200))
+    expires_at: datetime = Field(index=True, sa_type=UTCDateTime)

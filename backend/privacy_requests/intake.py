@@ -26,10 +26,17 @@ from backend.privacy_requests.errors import (
     RequestNotFoundError,
 )
 from backend.privacy_requests.hashing import email_hash, normalise_email
-from backend.privacy_requests.lifecycle import OPEN_STATUSES, RequestKind, record_event, transition
+from backend.privacy_requests.lifecycle import (
+    OPEN_STATUSES,
+    RequestKind,
+    notify_shop,
+    record_event,
+    transition,
+)
 from backend.privacy_requests.mail import MailSender
 from backend.privacy_requests.settings import RequestRules
 from backend.privacy_requests.suppression import suppress
+from backend.webhooks.events import MARKETING_UNSUBSCRIBED, REQUEST_CREATED
 
 REQUEST_ID_PREFIX = "pr_"
 SHOP_ID_MAX_CHARS = 64
@@ -108,6 +115,7 @@ async def start_request(
     await record_event(
         session, request, actor="customer", action="created", now=now, to_status=request.status
     )
+    await notify_shop(session, request, REQUEST_CREATED, now=now)
     if existing is not None:
         await transition(
             session,
@@ -231,6 +239,7 @@ async def honour_unsubscribe(
         now=now,
         detail={"suppression": "added" if added else "already_present"},
     )
+    await notify_shop(session, request, MARKETING_UNSUBSCRIBED, now=now)
 
 
 async def list_requests_for(

@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from backend.models import AuditEvent, PrivacyRequest
 from backend.privacy_requests.deadlines import end_pause
 from backend.privacy_requests.errors import IllegalTransitionError
+from backend.webhooks import events as webhook_events
 
 RequestKind = Literal["unsubscribe", "access", "deletion"]
 RequestStatus = Literal[
@@ -36,6 +37,12 @@ TRANSITIONS: Final[Mapping[str, frozenset[str]]] = {
 }
 OPEN_STATUSES: Final = frozenset(status for status, onward in TRANSITIONS.items() if onward)
 CLOSED_STATUSES: Final = frozenset(TRANSITIONS) - OPEN_STATUSES
+# The statuses a shop's backend must hear about; the others it caused itself or can ignore.
+WEBHOOK_EVENT_ON_STATUS: Final[Mapping[str, str]] = {
+    "verified": webhook_events.REQUEST_VERIFIED,
+    "completed": webhook_events.REQUEST_COMPLETED,
+    "denied": webhook_events.REQUEST_DENIED,
+}
 
 
 async def transition(
@@ -71,6 +78,8 @@ async def transition(
         # A closed request waits for nobody; the time it waited still counts as paused.
         end_pause(request, now)
         request.closed_at = now
+    if to_status in WEBHOOK_EVENT_ON_STATUS:
+        await notify_shop(session, request, WEBHOOK_EVENT_ON_STATUS[to_status], now=now)
     return await record_event(
         session,
         request,
@@ -108,3 +117,23 @@ async def record_event(
     session.add(event)
     await session.flush()
     return event
+
+
+async def notify_shop(
+    session: AsyncSession, request: PrivacyRequest, event_type: str, *, now: datetime
+) -> None:
+    """Put a webhook event about `request` into the outbox, in the caller's transaction.
+
+    Thin, as the shop fetches the rest through the API: ids and codes, no e-mail hash, no
+    text anyone typed.
+    """
+    payload: dict[str, Any] = {
+        "request_id": request.id,
+        "kind": request.kind,
+        "status": request.status,
+    }
+    if request.deadline is not None:
+        payload["due_at"] = request.deadline.isoformat()
+    if request.denial_reason_code is not None:
+        payload["denial_reason_code"] = request.denial_reason_code
+    await webhook_events.record_event(session, request.shop_id, event_type, payload, now=now)

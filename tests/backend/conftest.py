@@ -87,7 +87,8 @@ async def db(database_url: str) -> AsyncIterator[Database]:
     else:
         async with database.engine.begin() as connection:
             await connection.exec_driver_sql(
-                "TRUNCATE customer_profile, conversation_record RESTART IDENTITY"
+                "TRUNCATE customer_profile, conversation_record, webhook_delivery, outbox_event, "
+                "webhook_endpoint, inbound_webhook_id RESTART IDENTITY CASCADE"
             )
     try:
         yield database

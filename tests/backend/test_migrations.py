@@ -27,8 +27,12 @@ TABLES = {
     "privacy_audit_event",
     "suppression_entry",
     "verification_challenge",
+    "webhook_endpoint",
+    "outbox_event",
+    "webhook_delivery",
+    "inbound_webhook_id",
 }
-HEAD = "0002"
+HEAD = "0003"
 
 
 def _tables(connection: Connection) -> set[str]:

@@ -1,0 +1,54 @@
+"""Webhooks to shops' backends: the transactional outbox, Standard Webhooks signing, the
+worker that delivers with retries, and verification of signed calls coming in from shops.
+"""
+
+from backend.webhooks.endpoints import create_endpoint, disable_endpoint, rotate_secret
+from backend.webhooks.events import (
+    ALL_EVENTS,
+    EVENT_TYPES,
+    MARKETING_UNSUBSCRIBED,
+    REQUEST_COMPLETED,
+    REQUEST_CREATED,
+    REQUEST_DENIED,
+    REQUEST_DUE_SOON,
+    REQUEST_OVERDUE,
+    REQUEST_VERIFIED,
+    record_event,
+)
+from backend.webhooks.inbound import (
+    InboundWebhookIds,
+    InboundWebhookRejectedError,
+    SeenWebhookIds,
+    verify_inbound,
+)
+from backend.webhooks.settings import WebhookSettings
+from backend.webhooks.signing import new_secret, signed_headers
+from backend.webhooks.targets import TargetRefusedError, check_target
+from backend.webhooks.worker import DeadDelivery, OutboxWorker
+
+__all__ = [
+    "ALL_EVENTS",
+    "EVENT_TYPES",
+    "MARKETING_UNSUBSCRIBED",
+    "REQUEST_COMPLETED",
+    "REQUEST_CREATED",
+    "REQUEST_DENIED",
+    "REQUEST_DUE_SOON",
+    "REQUEST_OVERDUE",
+    "REQUEST_VERIFIED",
+    "DeadDelivery",
+    "InboundWebhookIds",
+    "InboundWebhookRejectedError",
+    "OutboxWorker",
+    "SeenWebhookIds",
+    "TargetRefusedError",
+    "WebhookSettings",
+    "check_target",
+    "create_endpoint",
+    "disable_endpoint",
+    "new_secret",
+    "record_event",
+    "rotate_secret",
+    "signed_headers",
+    "verify_inbound",
+]

@@ -1,0 +1,129 @@
+"""Signed calls from shops are accepted once; forged, stale and replayed ones are refused.
+And the server calls no private, loopback or link-local address unless allowed to."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlmodel import select
+from standardwebhooks.webhooks import Webhook
+
+from backend.database import Database
+from backend.models import InboundWebhookId, utc_now
+from backend.webhooks import (
+    InboundWebhookIds,
+    InboundWebhookRejectedError,
+    TargetRefusedError,
+    check_target,
+    create_endpoint,
+    new_secret,
+    verify_inbound,
+)
+from backend.webhooks.schedule import parse_retry_after, retry_delay
+
+SECRET = new_secret()
+BODY = json.dumps({"type": "privacy_request.completed", "data": {"request_id": "pr_1"}})
+
+
+def signed(
+    body: str = BODY, *, secret: str = SECRET, webhook_id: str = "msg_1", at: datetime | None = None
+) -> dict[str, str]:
+    at = at or utc_now()
+    return {
+        "Webhook-Id": webhook_id,
+        "Webhook-Timestamp": str(int(at.timestamp())),
+        "Webhook-Signature": Webhook(secret).sign(webhook_id, at, body),
+    }
+
+
+@pytest.fixture
+async def seen(db: Database) -> AsyncIterator[InboundWebhookIds]:
+    yield InboundWebhookIds(db)
+
+
+async def test_a_genuine_call_is_accepted_once(seen: InboundWebhookIds) -> None:
+    payload = await verify_inbound(signed(), BODY.encode(), SECRET, seen)
+    assert payload["data"] == {"request_id": "pr_1"}
+    with pytest.raises(InboundWebhookRejectedError) as replay:
+        await verify_inbound(signed(), BODY.encode(), SECRET, seen)
+    assert replay.value.reason == "replayed"
+
+
+async def test_forged_and_stale_calls_are_refused(seen: InboundWebhookIds) -> None:
+    cases = [
+        (signed(secret=new_secret()), BODY, "bad_signature"),
+        (signed(), BODY.replace("pr_1", "pr_2"), "bad_signature"),
+        (signed(at=utc_now() - timedelta(minutes=6)), BODY, "timestamp_out_of_tolerance"),
+        (signed(at=utc_now() + timedelta(minutes=6)), BODY, "timestamp_out_of_tolerance"),
+        ({"webhook-id": "msg_1"}, BODY, "missing_headers"),
+        ({**signed(), "Webhook-Signature": "v1,not-base64!"}, BODY, "bad_signature"),
+    ]
+    for headers, body, reason in cases:
+        with pytest.raises(InboundWebhookRejectedError) as refused:
+            await verify_inbound(headers, body, SECRET, seen)
+        assert refused.value.reason == reason
+    # None of the refused calls used up the id: the genuine one still passes.
+    await verify_inbound(signed(), BODY, SECRET, seen)
+
+
+async def test_a_remembered_id_is_forgotten_once_its_timestamp_would_fail(
+    seen: InboundWebhookIds,
+) -> None:
+    then = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    await verify_inbound(signed(at=then), BODY, SECRET, seen, now=then)
+    later = then + timedelta(minutes=10)
+    with pytest.raises(InboundWebhookRejectedError) as stale:
+        await verify_inbound(signed(at=then), BODY, SECRET, seen, now=later)
+    assert stale.value.reason == "timestamp_out_of_tolerance"
+    await verify_inbound(signed(webhook_id="msg_2", at=later), BODY, SECRET, seen, now=later)
+    async with seen.database.session() as session:
+        kept = [row.webhook_id for row in await session.exec(select(InboundWebhookId))]
+    assert kept == ["msg_2"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/hooks",
+        "http://localhost/hooks",
+        "http://10.1.2.3/hooks",
+        "http://192.168.0.10/hooks",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/hooks",
+        "http://[::ffff:127.0.0.1]/hooks",
+        "http://0.0.0.0/hooks",
+    ],
+)
+async def test_private_targets_are_refused_unless_allowed(url: str) -> None:
+    with pytest.raises(TargetRefusedError):
+        await check_target(url, allow_private=False)
+    await check_target(url, allow_private=True)
+
+
+@pytest.mark.parametrize("url", ["ftp://example.org/", "http:///x", "http://u:p@example.org/"])
+async def test_malformed_targets_are_refused_even_when_private_is_allowed(url: str) -> None:
+    with pytest.raises(TargetRefusedError):
+        await check_target(url, allow_private=True)
+
+
+async def test_an_endpoint_with_a_private_url_is_not_added(db: Database) -> None:
+    with pytest.raises(TargetRefusedError):
+        async with db.session() as session:
+            await create_endpoint(session, "webstore", "http://127.0.0.1:9/hooks")
+
+
+def test_retry_schedule_and_retry_after() -> None:
+    rng = random.Random(4)
+    expected = [5, 300, 1800, 7200, 18000, 36000, 36000]
+    for attempt, seconds in enumerate(expected, start=1):
+        delay = retry_delay(attempt, rng).total_seconds()
+        assert seconds * 0.8 <= delay <= seconds * 1.2
+    now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    assert parse_retry_after("30", now) == timedelta(seconds=30)
+    assert parse_retry_after("Sun, 01 Mar 2026 12:02:00 GMT", now) == timedelta(minutes=2)
+    assert parse_retry_after("999999", now) == timedelta(hours=10)
+    assert parse_retry_after("soon", now) is None
