@@ -25,6 +25,11 @@ from aiohttp import web
 
 from backend.conversation_log import purge_expired
 from backend.database import Database
+from backend.privacy_requests import (
+    PrivacyRequestSettings,
+    SmtpSettings,
+    mail_sender_from_settings,
+)
 from backend.settings import BackendSettings
 from bot.answer_engine import AnswerEngine
 from bot.dispatcher import build_dispatcher
@@ -60,10 +65,14 @@ async def running_services(
     bot_settings: BotSettings | None = None,
     indexer_settings: IndexerSettings | None = None,
     backend_settings: BackendSettings | None = None,
+    request_settings: PrivacyRequestSettings | None = None,
+    smtp_settings: SmtpSettings | None = None,
 ) -> AsyncIterator[Services]:
     bot_settings = bot_settings or BotSettings()
     indexer_settings = indexer_settings or IndexerSettings()
     backend_settings = backend_settings or BackendSettings()
+    request_settings = request_settings or PrivacyRequestSettings()
+    smtp_settings = smtp_settings or SmtpSettings()
     database = Database(backend_settings.database_url)
     await database.migrate()
     retriever = await asyncio.to_thread(load_retriever, indexer_settings)
@@ -75,6 +84,9 @@ async def running_services(
         database=database,
         shops=ShopDirectory.from_knowledge(indexer_settings.knowledge_dir),
         pseudonym_key=backend_settings.pseudonym_key.get_secret_value(),
+        # Keyed like rules_from_environment, but with the settings this process was given.
+        request_rules=request_settings.rules(backend_settings.pseudonym_key.get_secret_value()),
+        mail=mail_sender_from_settings(smtp_settings),
         retention_days=backend_settings.conversation_retention_days,
     )
     background = [

@@ -10,7 +10,7 @@ from aiogram.utils.i18n import I18n
 from bot.i18n import CustomerLanguageMiddleware
 from bot.middlewares.customer import CustomerMiddleware
 from bot.middlewares.throttling import ThrottlingMiddleware
-from bot.routers import callbacks, commands, errors, media, questions
+from bot.routers import callbacks, commands, errors, media, privacy_requests, questions
 from bot.services import Services
 
 
@@ -31,6 +31,8 @@ def build_dispatcher(
     dispatcher.include_routers(
         errors.create_router(),
         commands.create_router(),
+        # Before the catch-alls of callbacks and questions: a flow's own buttons and answers.
+        privacy_requests.create_router(),
         callbacks.create_router(),
         questions.create_router(),
         media.create_router(),

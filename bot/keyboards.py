@@ -41,6 +41,12 @@ class MenuCallback(CallbackData, prefix="menu"):
     action: str  # ask | requests | person | privacy | language | shop
 
 
+class RequestCallback(CallbackData, prefix="req"):
+    # No request id: the request is the one in the presser's own conversation state, so a
+    # button copied into another account's chat refers to nothing there.
+    action: str  # confirm | cancel | resend
+
+
 def _feedback_row(record: int) -> list[InlineKeyboardButton]:
     return [
         InlineKeyboardButton(
@@ -118,5 +124,26 @@ def language_keyboard() -> InlineKeyboardMarkup:
                 )
             ]
             for code in SUPPORTED_LANGUAGES
+        ]
+    )
+
+
+def _request_button(text: str, action: str) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=text, callback_data=RequestCallback(action=action).pack())
+
+
+def confirm_request_keyboard() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [_request_button(_("Confirm"), "confirm"), _request_button(_("Cancel"), "cancel")]
+        ]
+    )
+
+
+def code_keyboard() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [_request_button(_("Send the code again"), "resend")],
+            [_request_button(_("Cancel"), "cancel")],
         ]
     )

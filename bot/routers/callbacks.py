@@ -125,6 +125,7 @@ async def on_language_chosen(
 async def on_menu(
     query: CallbackQuery,
     callback_data: MenuCallback,
+    state: FSMContext,
     services: Services,
     customer: Customer | None = None,
 ) -> None:
@@ -136,7 +137,7 @@ async def on_menu(
     action = callback_data.action
     intents = {intent.value: intent for intent in RIGHT_QUESTIONS}
     if action in intents and shop is not None:
-        await explain_right(message, Intent(intents[action]), shop, services)
+        await explain_right(message, Intent(intents[action]), shop, services, state)
     elif action == "person":
         await offer_person(message, shop)
     elif action == "privacy":

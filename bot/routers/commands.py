@@ -39,6 +39,7 @@ def help_text(shop_name: str | None) -> str:
                 "Commands: /shop to choose the shop, /language to change my language, /privacy to "
                 "see what I store about you, /forget to erase it."
             ),
+            _("Privacy requests: /requests lists yours, /cancel stops the one you are starting."),
         ]
     )
 

@@ -10,10 +10,12 @@ from aiogram.utils.i18n import get_i18n
 from aiogram.utils.i18n import gettext as _
 
 from backend.conversation_log import record_question
+from backend.privacy_requests.lifecycle import RequestKind
 from bot.answer_engine import Understanding
 from bot.answers import render_answer, render_unanswered
 from bot.keyboards import answer_keyboard, shop_keyboard, unanswered_keyboard
 from bot.middlewares.customer import Customer
+from bot.routers.privacy_requests import offer_request
 from bot.services import Services
 from indexer.intents import Intent
 from indexer.shops import Shop
@@ -54,8 +56,15 @@ async def ask_for_shop(
     )
 
 
-async def explain_right(message: Message, intent: Intent, shop: Shop, services: Services) -> None:
-    """Until privacy requests can be started here (issue 4), quote what the policy says."""
+async def explain_right(
+    message: Message,
+    intent: Intent,
+    shop: Shop,
+    services: Services,
+    state: FSMContext | None = None,
+) -> None:
+    """Quote what the policy says about the right, then offer to start the request; in a
+    group only the quote, since the request needs an e-mail address typed in private."""
     understanding = await services.engine.understand(RIGHT_QUESTIONS[intent], shop.id)
     intro = {
         Intent.UNSUBSCRIBE: _("You want to stop marketing messages."),
@@ -76,11 +85,19 @@ async def explain_right(message: Message, intent: Intent, shop: Shop, services: 
                 "this right all the same."
             ).format(shop=shop.name)
         )
-    text += "\n\n" + _(
-        "Starting this request from the chat is coming soon; until then, write to {email} "
-        "and the shop must answer within one month."
-    ).format(email=shop.contact_email)
-    await message.answer(text)
+    if state is None or message.chat.type != ChatType.PRIVATE:
+        await message.answer(
+            text
+            + "\n\n"
+            + _("To start this request, write to me in a private chat: it needs your e-mail.")
+        )
+        return
+    kinds: dict[Intent, RequestKind] = {
+        Intent.UNSUBSCRIBE: "unsubscribe",
+        Intent.ACCESS: "access",
+        Intent.DELETION: "deletion",
+    }
+    await offer_request(message, state, kinds[intent], shop, text)
 
 
 async def offer_person(message: Message, shop: Shop | None) -> None:
@@ -131,7 +148,7 @@ async def answer_question(
         await offer_person(message, shop)
         return
     if intent in RIGHT_QUESTIONS:
-        await explain_right(message, intent, shop, services)
+        await explain_right(message, intent, shop, services, state)
         return
     await _answer_policy_question(message, notice, understanding, customer, shop, services, text)
 

@@ -5,14 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import email
+import email.policy
+import re
+import socket
+import threading
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiogram import Bot, Dispatcher
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from backend.privacy_requests import PrivacyRequestSettings, SmtpSettings
 from backend.settings import BackendSettings
 from bot.app import running_services
 from bot.dispatcher import build_dispatcher
@@ -52,7 +60,9 @@ class Assistant:
     def sent_to(self, chat_id: int) -> list[ApiCall]:
         return [c for c in self.fake.calls_to("sendMessage") if c.params["chat_id"] == chat_id]
 
-    async def press(self, call: ApiCall, label: str, *, user_id: int = 1001) -> None:
+    async def press(
+        self, call: ApiCall, label: str, *, user_id: int = 1001, language_code: str = "en"
+    ) -> None:
         """Press the button whose text contains `label` under the message `call` sent."""
         markup = call.params["reply_markup"]
         data = next(
@@ -65,6 +75,7 @@ class Assistant:
             self.fake.callback_update(
                 data,
                 user_id=user_id,
+                language_code=language_code,
                 message_id=call.result["message_id"],
                 message_text=call.params["text"],
             )
@@ -79,6 +90,8 @@ async def assistant_running(
     knowledge: Path = KNOWLEDGE,
     polling: bool = True,
     limits: bool = False,
+    smtp: SmtpSettings | None = None,
+    requests: PrivacyRequestSettings | None = None,
     **bot_settings: Any,
 ) -> AsyncIterator[Assistant]:
     settings = BotSettings(bot_token="42:TEST", **bot_settings)
@@ -87,7 +100,10 @@ async def assistant_running(
         pseudonym_key=PSEUDONYM_KEY.encode(),
     )
     indexer = IndexerSettings(knowledge_dir=knowledge, index_dir=corpus_index)
-    async with FakeBotAPI() as fake, running_services(settings, indexer, backend) as services:
+    async with (
+        FakeBotAPI() as fake,
+        running_services(settings, indexer, backend, requests, smtp) as services,
+    ):
         dispatcher = build_dispatcher(services, create_i18n(tmp_path / "locales"))
         bot = fake.make_bot()
         bot.session.middleware(SendingLimits(enabled=limits))
@@ -110,3 +126,49 @@ async def assistant_running(
 async def assistant(tmp_path: Path, corpus_index: Path) -> AsyncIterator[Assistant]:
     async with assistant_running(tmp_path, corpus_index) as running:
         yield running
+
+
+class Mailbox:
+    """A real SMTP server on loopback (aiosmtpd) that keeps every message it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+        self._lock = threading.Lock()
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+        assert isinstance(envelope.content, bytes)
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert isinstance(message, email.message.EmailMessage)
+        with self._lock:
+            self.messages.append(message)
+        return "250 OK"
+
+    def sent_to(self, address: str) -> list[email.message.EmailMessage]:
+        with self._lock:
+            return [m for m in self.messages if m["To"] == address]
+
+    async def code_for(self, address: str, count: int = 1) -> str:
+        """The code in the `count`-th message to `address`, waiting for it to arrive."""
+        for _ in range(200):
+            received = self.sent_to(address)
+            if len(received) >= count:
+                body = received[count - 1].get_content()
+                found = re.search(r"\b(\d{6})\b", body)
+                assert found, body
+                return found.group(1)
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"no message {count} to {address}")
+
+
+@pytest.fixture
+def mailbox() -> Iterator[tuple[Mailbox, SmtpSettings]]:
+    box = Mailbox()
+    with socket.socket() as probe:  # a free port; aiosmtpd cannot report an ephemeral one
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield box, SmtpSettings(host="127.0.0.1", port=port, security="none", timeout_seconds=5)
+    finally:
+        controller.stop()

@@ -263,4 +263,6 @@ async def test_request_intent_quotes_the_right_from_the_policy(assistant: Assist
     reply = await assistant.say("Please stop sending me marketing emails")
     text = reply.params["text"]
     assert "stop marketing messages" in text and "unsubscribe" in text.lower()
-    assert "dpo@klingit.example" in text
+    # The request itself starts from here now (tests/bot/test_privacy_request_flows.py).
+    labels = [b["text"] for row in reply.params["reply_markup"]["inline_keyboard"] for b in row]
+    assert labels == ["Confirm", "Cancel"]

@@ -1,0 +1,298 @@
+"""Privacy requests started in the chat, end to end: buttons and free text through the fake
+Bot API, the one-time code through a real SMTP server on loopback, the request in SQLite."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.storage.base import StorageKey
+from babel.dates import format_date
+from sqlmodel import select
+
+from backend.models import PrivacyRequest
+from backend.privacy_requests import PrivacyRequestSettings, SmtpSettings, is_suppressed
+from bot.routers.privacy_requests import REQUEST, RequestFlow
+from tests.bot.conftest import Assistant, Mailbox, assistant_running
+from tests.support.fake_bot_api import ApiCall
+
+ANN = "ann@example.com"
+BUTTONS = {
+    "unsubscribe": "Unsubscribe from marketing",
+    "access": "Get a copy of my data",
+    "deletion": "Delete my data",
+}
+
+
+@pytest.fixture
+async def assistant(
+    tmp_path: Path, corpus_index: Path, mailbox: tuple[Mailbox, SmtpSettings]
+) -> AsyncIterator[Assistant]:
+    async with assistant_running(tmp_path, corpus_index, smtp=mailbox[1]) as running:
+        yield running
+
+
+@pytest.fixture
+def inbox(mailbox: tuple[Mailbox, SmtpSettings]) -> Mailbox:
+    return mailbox[0]
+
+
+async def press(
+    assistant: Assistant, call: ApiCall, label: str, *, user_id: int = 1001, language: str = "en"
+) -> ApiCall:
+    """Press a button and wait for the bot's next message to that chat."""
+    before = len(assistant.sent_to(user_id))
+    await assistant.press(call, label, user_id=user_id, language_code=language)
+    calls = await assistant.fake.wait_for(
+        "sendMessage", count=before + 1, predicate=lambda c: c.params["chat_id"] == user_id
+    )
+    return calls[before]
+
+
+async def requests_in_database(assistant: Assistant) -> list[PrivacyRequest]:
+    async with assistant.services.database.session() as session:
+        return list((await session.exec(select(PrivacyRequest))).all())
+
+
+async def start_until_code(
+    assistant: Assistant, kind: str, *, user_id: int = 1001, address: str = ANN
+) -> ApiCall:
+    """From the menu to "type the code"; returns the bot's message asking for it."""
+    menu = await assistant.say("/start webstore", user_id=user_id)
+    offer = await press(assistant, menu, BUTTONS[kind], user_id=user_id)
+    assert "Shall I start it?" in offer.params["text"]
+    ask = await press(assistant, offer, "Confirm", user_id=user_id)
+    assert "Which e-mail address does Online Store know you by?" in ask.params["text"]
+    sent = await assistant.say(address, user_id=user_id)
+    assert "I sent a 6-digit code" in sent.params["text"]
+    return sent
+
+
+@pytest.mark.parametrize("kind", ["access", "deletion"])
+async def test_request_from_button_to_verified_with_its_due_date(
+    assistant: Assistant, inbox: Mailbox, kind: str
+) -> None:
+    await start_until_code(assistant, kind)
+    code = await inbox.code_for(ANN)
+    done = await assistant.say(code)
+    [request] = await requests_in_database(assistant)
+    assert request.kind == kind and request.status == "verified"
+    assert request.deadline is not None
+    due = format_date(request.deadline.date(), format="long", locale="en")
+    assert done.params["text"].startswith("Confirmed: Online Store must")
+    assert due in done.params["text"] and "/requests" in done.params["text"]
+
+
+async def test_unsubscribe_completes_at_once(assistant: Assistant, inbox: Mailbox) -> None:
+    offer_text = (await start_until_code(assistant, "unsubscribe")).params["text"]
+    assert ANN not in offer_text
+    done = await assistant.say(await inbox.code_for(ANN))
+    assert "Done: Online Store will send you no more marketing messages" in done.params["text"]
+    [request] = await requests_in_database(assistant)
+    assert request.status == "completed"
+    async with assistant.services.database.session() as session:
+        rules = assistant.services.request_rules
+        assert await is_suppressed(session, "webstore", ANN, rules=rules)
+
+
+async def test_free_text_request_quotes_the_policy_and_starts_the_flow(
+    assistant: Assistant, inbox: Mailbox
+) -> None:
+    await assistant.say("/start webstore")
+    offer = await assistant.say("Please delete my account and all my data")
+    text = offer.params["text"]
+    assert "You want the shop to delete your data." in text
+    assert "<blockquote>" in text  # the policy's own passage is still quoted
+    assert "Shall I start it?" in text
+    ask = await press(assistant, offer, "Confirm")
+    assert "e-mail address" in ask.params["text"]
+
+
+async def test_wrong_codes_then_locked_after_five_tries(
+    assistant: Assistant, inbox: Mailbox
+) -> None:
+    await start_until_code(assistant, "access")
+    code = await inbox.code_for(ANN)
+    wrong = "000000" if code != "000000" else "111111"
+    for tries_left in (4, 3, 2, 1):
+        reply = await assistant.say(wrong)
+        assert f"That code is not right. Tries left: {tries_left}." == reply.params["text"]
+    locked = await assistant.say(wrong)
+    assert locked.params["text"].startswith("Too many wrong codes")
+    [request] = await requests_in_database(assistant)
+    assert request.status == "canceled"
+    # The right code now is just a message: the flow is over, nothing gets verified.
+    await assistant.say(code)
+    [request] = await requests_in_database(assistant)
+    assert request.status == "canceled"
+
+
+async def test_malformed_code_costs_no_try(assistant: Assistant, inbox: Mailbox) -> None:
+    await start_until_code(assistant, "access")
+    reply = await assistant.say("12ab")
+    assert reply.params["text"].startswith("The code has 6 digits")
+    wrong = await assistant.say("000000" if await inbox.code_for(ANN) != "000000" else "111111")
+    assert wrong.params["text"].endswith("Tries left: 4.")
+
+
+async def test_bad_email_is_asked_again_and_nothing_is_stored(
+    assistant: Assistant, inbox: Mailbox
+) -> None:
+    menu = await assistant.say("/start webstore")
+    offer = await press(assistant, menu, "Delete my data")
+    await press(assistant, offer, "Confirm")
+    bad = await assistant.say("ann at example dot com")
+    assert "does not look like an e-mail address" in bad.params["text"]
+    assert await requests_in_database(assistant) == []
+    assert inbox.messages == []
+    sent = await assistant.say(ANN)
+    assert "I sent a 6-digit code" in sent.params["text"]
+    assert len(await requests_in_database(assistant)) == 1
+
+
+async def test_requests_lists_kind_status_and_due_date(
+    assistant: Assistant, inbox: Mailbox
+) -> None:
+    empty = await assistant.say("/requests")
+    assert empty.params["text"] == "You have no privacy requests."
+    await start_until_code(assistant, "access")
+    await assistant.say(await inbox.code_for(ANN))
+    listing = await assistant.say("/requests")
+    [request] = await requests_in_database(assistant)
+    assert request.deadline is not None
+    due = format_date(request.deadline.date(), format="long", locale="en")
+    assert listing.params["text"] == (
+        "Your privacy requests:\n"
+        f"• A copy of my data at Online Store: confirmed, waiting for the shop (due {due})"
+    )
+
+
+async def test_another_user_cannot_confirm_or_verify_someone_elses_request(
+    assistant: Assistant, inbox: Mailbox
+) -> None:
+    sent = await start_until_code(assistant, "deletion")
+    code = await inbox.code_for(ANN)
+    # A forged button: the other account presses Ann's "Send the code again".
+    await assistant.press(sent, "Send the code again", user_id=2002)
+    *_, refused = await assistant.fake.wait_for("answerCallbackQuery", count=3)
+    assert refused.params["text"] == "This button is no longer valid."
+    # A forged state: the other account's conversation points at Ann's request.
+    [request] = await requests_in_database(assistant)
+    other = FSMContext(
+        storage=assistant.dispatcher.storage,
+        key=StorageKey(bot_id=assistant.bot.id, chat_id=2002, user_id=2002),
+    )
+    await other.set_state(RequestFlow.code)
+    await other.set_data({"kind": "deletion", "shop": "webstore", REQUEST: request.id})
+    reply = await assistant.say(code, user_id=2002)
+    assert "no longer waits for a code" in reply.params["text"]
+    [request] = await requests_in_database(assistant)
+    assert request.status == "identity_pending"
+    # Ann's own code still works: the forged attempt used none of her tries.
+    done = await assistant.say(code)
+    assert done.params["text"].startswith("Confirmed:")
+
+
+async def test_cancel_mid_flow_cancels_the_pending_request(
+    assistant: Assistant, inbox: Mailbox
+) -> None:
+    await start_until_code(assistant, "access")
+    code = await inbox.code_for(ANN)
+    canceled = await assistant.say("/cancel")
+    assert canceled.params["text"] == "Canceled. Nothing was sent to the shop."
+    [request] = await requests_in_database(assistant)
+    assert request.status == "canceled"
+    await assistant.say(code)  # now just a message, answered as a question
+    [request] = await requests_in_database(assistant)
+    assert request.status == "canceled"
+    nothing = await assistant.say("/cancel")
+    assert nothing.params["text"] == "There is nothing to cancel."
+
+
+async def test_cancel_button_before_the_request_exists_stores_nothing(
+    assistant: Assistant, inbox: Mailbox
+) -> None:
+    menu = await assistant.say("/start webstore")
+    offer = await press(assistant, menu, "Get a copy of my data")
+    canceled = await press(assistant, offer, "Cancel")
+    assert canceled.params["text"] == "Canceled. Nothing was sent to the shop."
+    assert await requests_in_database(assistant) == []
+    # The stale Confirm button does nothing now.
+    await assistant.press(offer, "Confirm")
+    *_, stale = await assistant.fake.wait_for("answerCallbackQuery", count=3)
+    assert stale.params["text"] == "This button is no longer valid."
+
+
+async def test_resend_honours_the_cooldown(assistant: Assistant, inbox: Mailbox) -> None:
+    sent = await start_until_code(assistant, "access")
+    await assistant.press(sent, "Send the code again")
+    calls = await assistant.fake.wait_for("answerCallbackQuery", count=3)
+    assert calls[-1].params["text"].startswith("A new code can be sent in ")
+    assert calls[-1].params["show_alert"] is True
+    assert len(inbox.sent_to(ANN)) == 1
+
+
+async def test_resend_sends_a_new_code_to_the_same_address(
+    tmp_path: Path, corpus_index: Path, mailbox: tuple[Mailbox, SmtpSettings]
+) -> None:
+    inbox, smtp = mailbox
+    async with assistant_running(
+        tmp_path,
+        corpus_index,
+        smtp=smtp,
+        requests=PrivacyRequestSettings(code_resend_seconds=0),
+    ) as assistant:
+        sent = await start_until_code(assistant, "deletion")
+        first = await inbox.code_for(ANN)
+        again = await press(assistant, sent, "Send the code again")
+        assert "Type the e-mail address again" in again.params["text"]
+        other = await assistant.say("someone@example.org")
+        assert "not the address you started this request with" in other.params["text"]
+        await press(assistant, other, "Send the code again")
+        new = await assistant.say(ANN)
+        assert new.params["text"] == "I sent a new code. Type it here."
+        second = await inbox.code_for(ANN, count=2)
+        if second != first:
+            wrong = await assistant.say(first)
+            assert "not right" in wrong.params["text"]
+        done = await assistant.say(second)
+        assert done.params["text"].startswith("Confirmed:")
+
+
+async def test_request_limit_is_refused_politely(
+    tmp_path: Path, corpus_index: Path, mailbox: tuple[Mailbox, SmtpSettings]
+) -> None:
+    async with assistant_running(
+        tmp_path, corpus_index, smtp=mailbox[1], requests=PrivacyRequestSettings(request_limit=1)
+    ) as assistant:
+        await start_until_code(assistant, "access")
+        await assistant.say("/cancel")
+        menu = await assistant.say("/start webstore")
+        offer = await press(assistant, menu, "Delete my data")
+        await press(assistant, offer, "Confirm")
+        refused = await assistant.say(ANN)
+        assert (
+            "You have started 1 requests with Online Store in the last 30 days"
+            in (refused.params["text"])
+        )
+        assert len(await requests_in_database(assistant)) == 1
+
+
+async def test_texts_in_czech_for_a_czech_customer(assistant: Assistant, inbox: Mailbox) -> None:
+    menu = await assistant.say("/start webstore", language_code="cs")
+    offer = await press(assistant, menu, "Získat kopii mých údajů", language="cs")
+    assert "Mám ji zahájit?" in offer.params["text"]
+    ask = await press(assistant, offer, "Potvrdit", language="cs")
+    assert "Jakou e-mailovou adresu" in ask.params["text"]
+    bad = await assistant.say("ne-adresa", language_code="cs")
+    assert "nevypadá jako e-mailová adresa" in bad.params["text"]
+    await assistant.say(ANN, language_code="cs")
+    done = await assistant.say(await inbox.code_for(ANN), language_code="cs")
+    [request] = await requests_in_database(assistant)
+    assert request.deadline is not None
+    due = format_date(request.deadline.date(), format="long", locale="cs")
+    assert done.params["text"].startswith("Potvrzeno:") and due in done.params["text"]
+    listing = await assistant.say("/requests", language_code="cs")
+    assert "Kopie mých údajů" in listing.params["text"] and due in listing.params["text"]
