@@ -16,7 +16,7 @@ from sqlalchemy import func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from backend.models import PrivacyRequest, utc_now
+from backend.models import PrivacyRequest, VerificationChallenge, utc_now
 from backend.privacy_requests.codes import check_code, send_code
 from backend.privacy_requests.deadlines import set_deadlines
 from backend.privacy_requests.errors import (
@@ -95,7 +95,8 @@ async def start_request(
         )
     ).first()
     if existing is not None and (
-        existing.status != "identity_pending" or existing.email_hash == hashed
+        existing.status != "identity_pending"
+        or (existing.email_hash == hashed and not await _locked(session, existing.id))
     ):
         return existing
 
@@ -128,6 +129,13 @@ async def start_request(
         )
     await send_code(session, request, address, rules=rules, mail=mail, now=now)
     return request
+
+
+async def _locked(session: AsyncSession, request_id: str) -> bool:
+    """A request locked by too many wrong codes can never be verified: a new start by the
+    same customer supersedes it instead of merging into it."""
+    challenge = await session.get(VerificationChallenge, request_id)
+    return challenge is not None and challenge.locked
 
 
 async def _check_limit(

@@ -294,3 +294,39 @@ async def test_a_mail_server_that_is_down_leaves_nothing_behind(db: Database) ->
     async with db.session() as session:
         assert (await session.exec(select(PrivacyRequest))).all() == []
         assert (await session.exec(select(AuditEvent))).all() == []
+
+
+async def test_starting_again_after_a_lock_gives_a_new_request(
+    db: Database, smtp: SmtpMailSender, inbox: Inbox
+) -> None:
+    locked_id = await start(db, smtp)
+    wrong = f"{(int(inbox.last_code()) + 1) % 1_000_000:06d}"
+    for attempt in range(5):
+        async with db.session() as session:
+            await verify_code(
+                session, locked_id, ALICE, wrong, rules=RULES, now=T0 + timedelta(seconds=attempt)
+            )
+    async with db.session() as session:
+        fresh = await start_request(
+            session,
+            SHOP,
+            "deletion",
+            ALICE,
+            EMAIL,
+            rules=RULES,
+            mail=smtp,
+            now=T0 + timedelta(minutes=2),
+        )
+        assert fresh.id != locked_id
+        old = await session.get(PrivacyRequest, locked_id)
+        assert old is not None and old.status == "canceled"
+    async with db.session() as session:
+        result = await verify_code(
+            session,
+            fresh.id,
+            ALICE,
+            inbox.last_code(),
+            rules=RULES,
+            now=T0 + timedelta(minutes=3),
+        )
+    assert result.outcome == "verified"
