@@ -38,7 +38,14 @@ class Database:
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = async_driver_url(url)
-        self.engine: AsyncEngine = create_async_engine(self.url, echo=echo)
+        options: dict[str, Any] = {}
+        if make_url(self.url).get_backend_name() == "sqlite":
+            # SQLite takes one writer at a time. Several pooled connections writing at once
+            # make it busy-wait, unfairly: under load one waits past its timeout and the
+            # customer gets an error. One connection queues the sessions, in order, in the
+            # pool instead. A deployment under real load runs on PostgreSQL.
+            options = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 60}
+        self.engine: AsyncEngine = create_async_engine(self.url, echo=echo, **options)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _configure_sqlite_connection)
         self._sessions = async_sessionmaker(

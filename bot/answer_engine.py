@@ -33,7 +33,7 @@ class _Pending:
     text: str
     shop_id: str
     language: str | None
-    future: asyncio.Future[Understanding]
+    future: asyncio.Future[Understanding] | None
 
 
 class AnswerEngine:
@@ -52,6 +52,13 @@ class AnswerEngine:
         if self._worker is None:
             self._queue = asyncio.Queue()
             self._worker = asyncio.create_task(self._run(), name="answer-engine")
+            # One-time costs (intent prototypes, language models) at start, not on the
+            # first customer's question.
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._executor, self._warm_up)
+
+    def _warm_up(self) -> None:
+        self._understand_batch([_Pending("warm-up", self.retriever.shop_ids[0], None, None)])
 
     async def close(self) -> None:
         if self._worker is not None:
@@ -94,16 +101,16 @@ class AnswerEngine:
             batch = [await self._queue.get()]
             while len(batch) < MAX_BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            live = [item for item in batch if not item.future.done()]
+            live = [item for item in batch if item.future is not None and not item.future.done()]
             try:
                 results = await loop.run_in_executor(self._executor, self._understand_batch, live)
             except Exception as exc:  # one bad batch must not stop the worker
                 for item in live:
-                    if not item.future.done():
+                    if item.future is not None and not item.future.done():
                         item.future.set_exception(exc)
                 continue
             for item, understanding in zip(live, results, strict=True):
-                if not item.future.done():
+                if item.future is not None and not item.future.done():
                     item.future.set_result(understanding)
 
     def _understand_batch(self, batch: list[_Pending]) -> list[Understanding]:
