@@ -7,6 +7,7 @@ then swaps one reference, so a search in flight finishes on the version it start
 
 from __future__ import annotations
 
+import gc
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,18 @@ from indexer.publish import CURRENT, Manifest, current_version_dir
 from indexer.ranking import FusionWeights, Mode, fuse
 from indexer.shop_index import ShopIndex
 from indexer.tokens import lexical_tokens
+
+
+def _settle() -> None:
+    """Move the loaded index out of the cyclic collector's way.
+
+    An index lives as long as its version; frozen, a full collection during a search no
+    longer rescans every passage (p99 at 100k passages). Unfreezing first lets the
+    previous version, now unreferenced, be freed.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 class UnknownShopError(KeyError):
@@ -92,6 +105,7 @@ class Retriever:
         self._approximate_above = approximate_above
         self._reload_lock = threading.Lock()
         self._state = self._load()
+        _settle()
 
     @property
     def manifest(self) -> Manifest:
@@ -153,6 +167,7 @@ class Retriever:
             if self._pointer() == self._state.pointer:
                 return False
             self._state = self._load()
+            _settle()
             return True
 
     def quote(
