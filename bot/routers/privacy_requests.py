@@ -188,8 +188,7 @@ async def on_email(
     shop = services.shops.resolve(data.get(SHOP))
     kind: RequestKind = data.get(KIND, "")
     if shop is None or customer is None:
-        await state.clear()
-        await message.answer(_("Something changed in the meantime; please start again."))
+        await _abandon_flow(message, state)
         return
     try:
         address = normalise_email(message.text)
@@ -224,8 +223,7 @@ async def on_email(
         await message.answer(_mail_failed())
         return
     except InvalidRequestError:
-        await state.clear()
-        await message.answer(_("Something changed in the meantime; please start again."))
+        await _abandon_flow(message, state)
         return
     if request.status != "identity_pending":
         await state.clear()
@@ -252,6 +250,12 @@ async def on_email(
     await message.answer(text, reply_markup=code_keyboard())
 
 
+async def _abandon_flow(message: Message, state: FSMContext) -> None:
+    """The flow's state no longer fits (a restart, a stale step): leave it and say so."""
+    await state.clear()
+    await message.answer(_("Something changed in the meantime; please start again."))
+
+
 def _bad_email() -> str:
     return _(
         "That does not look like an e-mail address. Please type it like name@example.com, "
@@ -270,8 +274,7 @@ async def on_code(
     data = await state.get_data()
     shop = services.shops.resolve(data.get(SHOP))
     if customer is None or shop is None:
-        await state.clear()
-        await message.answer(_("Something changed in the meantime; please start again."))
+        await _abandon_flow(message, state)
         return
     try:
         async with services.database.session() as session:
@@ -396,8 +399,7 @@ async def on_resend_email(
     assert message.text is not None
     request_id = (await state.get_data()).get(REQUEST, "")
     if customer is None:
-        await state.clear()
-        await message.answer(_("Something changed in the meantime; please start again."))
+        await _abandon_flow(message, state)
         return
     try:
         address = normalise_email(message.text)
