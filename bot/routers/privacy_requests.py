@@ -177,6 +177,9 @@ async def leave_flow(state: FSMContext, services: Services, customer: Customer |
                 request = None
             if request is not None and request.status == "identity_pending":
                 await cancel(session, request, actor="customer")
+                # The shop was told the request exists (privacy_request.created), so
+                # "nothing was sent" would no longer be true.
+                return _("Canceled. Your request is closed and will not be processed.")
     return _("Canceled. Nothing was sent to the shop.")
 
 

@@ -201,7 +201,7 @@ async def test_cancel_mid_flow_cancels_the_pending_request(
     await start_until_code(assistant, "access")
     code = await inbox.code_for(ANN)
     canceled = await assistant.say("/cancel")
-    assert canceled.params["text"] == "Canceled. Nothing was sent to the shop."
+    assert canceled.params["text"] == "Canceled. Your request is closed and will not be processed."
     [request] = await requests_in_database(assistant)
     assert request.status == "canceled"
     await assistant.say(code)  # now just a message, answered as a question
