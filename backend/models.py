@@ -13,9 +13,11 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     DateTime,
     Dialect,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -162,6 +164,19 @@ class PrivacyRequest(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utc_now, index=True, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
     closed_at: datetime | None = Field(default=None, index=True, sa_type=UTCDateTime)
+    # "email": the customer proves the address with a one-time code; "shop": the shop's
+    # backend confirms the customer through the API.
+    verification: str = Field(default="email", sa_type=String(8))
+    # The address itself, encrypted (see `backend.privacy_requests.sealing`): the shop
+    # needs it to find the customer's data. Erased a short while after the request closes.
+    email_sealed: str | None = Field(default=None, sa_type=Text)
+    # The private chat that status changes are pushed to; erased when the request closes
+    # and its last notice went out. None for a request the shop created.
+    notify_chat_id: int | None = Field(default=None, sa_type=BigInteger)
+    # For a deletion: what each of the shop's systems did, as the shop reported it.
+    outcomes: list[dict[str, Any]] | None = Field(default=None, sa_type=JSON)
+    due_soon_notified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    overdue_notified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
     @property
     def deadline(self) -> datetime | None:
@@ -230,7 +245,10 @@ WEBHOOK_EVENT_TYPES = (
     "privacy_request.overdue",
     "privacy_request.completed",
     "privacy_request.denied",
+    "privacy_request.canceled",
+    "privacy_request.expired",
     "marketing.unsubscribed",
+    "conversation.handoff_requested",
 )
 DELIVERY_STATUSES = ("pending", "delivered", "failed", "dead")
 WEBHOOK_ID_MAX_CHARS = 40
@@ -314,3 +332,79 @@ class InboundWebhookId(SQLModel, table=True):
 
     webhook_id: str = Field(primary_key=True, sa_type=String(200))
     expires_at: datetime = Field(index=True, sa_type=UTCDateTime)
+
+
+class ApiKey(SQLModel, table=True):
+    """A shop backend's key to the REST API; only its SHA-256 is kept (the key itself
+    is random and long, so a plain hash cannot be reversed by guessing)."""
+
+    __tablename__ = "api_key"
+
+    id: str = Field(primary_key=True, sa_type=String(WEBHOOK_ID_MAX_CHARS))
+    shop_id: str = Field(index=True, sa_type=String(64))
+    key_hash: str = Field(unique=True, sa_type=String(HASH_CHARS))
+    label: str | None = Field(default=None, sa_type=String(200))
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    """The answer to a POST that carried an `Idempotency-Key`: a retry with the same key
+    gets the same answer, and nothing is created twice. Kept for a day."""
+
+    __tablename__ = "idempotency_record"
+
+    shop_id: str = Field(primary_key=True, sa_type=String(64))
+    key: str = Field(primary_key=True, sa_type=String(200))
+    # SHA-256 of method, path and body: the same key with another call is refused.
+    fingerprint: str = Field(sa_type=String(HASH_CHARS))
+    status_code: int
+    body: str = Field(sa_type=Text)
+    created_at: datetime = Field(default_factory=utc_now, index=True, sa_type=UTCDateTime)
+
+
+class AccessExport(SQLModel, table=True):
+    """The copy of a customer's data a shop uploaded for an access request, until the
+    customer has downloaded it (and a few days after) or its link expired."""
+
+    __tablename__ = "access_export"
+
+    id: str = Field(primary_key=True, sa_type=String(WEBHOOK_ID_MAX_CHARS))
+    request_id: str = Field(
+        foreign_key="privacy_request.id",
+        ondelete="CASCADE",
+        index=True,
+        sa_type=String(REQUEST_ID_MAX_CHARS),
+    )
+    shop_id: str = Field(sa_type=String(64))
+    filename: str = Field(sa_type=String(200))
+    content_type: str = Field(sa_type=String(100))
+    size: int
+    sha256: str = Field(sa_type=String(HASH_CHARS))
+    data: bytes = Field(sa_type=LargeBinary)
+    # The one-time download link's token, hashed; None until the link is issued.
+    token_hash: str | None = Field(default=None, unique=True, sa_type=String(HASH_CHARS))
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    downloaded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+
+
+class CustomerNotice(SQLModel, table=True):
+    """A status change of a request still to be told to the customer in their chat,
+    written in the transaction of the change; deleted once sent."""
+
+    __tablename__ = "customer_notice"
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: str = Field(
+        foreign_key="privacy_request.id",
+        ondelete="CASCADE",
+        index=True,
+        sa_type=String(REQUEST_ID_MAX_CHARS),
+    )
+    chat_id: int = Field(sa_type=BigInteger)
+    event: str = Field(sa_type=String(32))
+    created_at: datetime = Field(default_factory=utc_now, index=True, sa_type=UTCDateTime)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utc_now, index=True, sa_type=UTCDateTime)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tomllib
 from datetime import date
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -55,6 +56,21 @@ class WebhookEndpoint(BaseModel):
     events: list[str] = Field(default_factory=lambda: ["*"])
 
 
+class PrivacyRequestOptions(BaseModel):
+    """How this shop handles privacy requests."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # "email": the customer proves the address with a one-time code; "shop": the shop's
+    # backend confirms the customer through the REST API.
+    verification: Literal["email", "shop"] = "email"
+    # "link": an access export reaches the customer as a one-time download link;
+    # "chat": as a file in the chat.
+    export_delivery: Literal["link", "chat"] = "link"
+    # The deadline from verification, in months (GDPR: one).
+    deadline_months: int = Field(default=1, ge=1, le=3)
+
+
 class Shop(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -66,6 +82,7 @@ class Shop(BaseModel):
     documents: list[PolicyDocument] = Field(min_length=1)
     support: SupportGroup = Field(default_factory=SupportGroup)
     webhooks: list[WebhookEndpoint] = Field(default_factory=list)
+    privacy_requests: PrivacyRequestOptions = Field(default_factory=PrivacyRequestOptions)
     folder: Path = Field(default=Path(), exclude=True)
 
     @property

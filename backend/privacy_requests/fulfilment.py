@@ -7,12 +7,15 @@ Each function takes a request already looked up for the caller (`get_request` fo
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import get_args
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Literal, get_args
 
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from backend.models import PrivacyRequest, utc_now
+from backend.models import AccessExport, PrivacyRequest, utc_now
 from backend.privacy_requests.deadlines import MAX_EXTENSION_MONTHS, end_pause, set_deadlines
 from backend.privacy_requests.errors import (
     IllegalTransitionError,
@@ -20,8 +23,24 @@ from backend.privacy_requests.errors import (
     RequestNotFoundError,
 )
 from backend.privacy_requests.lifecycle import Actor, DenialReason, record_event, transition
+from backend.privacy_requests.notices import queue_notice
 
 REASON_MAX_CHARS = 2000
+SYSTEM_MAX_CHARS = 100
+Outcome = Literal["erased", "no_match", "retained", "failed"]
+
+
+@dataclass(frozen=True)
+class SystemOutcome:
+    """What one of the shop's systems did with a deletion. `retained` needs the legal
+    basis and the date the data goes, which the customer is told in plain words."""
+
+    system: str
+    outcome: Outcome
+    legal_basis: str | None = None
+    retained_until: date | None = None
+
+
 # The clock can stand still only while somebody works to a deadline.
 PAUSABLE = frozenset({"verified", "in_progress"})
 
@@ -45,15 +64,98 @@ async def start_work(
     return request
 
 
-async def complete(
+async def report_outcomes(
     session: AsyncSession,
     request: PrivacyRequest,
+    outcomes: Sequence[SystemOutcome],
     *,
     actor: Actor = "shop",
     now: datetime | None = None,
 ) -> PrivacyRequest:
-    await transition(session, request, "completed", actor=actor, now=now or utc_now())
+    """Record what the shop's systems did so far with a deletion (a later report of the
+    same system replaces the earlier one); the request stays open."""
+    now = now or utc_now()
+    if request.kind != "deletion":
+        raise InvalidRequestError("only a deletion request has per-system outcomes")
+    if request.status not in PAUSABLE:
+        raise IllegalTransitionError(request.id, request.status, request.status)
+    merged = {entry["system"]: entry for entry in request.outcomes or []}
+    for outcome in _checked_outcomes(outcomes):
+        merged[outcome["system"]] = outcome
+    request.outcomes = list(merged.values())
+    request.updated_at = now
+    session.add(request)
+    await record_event(
+        session,
+        request,
+        actor=actor,
+        action="outcomes_reported",
+        now=now,
+        detail=_outcome_counts(request.outcomes),
+    )
     return request
+
+
+async def complete(
+    session: AsyncSession,
+    request: PrivacyRequest,
+    *,
+    outcomes: Sequence[SystemOutcome] = (),
+    actor: Actor = "shop",
+    now: datetime | None = None,
+) -> PrivacyRequest:
+    """Close the request as done. A deletion needs an outcome for every system (given
+    here or reported before), none of them `failed`; an access request needs its export."""
+    now = now or utc_now()
+    if outcomes:
+        await report_outcomes(session, request, outcomes, actor=actor, now=now)
+    detail: dict[str, int] = {}
+    if request.kind == "deletion":
+        if not request.outcomes:
+            raise InvalidRequestError("a deletion is completed with what each system did")
+        if any(entry["outcome"] == "failed" for entry in request.outcomes):
+            raise InvalidRequestError(
+                "a system failed to delete; report it again once it has, then complete"
+            )
+        detail = _outcome_counts(request.outcomes)
+    if request.kind == "access" and await _has_no_export(session, request.id):
+        raise InvalidRequestError("an access request is completed by uploading the export")
+    await transition(session, request, "completed", actor=actor, now=now, detail=detail)
+    return request
+
+
+async def _has_no_export(session: AsyncSession, request_id: str) -> bool:
+    found = await session.exec(
+        select(AccessExport.id).where(col(AccessExport.request_id) == request_id)
+    )
+    return found.first() is None
+
+
+def _checked_outcomes(outcomes: Sequence[SystemOutcome]) -> list[dict[str, Any]]:
+    checked: list[dict[str, Any]] = []
+    for outcome in outcomes:
+        system = outcome.system.strip()
+        if not system or len(system) > SYSTEM_MAX_CHARS:
+            raise InvalidRequestError(f"a system name of 1 to {SYSTEM_MAX_CHARS} characters")
+        if outcome.outcome not in get_args(Outcome):
+            raise InvalidRequestError(f"unknown outcome {outcome.outcome!r}")
+        entry: dict[str, Any] = {"system": system, "outcome": outcome.outcome}
+        if outcome.outcome == "retained":
+            if not (outcome.legal_basis and outcome.legal_basis.strip()):
+                raise InvalidRequestError(f"{system}: data kept needs its legal basis")
+            if outcome.retained_until is None:
+                raise InvalidRequestError(f"{system}: data kept needs the date it goes")
+            entry["legal_basis"] = _reason(outcome.legal_basis, "a legal basis")
+            entry["retained_until"] = outcome.retained_until.isoformat()
+        checked.append(entry)
+    return checked
+
+
+def _outcome_counts(outcomes: Sequence[dict[str, Any]]) -> dict[str, int]:
+    counts = dict.fromkeys(get_args(Outcome), 0)
+    for entry in outcomes:
+        counts[entry["outcome"]] += 1
+    return counts
 
 
 async def deny(
@@ -117,6 +219,8 @@ async def extend(
     request.extension_months += months
     request.updated_at = now
     set_deadlines(request)
+    if actor != "customer":
+        await queue_notice(session, request, "extended", now=now)
     await record_event(
         session,
         request,

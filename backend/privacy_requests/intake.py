@@ -28,12 +28,14 @@ from backend.privacy_requests.errors import (
 from backend.privacy_requests.hashing import email_hash, normalise_email
 from backend.privacy_requests.lifecycle import (
     OPEN_STATUSES,
+    Actor,
     RequestKind,
     notify_shop,
     record_event,
     transition,
 )
 from backend.privacy_requests.mail import MailSender
+from backend.privacy_requests.sealing import seal
 from backend.privacy_requests.settings import RequestRules
 from backend.privacy_requests.suppression import suppress
 from backend.webhooks.events import MARKETING_UNSUBSCRIBED, REQUEST_CREATED
@@ -42,6 +44,7 @@ REQUEST_ID_PREFIX = "pr_"
 SHOP_ID_MAX_CHARS = 64
 
 VerificationOutcome = Literal["verified", "wrong_code", "malformed", "expired", "locked"]
+VerificationMethod = Literal["email", "shop"]
 
 
 @dataclass(frozen=True)
@@ -65,20 +68,24 @@ async def start_request(
     *,
     rules: RequestRules,
     mail: MailSender,
+    chat_id: int | None = None,
+    verification: VerificationMethod = "email",
     now: datetime | None = None,
 ) -> PrivacyRequest:
     """Start a request awaiting the code just sent to `email`; or, when this customer has an
     open request of the same kind for this shop already, that request (merged).
+
+    With `verification="shop"` no code is sent: the request waits for the shop's backend to
+    confirm the customer (`confirm_by_shop`). Status changes are pushed to `chat_id`.
 
     A pending request for another address is superseded (canceled) by the new one, so that
     a mistyped address never blocks the customer. RequestLimitError when the customer
     started too many requests lately; MailNotSentError when the code could not be sent.
     """
     now = now or utc_now()
-    if kind not in get_args(RequestKind):
-        raise InvalidRequestError(f"unknown kind of request {kind!r}")
-    if not shop_id or len(shop_id) > SHOP_ID_MAX_CHARS:
-        raise InvalidRequestError("a shop id of 1 to 64 characters is needed")
+    _check_kind_and_shop(kind, shop_id)
+    if verification not in get_args(VerificationMethod):
+        raise InvalidRequestError(f"unknown verification {verification!r}")
     address = normalise_email(email)
     hashed = email_hash(rules.server_key, address)
 
@@ -101,16 +108,11 @@ async def start_request(
         return existing
 
     await _check_limit(session, shop_id, pseudonym, hashed, rules=rules, now=now)
-    request = PrivacyRequest(
-        id=new_request_id(),
-        shop_id=shop_id,
-        kind=kind,
-        status="identity_pending",
-        pseudonym=pseudonym,
-        email_hash=hashed,
-        created_at=now,
-        updated_at=now,
+    request = _new_request(
+        shop_id, kind, address, hashed, rules=rules, pseudonym=pseudonym, now=now
     )
+    request.notify_chat_id = chat_id
+    request.verification = verification
     session.add(request)
     await session.flush()
     await record_event(
@@ -126,9 +128,87 @@ async def start_request(
             action="superseded",
             now=now,
             detail={"superseded_by": request.id},
+            tell_customer=False,
         )
-    await send_code(session, request, address, rules=rules, mail=mail, now=now)
+    if verification == "email":
+        await send_code(session, request, address, rules=rules, mail=mail, now=now)
     return request
+
+
+async def create_on_behalf(
+    session: AsyncSession,
+    shop_id: str,
+    kind: RequestKind,
+    email: str,
+    *,
+    rules: RequestRules,
+    deadline_months: int | None = None,
+    now: datetime | None = None,
+) -> PrivacyRequest:
+    """A request the shop received elsewhere (by mail, by phone) and verified itself: it
+    starts verified, with its deadline running. An unsubscribe takes effect at once."""
+    now = now or utc_now()
+    _check_kind_and_shop(kind, shop_id)
+    address = normalise_email(email)
+    request = _new_request(
+        shop_id, kind, address, email_hash(rules.server_key, address), rules=rules, now=now
+    )
+    request.verification = "shop"
+    session.add(request)
+    await session.flush()
+    await record_event(
+        session, request, actor="shop", action="created", now=now, to_status=request.status
+    )
+    await notify_shop(session, request, REQUEST_CREATED, now=now)
+    await _mark_verified(session, request, deadline_months, actor="shop", rules=rules, now=now)
+    return request
+
+
+async def confirm_by_shop(
+    session: AsyncSession,
+    request: PrivacyRequest,
+    *,
+    rules: RequestRules,
+    deadline_months: int | None = None,
+    now: datetime | None = None,
+) -> PrivacyRequest:
+    """The shop's backend vouches for the customer of a request waiting for it."""
+    now = now or utc_now()
+    if request.status != "identity_pending" or request.verification != "shop":
+        raise NotAwaitingVerificationError(request.id, request.status)
+    await _mark_verified(session, request, deadline_months, actor="shop", rules=rules, now=now)
+    return request
+
+
+def _check_kind_and_shop(kind: str, shop_id: str) -> None:
+    if kind not in get_args(RequestKind):
+        raise InvalidRequestError(f"unknown kind of request {kind!r}")
+    if not shop_id or len(shop_id) > SHOP_ID_MAX_CHARS:
+        raise InvalidRequestError("a shop id of 1 to 64 characters is needed")
+
+
+def _new_request(
+    shop_id: str,
+    kind: str,
+    address: str,
+    hashed: str,
+    *,
+    rules: RequestRules,
+    now: datetime,
+    pseudonym: str | None = None,
+) -> PrivacyRequest:
+    request_id = new_request_id()
+    return PrivacyRequest(
+        id=request_id,
+        shop_id=shop_id,
+        kind=kind,
+        status="identity_pending",
+        pseudonym=pseudonym,
+        email_hash=hashed,
+        email_sealed=seal(rules.server_key, request_id, address),
+        created_at=now,
+        updated_at=now,
+    )
 
 
 async def _locked(session: AsyncSession, request_id: str) -> bool:
@@ -213,6 +293,19 @@ async def verify_code(
         outcome: VerificationOutcome = "wrong_code" if check.outcome == "wrong" else check.outcome
         return Verification(outcome, request, check.tries_left)
 
+    await _mark_verified(session, request, deadline_months, actor="customer", rules=rules, now=now)
+    return Verification("verified", request, check.tries_left)
+
+
+async def _mark_verified(
+    session: AsyncSession,
+    request: PrivacyRequest,
+    deadline_months: int | None,
+    *,
+    actor: Actor,
+    rules: RequestRules,
+    now: datetime,
+) -> None:
     months = deadline_months if deadline_months is not None else rules.deadline_months
     if months < 1:
         raise InvalidRequestError("a deadline of at least one month is needed")
@@ -223,13 +316,12 @@ async def verify_code(
         session,
         request,
         "verified",
-        actor="customer",
+        actor=actor,
         now=now,
         detail={"due_at": _iso(request.due_at)},
     )
     if request.kind == "unsubscribe":
         await honour_unsubscribe(session, request, now=now)
-    return Verification("verified", request, check.tries_left)
 
 
 async def honour_unsubscribe(
@@ -238,7 +330,8 @@ async def honour_unsubscribe(
     """Suppress the address and complete the request: an objection to direct marketing
     needs no approval (GDPR art. 21(3))."""
     added = await suppress(session, request.shop_id, request.email_hash, now)
-    await transition(session, request, "in_progress", actor="system", now=now)
+    # The customer hears of it in the chat that verified it (or not at all, on behalf).
+    await transition(session, request, "in_progress", actor="system", now=now, tell_customer=False)
     await transition(
         session,
         request,
@@ -246,6 +339,7 @@ async def honour_unsubscribe(
         actor="system",
         now=now,
         detail={"suppression": "added" if added else "already_present"},
+        tell_customer=False,
     )
     await notify_shop(session, request, MARKETING_UNSUBSCRIBED, now=now)
 

@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from backend.models import AuditEvent, PrivacyRequest
 from backend.privacy_requests.deadlines import end_pause
 from backend.privacy_requests.errors import IllegalTransitionError
+from backend.privacy_requests.notices import NOTICE_EVENTS, queue_notice
 from backend.webhooks import events as webhook_events
 
 RequestKind = Literal["unsubscribe", "access", "deletion"]
@@ -42,6 +43,8 @@ WEBHOOK_EVENT_ON_STATUS: Final[Mapping[str, str]] = {
     "verified": webhook_events.REQUEST_VERIFIED,
     "completed": webhook_events.REQUEST_COMPLETED,
     "denied": webhook_events.REQUEST_DENIED,
+    "canceled": webhook_events.REQUEST_CANCELED,
+    "expired": webhook_events.REQUEST_EXPIRED,
 }
 
 
@@ -54,9 +57,14 @@ async def transition(
     now: datetime,
     action: str | None = None,
     detail: Mapping[str, Any] | None = None,
+    tell_customer: bool | None = None,
 ) -> AuditEvent:
     """Move `request` to `to_status` and record it; IllegalTransitionError if the lifecycle
-    does not allow it, also when a concurrent change got there first."""
+    does not allow it, also when a concurrent change got there first.
+
+    The customer is told in their chat of a change they did not make themselves, unless
+    `tell_customer` says otherwise (the chat flow that caused it answers them already).
+    """
     from_status = request.status
     if to_status not in TRANSITIONS[from_status]:
         raise IllegalTransitionError(request.id, from_status, to_status)
@@ -80,6 +88,13 @@ async def transition(
         request.closed_at = now
     if to_status in WEBHOOK_EVENT_ON_STATUS:
         await notify_shop(session, request, WEBHOOK_EVENT_ON_STATUS[to_status], now=now)
+    if tell_customer is None:
+        tell_customer = actor != "customer"
+    if tell_customer and to_status in NOTICE_EVENTS:
+        await queue_notice(session, request, to_status, now=now)
+    if to_status in CLOSED_STATUSES:
+        # The last notice holds the chat id until it is sent; the request needs it no more.
+        request.notify_chat_id = None
     return await record_event(
         session,
         request,

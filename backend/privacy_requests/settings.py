@@ -32,6 +32,10 @@ class RequestRules:
     code_resend_cooldown: timedelta = timedelta(seconds=60)
     code_max_sends: int = 5
     unverified_expiry: timedelta = timedelta(hours=24)
+    # How long the shop can still read a closed request's e-mail address.
+    sealed_email_keep: timedelta = timedelta(days=30)
+    # How long before its deadline a request is `due_soon`.
+    due_soon_before: timedelta = timedelta(days=7)
 
 
 class PrivacyRequestSettings(BaseSettings):
@@ -46,6 +50,8 @@ class PrivacyRequestSettings(BaseSettings):
     code_resend_seconds: int = Field(default=60, ge=0)
     code_max_sends: int = Field(default=5, ge=1)
     unverified_expiry_hours: int = Field(default=24, ge=1)
+    sealed_email_keep_days: int = Field(default=30, ge=0)
+    due_soon_days: int = Field(default=7, ge=1)
 
     def rules(self, server_key: bytes) -> RequestRules:
         return RequestRules(
@@ -59,6 +65,8 @@ class PrivacyRequestSettings(BaseSettings):
             code_resend_cooldown=timedelta(seconds=self.code_resend_seconds),
             code_max_sends=self.code_max_sends,
             unverified_expiry=timedelta(hours=self.unverified_expiry_hours),
+            sealed_email_keep=timedelta(days=self.sealed_email_keep_days),
+            due_soon_before=timedelta(days=self.due_soon_days),
         )
 
 

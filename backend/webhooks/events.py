@@ -23,7 +23,10 @@ REQUEST_DUE_SOON: Final = "privacy_request.due_soon"
 REQUEST_OVERDUE: Final = "privacy_request.overdue"
 REQUEST_COMPLETED: Final = "privacy_request.completed"
 REQUEST_DENIED: Final = "privacy_request.denied"
+REQUEST_CANCELED: Final = "privacy_request.canceled"
+REQUEST_EXPIRED: Final = "privacy_request.expired"
 MARKETING_UNSUBSCRIBED: Final = "marketing.unsubscribed"
+HANDOFF_REQUESTED: Final = "conversation.handoff_requested"
 EVENT_TYPES: Final = frozenset(WEBHOOK_EVENT_TYPES)
 ALL_EVENTS: Final = "*"
 

@@ -88,7 +88,8 @@ async def db(database_url: str) -> AsyncIterator[Database]:
         async with database.engine.begin() as connection:
             await connection.exec_driver_sql(
                 "TRUNCATE customer_profile, conversation_record, webhook_delivery, outbox_event, "
-                "webhook_endpoint, inbound_webhook_id RESTART IDENTITY CASCADE"
+                "webhook_endpoint, inbound_webhook_id, api_key, idempotency_record, customer_notice, "
+                "access_export RESTART IDENTITY CASCADE"
             )
     try:
         yield database

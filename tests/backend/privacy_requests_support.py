@@ -7,9 +7,19 @@ import io
 import re
 from datetime import UTC, datetime
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from backend.database import Database
 from backend.models import PrivacyRequest
-from backend.privacy_requests import ConsoleMailSender, RequestRules, start_request, verify_code
+from backend.privacy_requests import (
+    ConsoleMailSender,
+    RequestRules,
+    complete,
+    start_request,
+    verify_code,
+)
+from backend.privacy_requests.exports import ExportPolicy, attach_export
+from backend.privacy_requests.fulfilment import SystemOutcome
 from backend.privacy_requests.lifecycle import RequestKind
 from backend.pseudonyms import pseudonym_for
 
@@ -86,3 +96,20 @@ async def verified(
         )
     assert result.outcome == "verified"
     return result.request
+
+
+async def finish(session: AsyncSession, request: PrivacyRequest, *, now: datetime) -> None:
+    """Complete `request` the way its kind needs: an access request with its export, a
+    deletion with what the shop's one system did."""
+    if request.kind == "access":
+        await attach_export(
+            session,
+            request,
+            "export.json",
+            "application/json",
+            b'{"orders": []}',
+            policy=ExportPolicy(),
+            now=now,
+        )
+    outcomes = [SystemOutcome("shop", "erased")] if request.kind == "deletion" else []
+    await complete(session, request, outcomes=outcomes, now=now)

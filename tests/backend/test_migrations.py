@@ -31,8 +31,12 @@ TABLES = {
     "outbox_event",
     "webhook_delivery",
     "inbound_webhook_id",
+    "api_key",
+    "idempotency_record",
+    "access_export",
+    "customer_notice",
 }
-HEAD = "0003"
+HEAD = "0004"
 
 
 def _tables(connection: Connection) -> set[str]:

@@ -15,7 +15,6 @@ from backend.privacy_requests import (
     IllegalTransitionError,
     InvalidRequestError,
     add_months,
-    complete,
     extend,
     get_request,
     pause,
@@ -26,6 +25,7 @@ from tests.backend.privacy_requests_support import (
     SHOP,
     ConsoleMailbox,
     empty_privacy_tables,
+    finish,
     verified,
 )
 
@@ -117,7 +117,7 @@ async def test_closing_a_paused_request_counts_the_pause(
         request = await get_request(session, SHOP, request.id)
         await start_work(session, request, now=at(2026, 1, 11))
         await pause(session, request, now=at(2026, 1, 12))
-        await complete(session, request, now=at(2026, 1, 14))
+        await finish(session, request, now=at(2026, 1, 14))
     assert request.paused_since is None
     assert request.paused_seconds == 2 * 86400
 

@@ -18,7 +18,6 @@ from backend.privacy_requests import (
     IllegalTransitionError,
     InvalidRequestError,
     cancel,
-    complete,
     deny,
     expire_unverified,
     get_request,
@@ -32,6 +31,7 @@ from tests.backend.privacy_requests_support import (
     T0,
     ConsoleMailbox,
     empty_privacy_tables,
+    finish,
     started,
     verified,
 )
@@ -65,7 +65,7 @@ async def at_status(db: Database, mailbox: ConsoleMailbox, status: str) -> Priva
         elif status in ("in_progress", "completed"):
             await start_work(session, request, now=LATER)
             if status == "completed":
-                await complete(session, request, now=LATER)
+                await finish(session, request, now=LATER)
         elif status == "denied":
             await deny(session, request, "no_customer_match", "We hold no data on you.", now=LATER)
     async with db.session() as session:
@@ -94,6 +94,7 @@ async def test_the_happy_path_is_audited_step_by_step(
         ("system", "code_sent", None, None),
         ("customer", "verified", "identity_pending", "verified"),
         ("shop", "in_progress", "verified", "in_progress"),
+        ("shop", "export_uploaded", None, None),
         ("shop", "completed", "in_progress", "completed"),
     ]
 
@@ -130,7 +131,7 @@ async def test_every_legal_transition_is_made_and_audited(
             if to_status == "in_progress":
                 await start_work(session, request, now=LATER)
             elif to_status == "completed":
-                await complete(session, request, now=LATER)
+                await finish(session, request, now=LATER)
             elif to_status == "denied":
                 await deny(session, request, "legal_retention", "Kept for tax law.", now=LATER)
             else:
@@ -209,7 +210,7 @@ async def test_two_racing_changes_from_the_same_status_let_only_one_pass(
             async with db.session() as session:
                 mine = await get_request(session, SHOP, request.id)
                 if how == "complete":
-                    await complete(session, mine, now=LATER)
+                    await finish(session, mine, now=LATER)
                 else:
                     await cancel(session, mine, actor="customer", now=LATER)
         except IllegalTransitionError:

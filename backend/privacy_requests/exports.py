@@ -1,0 +1,166 @@
+"""The copy of a customer's data for an access request: uploaded by the shop, handed to
+the customer once through an expiring link (or as a file in the chat), then deleted.
+
+Only the link's token hash is kept; the token itself exists only in the customer's chat.
+A link opens once: the download that takes it marks it used in the same statement.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final
+
+from sqlalchemy import delete, or_, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from backend.models import AccessExport, PrivacyRequest, utc_now
+from backend.privacy_requests.errors import InvalidRequestError, PrivacyRequestError
+from backend.privacy_requests.lifecycle import record_event
+
+# What a shop may upload: data a person can open without special software.
+EXPORT_TYPES: Final = {
+    "application/json": ".json",
+    "text/csv": ".csv",
+    "application/pdf": ".pdf",
+    "application/zip": ".zip",
+    "text/html": ".html",
+}
+DEFAULT_MAX_BYTES: Final = 20 * 1024 * 1024
+ACCEPTS_EXPORT: Final = frozenset({"verified", "in_progress"})
+
+
+class ExportUnavailableError(PrivacyRequestError):
+    """No such link, or it was used or has expired: all the same to whoever asks."""
+
+
+@dataclass(frozen=True)
+class ExportPolicy:
+    max_bytes: int = DEFAULT_MAX_BYTES
+    link_ttl: timedelta = timedelta(days=7)
+    keep_after_download: timedelta = timedelta(days=3)
+
+
+def new_export_id() -> str:
+    return "exp_" + secrets.token_hex(12)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def attach_export(
+    session: AsyncSession,
+    request: PrivacyRequest,
+    filename: str,
+    content_type: str,
+    data: bytes,
+    *,
+    policy: ExportPolicy,
+    now: datetime | None = None,
+) -> AccessExport:
+    """Keep `data` as the export of `request` (an access request being worked on),
+    replacing an earlier upload."""
+    now = now or utc_now()
+    if request.kind != "access":
+        raise InvalidRequestError("only an access request takes an export")
+    if request.status not in ACCEPTS_EXPORT:
+        raise InvalidRequestError(f"privacy request {request.id} is {request.status}")
+    if content_type not in EXPORT_TYPES:
+        raise InvalidRequestError(f"an export of type {', '.join(sorted(EXPORT_TYPES))} is needed")
+    if not data:
+        raise InvalidRequestError("the export is empty")
+    if len(data) > policy.max_bytes:
+        raise InvalidRequestError(f"an export of at most {policy.max_bytes} bytes is accepted")
+    await session.exec(delete(AccessExport).where(col(AccessExport.request_id) == request.id))
+    export = AccessExport(
+        id=new_export_id(),
+        request_id=request.id,
+        shop_id=request.shop_id,
+        filename=_safe_filename(filename, content_type, request.id),
+        content_type=content_type,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        data=data,
+        created_at=now,
+    )
+    session.add(export)
+    await session.flush()
+    await record_event(
+        session,
+        request,
+        actor="shop",
+        action="export_uploaded",
+        now=now,
+        detail={"content_type": content_type, "size": len(data)},
+    )
+    return export
+
+
+def _safe_filename(filename: str, content_type: str, request_id: str) -> str:
+    kept = "".join(c for c in filename if c.isalnum() or c in "._-")[:100].strip(".")
+    return kept or f"{request_id}{EXPORT_TYPES[content_type]}"
+
+
+async def export_of(session: AsyncSession, request_id: str) -> AccessExport | None:
+    return (
+        await session.exec(select(AccessExport).where(col(AccessExport.request_id) == request_id))
+    ).first()
+
+
+async def issue_link(
+    session: AsyncSession, export: AccessExport, *, policy: ExportPolicy, now: datetime
+) -> str:
+    """A new one-time token for `export` (any earlier one stops working)."""
+    token = secrets.token_urlsafe(32)
+    export.token_hash = _token_hash(token)
+    export.expires_at = now + policy.link_ttl
+    session.add(export)
+    await session.flush()
+    return token
+
+
+async def redeem(session: AsyncSession, token: str, *, now: datetime) -> AccessExport:
+    """The export behind `token`, which is used up by this call;
+    ExportUnavailableError for an unknown, used or expired one."""
+    hashed = _token_hash(token)
+    taken = await session.exec(
+        update(AccessExport)
+        .where(col(AccessExport.token_hash) == hashed)
+        .where(col(AccessExport.downloaded_at).is_(None))
+        .where(col(AccessExport.expires_at) > now)
+        .values(downloaded_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if taken.rowcount != 1:
+        raise ExportUnavailableError("this download link is not valid any more")
+    export = (
+        await session.exec(select(AccessExport).where(col(AccessExport.token_hash) == hashed))
+    ).one()
+    request = await session.get(PrivacyRequest, export.request_id)
+    if request is not None:
+        await record_event(session, request, actor="customer", action="export_downloaded", now=now)
+    return export
+
+
+async def mark_handed_over(session: AsyncSession, export: AccessExport, *, now: datetime) -> None:
+    """The export went into the customer's chat as a file: as good as downloaded."""
+    export.downloaded_at = now
+    session.add(export)
+    await session.flush()
+
+
+async def purge_exports(session: AsyncSession, *, policy: ExportPolicy, now: datetime) -> int:
+    """Delete exports downloaded a while ago and those whose link expired unused."""
+    result = await session.exec(
+        delete(AccessExport).where(
+            or_(
+                col(AccessExport.downloaded_at) < now - policy.keep_after_download,
+                col(AccessExport.expires_at) < now,
+            )
+        )
+    )
+    return result.rowcount
