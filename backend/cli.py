@@ -1,12 +1,18 @@
-"""`python -m backend`: the backend's commands (today `migrate`).
+"""`python -m backend`: the backend's commands.
 
-Each command is one sub-parser and one handler; `serve` and `apikey` slot in the same way.
+- `migrate`: bring the database to the newest schema;
+- `serve`: the REST API, the webhook outbox worker and the housekeeping jobs, without
+  Telegram (for shop developers integrating);
+- `apikey create|list|revoke`: the shops' API keys (a new key is printed once).
+
+Each command is one sub-parser and one handler.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 from collections.abc import Callable, Sequence
 
@@ -15,8 +21,15 @@ from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from backend.api.keys import create_api_key, list_api_keys, revoke_api_key
+from backend.api.settings import ApiSettings
 from backend.database import Database, alembic_config
+from backend.privacy_requests.settings import PrivacyRequestSettings
+from backend.runtime import backend_running
 from backend.settings import BackendSettings
+from backend.webhooks.settings import WebhookSettings
+from indexer.settings import IndexerSettings
+from indexer.shops import load_shops
 
 Handler = Callable[[argparse.Namespace, BackendSettings], int]
 
@@ -36,6 +49,78 @@ def cmd_migrate(args: argparse.Namespace, settings: BackendSettings) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace, settings: BackendSettings) -> int:
+    # Read before anything starts, so that a bad value stops it with one clear line.
+    api_settings = ApiSettings()
+    rules = PrivacyRequestSettings().rules(settings.pseudonym_key.get_secret_value())
+    webhook_settings = WebhookSettings()
+
+    async def serve() -> None:
+        database = Database(settings.database_url)
+        try:
+            await database.migrate()
+            async with backend_running(
+                database, rules, api_settings=api_settings, webhook_settings=webhook_settings
+            ) as runtime:
+                print(
+                    f"REST API on http://{api_settings.host}:{runtime.port} "
+                    f"(OpenAPI at /openapi.json); outbox worker running. Ctrl-C stops.",
+                    flush=True,
+                )
+                await _until_signalled()
+        finally:
+            await database.dispose()
+
+    asyncio.run(serve())
+    return 0
+
+
+async def _until_signalled() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signal_number, stop.set)
+    await stop.wait()
+
+
+def cmd_apikey(args: argparse.Namespace, settings: BackendSettings) -> int:
+    async def run() -> int:
+        database = Database(settings.database_url)
+        try:
+            await database.migrate()
+            async with database.session() as session:
+                if args.action == "create":
+                    record, key = await create_api_key(session, args.shop, label=args.label)
+                    print(f"API key {record.id} for shop {record.shop_id} (shown only now):")
+                    print(key)
+                elif args.action == "list":
+                    for record in await list_api_keys(session, args.shop):
+                        state = "revoked" if record.revoked_at else "active"
+                        used = record.last_used_at.isoformat() if record.last_used_at else "never"
+                        print(f"{record.id}\t{record.shop_id}\t{state}\tlast used {used}")
+                elif not await revoke_api_key(session, args.key_id):
+                    print(f"error: no active key {args.key_id}", file=sys.stderr)
+                    return 1
+                else:
+                    print(f"revoked {args.key_id}")
+            return 0
+        finally:
+            await database.dispose()
+
+    if args.action == "create" and args.shop not in known_shops():
+        print(
+            f"error: --shop: unknown shop {args.shop!r}; known: {', '.join(sorted(known_shops()))}",
+            file=sys.stderr,
+        )
+        return 1
+    return asyncio.run(run())
+
+
+def known_shops() -> set[str]:
+    """The shops of the knowledge base (INDEXER_KNOWLEDGE_DIR)."""
+    return {shop.id for shop in load_shops(IndexerSettings().knowledge_dir)}
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog="python -m backend", description="The privacy assistant's system of record."
@@ -45,6 +130,20 @@ def parser() -> argparse.ArgumentParser:
         "migrate", help="bring the database named by DATABASE_URL to the newest schema"
     )
     migrate.set_defaults(handler=cmd_migrate)
+    serve = commands.add_parser(
+        "serve", help="run the REST API and the webhook outbox worker (API_HOST, API_PORT)"
+    )
+    serve.set_defaults(handler=cmd_serve)
+    apikey = commands.add_parser("apikey", help="create, list or revoke shops' API keys")
+    actions = apikey.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = actions.add_parser("create", help="a new key for a shop, printed once")
+    create.add_argument("--shop", required=True, help="the shop id (its knowledge folder)")
+    create.add_argument("--label", help="what the key is for, to tell keys apart")
+    listing = actions.add_parser("list", help="the keys (never the keys themselves)")
+    listing.add_argument("--shop", help="only this shop's keys")
+    revoke = actions.add_parser("revoke", help="stop a key working")
+    revoke.add_argument("key_id", help="the key's id (ak_...), as `list` shows it")
+    apikey.set_defaults(handler=cmd_apikey)
     return root
 
 

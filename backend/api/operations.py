@@ -1,0 +1,371 @@
+"""Every operation of the REST API in one table: the application registers its routes
+from it and the OpenAPI document describes them from it, so the two cannot drift."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Final
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from backend.api import downloads, inbound, webhook_endpoints
+from backend.api import privacy_requests as requests
+from backend.api.schemas import (
+    Complete,
+    CreateEndpoint,
+    CreateRequest,
+    DeliveryPage,
+    DeliveryView,
+    Deny,
+    EndpointList,
+    EndpointView,
+    ExportView,
+    Extend,
+    InboundCall,
+    InboundResult,
+    Outcomes,
+    RequestPage,
+    RequestView,
+    RotateSecret,
+    SuppressionCheck,
+    SuppressionResult,
+    Verify,
+)
+from backend.privacy_requests.exports import EXPORT_TYPES
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+PREFIX: Final = "/api/v1"
+
+
+@dataclass(frozen=True)
+class Query:
+    name: str
+    description: str
+    schema: dict[str, object]
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    handler: Handler
+    operation_id: str
+    summary: str
+    tag: str
+    body: type[BaseModel] | None = None
+    # A raw body in one of these media types instead of a JSON model.
+    upload_types: tuple[str, ...] = ()
+    response: type[BaseModel] | None = None
+    response_media: str = "application/json"
+    status: int = 200
+    query: tuple[Query, ...] = ()
+    authenticated: bool = True
+    idempotent: bool = False
+    errors: tuple[int, ...] = ()
+
+
+STATUS_QUERY = Query(
+    "status",
+    "only requests in this status",
+    {
+        "type": "string",
+        "enum": [
+            "identity_pending",
+            "verified",
+            "in_progress",
+            "completed",
+            "denied",
+            "canceled",
+            "expired",
+        ],
+    },
+)
+PAGE = (
+    Query("limit", "items per page (1 to 100)", {"type": "integer", "minimum": 1, "maximum": 100}),
+    Query("cursor", "next_cursor of the previous page", {"type": "string"}),
+)
+REQUEST = f"{PREFIX}/requests/{{request_id}}"
+ENDPOINT = f"{PREFIX}/webhook-endpoints/{{endpoint_id}}"
+STEP_ERRORS = (404, 409, 422)
+
+OPERATIONS: Final[tuple[Operation, ...]] = (
+    Operation(
+        "GET",
+        f"{PREFIX}/requests",
+        requests.list_requests,
+        "listRequests",
+        "List the shop's privacy requests, newest first",
+        "requests",
+        response=RequestPage,
+        query=(
+            STATUS_QUERY,
+            Query(
+                "kind",
+                "only requests of this kind",
+                {"type": "string", "enum": ["unsubscribe", "access", "deletion"]},
+            ),
+            Query(
+                "due_before",
+                "only requests whose deadline is before this moment (ISO 8601)",
+                {"type": "string", "format": "date-time"},
+            ),
+            *PAGE,
+        ),
+        errors=(400,),
+    ),
+    Operation(
+        "POST",
+        f"{PREFIX}/requests",
+        requests.create_request,
+        "createRequest",
+        "Create a request on a customer's behalf (the shop verified them itself)",
+        "requests",
+        body=CreateRequest,
+        response=RequestView,
+        status=201,
+        idempotent=True,
+        errors=(400, 415, 422),
+    ),
+    Operation(
+        "GET",
+        REQUEST,
+        requests.read_request,
+        "getRequest",
+        "Read one request, with the customer's e-mail address while the shop may see it",
+        "requests",
+        response=RequestView,
+        errors=(404,),
+    ),
+    Operation(
+        "POST",
+        f"{REQUEST}/verify",
+        requests.verify_request,
+        "verifyRequest",
+        "Confirm the customer's identity (shops that verify themselves)",
+        "requests",
+        body=Verify,
+        response=RequestView,
+        errors=STEP_ERRORS,
+    ),
+    Operation(
+        "POST",
+        f"{REQUEST}/start",
+        requests.start_request,
+        "startRequest",
+        "Start working on a verified request",
+        "requests",
+        response=RequestView,
+        errors=STEP_ERRORS,
+    ),
+    Operation(
+        "POST",
+        f"{REQUEST}/pause",
+        requests.pause_request,
+        "pauseRequest",
+        "Stop the clock while waiting for the customer",
+        "requests",
+        response=RequestView,
+        errors=STEP_ERRORS,
+    ),
+    Operation(
+        "POST",
+        f"{REQUEST}/resume",
+        requests.resume_request,
+        "resumeRequest",
+        "Start the clock again; the deadline moves by the pause",
+        "requests",
+        response=RequestView,
+        errors=STEP_ERRORS,
+    ),
+    Operation(
+        "POST",
+        f"{REQUEST}/extend",
+        requests.extend_request,
+        "extendRequest",
+        "Extend the deadline by up to two further months, with a reason the customer is told",
+        "requests",
+        body=Extend,
+        response=RequestView,
+        errors=(*STEP_ERRORS, 400, 415),
+    ),
+    Operation(
+        "POST",
+        f"{REQUEST}/outcomes",
+        requests.report_request_outcomes,
+        "reportOutcomes",
+        "Report what each system did with a deletion so far",
+        "requests",
+        body=Outcomes,
+        response=RequestView,
+        errors=(*STEP_ERRORS, 400, 415),
+    ),
+    Operation(
+        "PUT",
+        f"{REQUEST}/export",
+        requests.upload_export,
+        "uploadExport",
+        "Upload the copy of the customer's data for an access request",
+        "requests",
+        upload_types=tuple(sorted(EXPORT_TYPES)),
+        response=ExportView,
+        status=201,
+        query=(Query("filename", "the file name the customer sees", {"type": "string"}),),
+        errors=(*STEP_ERRORS, 413, 415),
+    ),
+    Operation(
+        "POST",
+        f"{REQUEST}/complete",
+        requests.complete_request,
+        "completeRequest",
+        "Complete a request (a deletion with per-system outcomes, an access request once "
+        "its export is uploaded)",
+        "requests",
+        body=Complete,
+        response=RequestView,
+        errors=(*STEP_ERRORS, 400, 415),
+    ),
+    Operation(
+        "POST",
+        f"{REQUEST}/deny",
+        requests.deny_request,
+        "denyRequest",
+        "Deny a request with a reason code and a text for the customer",
+        "requests",
+        body=Deny,
+        response=RequestView,
+        errors=(*STEP_ERRORS, 400, 415),
+    ),
+    Operation(
+        "POST",
+        f"{PREFIX}/suppressions/check",
+        requests.check_suppressions,
+        "checkSuppressions",
+        "Which of these addresses objected to direct marketing",
+        "requests",
+        body=SuppressionCheck,
+        response=SuppressionResult,
+        errors=(400, 415, 422),
+    ),
+    Operation(
+        "GET",
+        f"{PREFIX}/audit.csv",
+        requests.audit_csv,
+        "auditTrail",
+        "The audit trail of the shop's requests as CSV",
+        "requests",
+        response_media="text/csv",
+        query=(
+            Query("since", "from this moment (ISO 8601)", {"type": "string"}),
+            Query("until", "before this moment (ISO 8601)", {"type": "string"}),
+        ),
+        errors=(400,),
+    ),
+    Operation(
+        "GET",
+        f"{PREFIX}/webhook-endpoints",
+        webhook_endpoints.list_endpoints,
+        "listWebhookEndpoints",
+        "List the shop's webhook endpoints",
+        "webhooks",
+        response=EndpointList,
+    ),
+    Operation(
+        "POST",
+        f"{PREFIX}/webhook-endpoints",
+        webhook_endpoints.add_endpoint,
+        "createWebhookEndpoint",
+        "Add an endpoint; the answer carries its signing secret, once",
+        "webhooks",
+        body=CreateEndpoint,
+        response=EndpointView,
+        status=201,
+        idempotent=True,
+        errors=(400, 415, 422),
+    ),
+    Operation(
+        "GET",
+        ENDPOINT,
+        webhook_endpoints.read_endpoint,
+        "getWebhookEndpoint",
+        "Read one endpoint",
+        "webhooks",
+        response=EndpointView,
+        errors=(404,),
+    ),
+    Operation(
+        "DELETE",
+        ENDPOINT,
+        webhook_endpoints.remove_endpoint,
+        "disableWebhookEndpoint",
+        "Disable an endpoint (its deliveries stay listed)",
+        "webhooks",
+        response=EndpointView,
+        errors=(404,),
+    ),
+    Operation(
+        "POST",
+        f"{ENDPOINT}/rotate-secret",
+        webhook_endpoints.rotate_endpoint_secret,
+        "rotateWebhookSecret",
+        "Give the endpoint a new secret; the old one signs too for the overlap",
+        "webhooks",
+        body=RotateSecret,
+        response=EndpointView,
+        errors=(400, 404, 415, 422),
+    ),
+    Operation(
+        "GET",
+        f"{PREFIX}/webhook-deliveries",
+        webhook_endpoints.list_deliveries,
+        "listWebhookDeliveries",
+        "List deliveries, newest first",
+        "webhooks",
+        response=DeliveryPage,
+        query=(
+            Query(
+                "status",
+                "only deliveries in this status",
+                {"type": "string", "enum": ["pending", "delivered", "failed", "dead"]},
+            ),
+            Query("endpoint_id", "only deliveries to this endpoint", {"type": "string"}),
+            *PAGE,
+        ),
+        errors=(400,),
+    ),
+    Operation(
+        "POST",
+        f"{PREFIX}/webhook-deliveries/{{delivery_id}}/replay",
+        webhook_endpoints.replay_delivery,
+        "replayWebhookDelivery",
+        "Send a delivery again now (same webhook-id)",
+        "webhooks",
+        response=DeliveryView,
+        status=202,
+        errors=(404, 409),
+    ),
+    Operation(
+        "POST",
+        f"{PREFIX}/shops/{{shop_id}}/inbound",
+        inbound.receive_signed_call,
+        "signedCall",
+        "A step on a request sent as a Standard Webhooks signed call instead of with a key",
+        "webhooks",
+        body=InboundCall,
+        response=InboundResult,
+        authenticated=False,
+        errors=(401, 404, 409, 413, 422),
+    ),
+    Operation(
+        "GET",
+        "/exports/{token}",
+        downloads.download_export,
+        "downloadExport",
+        "The customer's one-time download of their data (a page, or the file)",
+        "customers",
+        response_media="text/html",
+        authenticated=False,
+        errors=(410,),
+    ),
+)

@@ -1,0 +1,241 @@
+"""The bodies the REST API takes and gives, as pydantic models: they validate what comes
+in and, through their JSON Schemas, document both directions in the OpenAPI spec."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from backend.models import AccessExport, PrivacyRequest, WebhookDelivery, WebhookEndpoint
+
+Kind = Literal["unsubscribe", "access", "deletion"]
+Status = Literal[
+    "identity_pending", "verified", "in_progress", "completed", "denied", "canceled", "expired"
+]
+DenialReason = Literal[
+    "identity_not_verified", "no_customer_match", "legal_retention", "manifestly_excessive", "other"
+]
+OutcomeValue = Literal["erased", "no_match", "retained", "failed"]
+EventType = Literal[
+    "*",
+    "privacy_request.created",
+    "privacy_request.verified",
+    "privacy_request.due_soon",
+    "privacy_request.overdue",
+    "privacy_request.completed",
+    "privacy_request.denied",
+    "privacy_request.canceled",
+    "privacy_request.expired",
+    "marketing.unsubscribed",
+    "conversation.handoff_requested",
+]
+Email = str  # checked by the domain's normalise_email, which says what is wrong
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CreateRequest(Body):
+    """A request the shop received elsewhere and verified itself."""
+
+    kind: Kind
+    email: Email = Field(min_length=3, max_length=254)
+    deadline_months: int | None = Field(default=None, ge=1, le=3)
+
+
+class Verify(Body):
+    deadline_months: int | None = Field(default=None, ge=1, le=3)
+
+
+class Extend(Body):
+    months: int = Field(ge=1, le=2)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class Deny(Body):
+    reason_code: DenialReason
+    reason_text: str = Field(min_length=1, max_length=2000)
+
+
+class Outcome(Body):
+    system: str = Field(min_length=1, max_length=100)
+    outcome: OutcomeValue
+    legal_basis: str | None = Field(default=None, max_length=2000)
+    retained_until: date | None = None
+
+
+class Outcomes(Body):
+    outcomes: list[Outcome] = Field(min_length=1, max_length=100)
+
+
+class Complete(Body):
+    outcomes: list[Outcome] = Field(default_factory=list, max_length=100)
+
+
+class SuppressionCheck(Body):
+    emails: list[Email] = Field(min_length=1, max_length=1000)
+
+
+def _all_events() -> list[EventType]:
+    return ["*"]
+
+
+class CreateEndpoint(Body):
+    url: str = Field(min_length=1, max_length=2000)
+    events: list[EventType] = Field(default_factory=_all_events, min_length=1)
+
+
+class RotateSecret(Body):
+    overlap_hours: float | None = Field(default=None, ge=0, le=24 * 7)
+
+
+class InboundCall(Body):
+    """A signed call from a shop's backend: an action on one of its requests."""
+
+    action: Literal["verify", "start", "extend", "complete", "deny"]
+    request_id: str = Field(min_length=1, max_length=40)
+    months: int | None = Field(default=None, ge=1, le=2)
+    reason: str | None = Field(default=None, max_length=2000)
+    reason_code: DenialReason | None = None
+    outcomes: list[Outcome] = Field(default_factory=list, max_length=100)
+
+
+# ---- what the API answers ----
+
+
+class ExportView(BaseModel):
+    id: str
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    created_at: datetime
+    downloaded_at: datetime | None
+
+    @classmethod
+    def of(cls, export: AccessExport) -> ExportView:
+        return cls.model_validate(export, from_attributes=True)
+
+
+class RequestView(BaseModel):
+    id: str
+    kind: Kind
+    status: Status
+    verification: Literal["email", "shop"]
+    # The address, while the shop may still read it (see the sealing module).
+    email: str | None
+    created_at: datetime
+    verified_at: datetime | None
+    due_at: datetime | None
+    deadline: datetime | None
+    paused: bool
+    extension_months: int
+    extension_reason: str | None
+    denial_reason_code: DenialReason | None
+    denial_reason_text: str | None
+    outcomes: list[dict[str, str]] | None
+    closed_at: datetime | None
+    export: ExportView | None = None
+
+    @classmethod
+    def of(
+        cls, request: PrivacyRequest, email: str | None, export: AccessExport | None = None
+    ) -> RequestView:
+        return cls(
+            id=request.id,
+            kind=request.kind,  # type: ignore[arg-type]
+            status=request.status,  # type: ignore[arg-type]
+            verification=request.verification,  # type: ignore[arg-type]
+            email=email,
+            created_at=request.created_at,
+            verified_at=request.verified_at,
+            due_at=request.due_at,
+            deadline=request.deadline,
+            paused=request.paused_since is not None,
+            extension_months=request.extension_months,
+            extension_reason=request.extension_reason,
+            denial_reason_code=request.denial_reason_code,  # type: ignore[arg-type]
+            denial_reason_text=request.denial_reason_text,
+            outcomes=request.outcomes,
+            closed_at=request.closed_at,
+            export=ExportView.of(export) if export is not None else None,
+        )
+
+
+class RequestPage(BaseModel):
+    items: list[RequestView]
+    next_cursor: str | None
+
+
+class SuppressionResult(BaseModel):
+    suppressed: list[str]
+
+
+class EndpointView(BaseModel):
+    id: str
+    url: str
+    events: list[str]
+    enabled: bool
+    disabled_reason: str | None
+    created_at: datetime
+    # Only in the answer that created the endpoint or rotated its secret.
+    secret: str | None = None
+    previous_secret_valid_until: datetime | None = None
+
+    @classmethod
+    def of(cls, endpoint: WebhookEndpoint, *, with_secret: bool = False) -> EndpointView:
+        return cls(
+            id=endpoint.id,
+            url=endpoint.url,
+            events=endpoint.events,
+            enabled=endpoint.enabled,
+            disabled_reason=endpoint.disabled_reason,
+            created_at=endpoint.created_at,
+            secret=endpoint.secret if with_secret else None,
+            previous_secret_valid_until=endpoint.previous_valid_until,
+        )
+
+
+class EndpointList(BaseModel):
+    items: list[EndpointView]
+
+
+class DeliveryView(BaseModel):
+    id: str
+    event_id: str
+    event_type: str
+    endpoint_id: str
+    status: Literal["pending", "delivered", "failed", "dead"]
+    attempts: int
+    next_attempt_at: datetime
+    last_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    delivered_at: datetime | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, delivery: WebhookDelivery, event_type: str) -> DeliveryView:
+        return cls.model_validate(
+            {**delivery.model_dump(), "event_type": event_type}, from_attributes=False
+        )
+
+
+class DeliveryPage(BaseModel):
+    items: list[DeliveryView]
+    next_cursor: str | None
+
+
+class InboundResult(BaseModel):
+    request: RequestView
+
+
+class Problem(BaseModel):
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    errors: list[dict[str, str]] | None = None
