@@ -46,7 +46,7 @@ async def run_idempotently(
         async with database.session() as session:
             status, answer = await work(session)
         return json_response(status, answer)
-    if not key or len(key) > KEY_MAX_CHARS or not key.isprintable():
+    if not key or len(key) > KEY_MAX_CHARS or not (key.isascii() and key.isprintable()):
         raise ProblemError(
             400, "Bad Idempotency-Key", f"a key of 1 to {KEY_MAX_CHARS} printable characters"
         )

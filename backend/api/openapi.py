@@ -74,7 +74,7 @@ def _operation(operation: Operation) -> dict[str, Any]:
                 "in": "header",
                 "required": False,
                 "description": "a retry with the same key gets the first answer",
-                "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+                "schema": {"type": "string", "pattern": "^[!-~]{1,200}$"},
             }
         )
     if parameters:

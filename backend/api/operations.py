@@ -84,7 +84,11 @@ STATUS_QUERY = Query(
 )
 PAGE = (
     Query("limit", "items per page (1 to 100)", {"type": "integer", "minimum": 1, "maximum": 100}),
-    Query("cursor", "next_cursor of the previous page", {"type": "string"}),
+    Query(
+        "cursor",
+        "next_cursor of the previous page",
+        {"type": "string", "pattern": "^[0-9]{1,9}$"},
+    ),
 )
 REQUEST = f"{PREFIX}/requests/{{request_id}}"
 ENDPOINT = f"{PREFIX}/webhook-endpoints/{{endpoint_id}}"
@@ -257,8 +261,8 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
         "requests",
         response_media="text/csv",
         query=(
-            Query("since", "from this moment (ISO 8601)", {"type": "string"}),
-            Query("until", "before this moment (ISO 8601)", {"type": "string"}),
+            Query("since", "from this moment", {"type": "string", "format": "date-time"}),
+            Query("until", "before this moment", {"type": "string", "format": "date-time"}),
         ),
         errors=(400,),
     ),

@@ -4,7 +4,7 @@ in and, through their JSON Schemas, document both directions in the OpenAPI spec
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -31,7 +31,10 @@ EventType = Literal[
     "marketing.unsubscribed",
     "conversation.handoff_requested",
 ]
-Email = str  # checked by the domain's normalise_email, which says what is wrong
+# The form documented is a conservative one; the domain's normalise_email decides (it also
+# takes internationalised addresses) and says what is wrong with one it refuses.
+EMAIL_FORM = r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$"
+Email = Annotated[str, Field(max_length=254, json_schema_extra={"pattern": EMAIL_FORM})]
 
 
 class Body(BaseModel):
@@ -42,7 +45,7 @@ class CreateRequest(Body):
     """A request the shop received elsewhere and verified itself."""
 
     kind: Kind
-    email: Email = Field(min_length=3, max_length=254)
+    email: Email
     deadline_months: int | None = Field(default=None, ge=1, le=3)
 
 
@@ -84,7 +87,12 @@ def _all_events() -> list[EventType]:
 
 
 class CreateEndpoint(Body):
-    url: str = Field(min_length=1, max_length=2000)
+    url: str = Field(
+        max_length=2000,
+        # What the form check accepts: http(s), a host, an optional port and path, no
+        # credentials; a host that resolves to a private address is still refused (422).
+        pattern=r"^https?://[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[1-9][0-9]{0,3})?(/[!-~]*)?$",
+    )
     events: list[EventType] = Field(default_factory=_all_events, min_length=1)
 
 

@@ -28,7 +28,12 @@ from backend.privacy_requests.fulfilment import (
     resume,
     start_work,
 )
-from backend.privacy_requests.housekeeping import expire_unverified, purge_closed
+from backend.privacy_requests.housekeeping import (
+    erase_sealed_emails,
+    expire_unverified,
+    purge_closed,
+    purge_idempotency_records,
+)
 from backend.privacy_requests.intake import (
     Verification,
     get_customer_request,
@@ -44,6 +49,7 @@ from backend.privacy_requests.mail import (
     SmtpMailSender,
     mail_sender_from_settings,
 )
+from backend.privacy_requests.reminders import send_reminders
 from backend.privacy_requests.settings import (
     PrivacyRequestSettings,
     RequestRules,
@@ -75,6 +81,7 @@ __all__ = [
     "cancel",
     "complete",
     "deny",
+    "erase_sealed_emails",
     "expire_unverified",
     "extend",
     "get_customer_request",
@@ -84,9 +91,11 @@ __all__ = [
     "mail_sender_from_settings",
     "pause",
     "purge_closed",
+    "purge_idempotency_records",
     "resend_code",
     "resume",
     "rules_from_environment",
+    "send_reminders",
     "start_request",
     "start_work",
     "transition",

@@ -22,7 +22,13 @@ from backend.privacy_requests.errors import (
     InvalidRequestError,
     RequestNotFoundError,
 )
-from backend.privacy_requests.lifecycle import Actor, DenialReason, record_event, transition
+from backend.privacy_requests.lifecycle import (
+    TRANSITIONS,
+    Actor,
+    DenialReason,
+    record_event,
+    transition,
+)
 from backend.privacy_requests.notices import queue_notice
 
 REASON_MAX_CHARS = 2000
@@ -107,6 +113,8 @@ async def complete(
     """Close the request as done. A deletion needs an outcome for every system (given
     here or reported before), none of them `failed`; an access request needs its export."""
     now = now or utc_now()
+    if "completed" not in TRANSITIONS[request.status]:
+        raise IllegalTransitionError(request.id, request.status, "completed")
     if outcomes:
         await report_outcomes(session, request, outcomes, actor=actor, now=now)
     detail: dict[str, int] = {}
