@@ -82,6 +82,10 @@ class SuppressionCheck(Body):
     emails: list[Email] = Field(min_length=1, max_length=1000)
 
 
+# 1 to 65535, as a pattern.
+PORT = r"([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+
+
 def _all_events() -> list[EventType]:
     return ["*"]
 
@@ -91,7 +95,7 @@ class CreateEndpoint(Body):
         max_length=2000,
         # What the form check accepts: http(s), a host, an optional port and path, no
         # credentials; a host that resolves to a private address is still refused (422).
-        pattern=r"^https?://[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[1-9][0-9]{0,3})?(/[!-~]*)?$",
+        pattern=r"^https?://[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:" + PORT + r")?(/[!-~]*)?$",
     )
     events: list[EventType] = Field(default_factory=_all_events, min_length=1)
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import aiohttp
 from sqlalchemy import update
-from sqlmodel import col
+from sqlmodel import col, select
 
 from backend.database import Database
 from backend.models import OutboxEvent, WebhookDelivery, WebhookEndpoint, utc_now
@@ -135,14 +135,21 @@ class OutboxWorker:
             self._http = None
 
     async def _deliver(self, delivery_id: str) -> None:
+        # One query for the delivery, its event and its endpoint.
         async with self.database.session() as session:
-            delivery = await session.get(WebhookDelivery, delivery_id)
-            if delivery is None:
-                return
-            event = await session.get(OutboxEvent, delivery.event_id)
-            endpoint = await session.get(WebhookEndpoint, delivery.endpoint_id)
-        if event is None or endpoint is None:
+            found = (
+                await session.exec(
+                    select(WebhookDelivery, OutboxEvent, WebhookEndpoint)
+                    .join(OutboxEvent, col(OutboxEvent.id) == col(WebhookDelivery.event_id))
+                    .join(
+                        WebhookEndpoint, col(WebhookEndpoint.id) == col(WebhookDelivery.endpoint_id)
+                    )
+                    .where(col(WebhookDelivery.id) == delivery_id)
+                )
+            ).first()
+        if found is None:
             return
+        delivery, event, endpoint = found
         now = self._clock()
         if not endpoint.enabled:
             await self._finish(delivery, now, status="dead", error="endpoint_disabled")
