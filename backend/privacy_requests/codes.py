@@ -43,6 +43,8 @@ async def send_code(
     rules: RequestRules,
     mail: MailSender,
     now: datetime,
+    language: str | None = None,
+    shop_name: str | None = None,
 ) -> None:
     """Send a new code for `request` to `address`, replacing any earlier one.
 
@@ -80,9 +82,10 @@ async def send_code(
         code_message(
             to=address,
             sender=mail.from_address,
-            shop_id=request.shop_id,
+            shop=shop_name or request.shop_id,
             code=code,
             valid_minutes=int(rules.code_ttl.total_seconds() // 60),
+            language=language,
         )
     )
 

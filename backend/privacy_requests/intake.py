@@ -70,6 +70,8 @@ async def start_request(
     mail: MailSender,
     chat_id: int | None = None,
     verification: VerificationMethod = "email",
+    language: str | None = None,
+    shop_name: str | None = None,
     now: datetime | None = None,
 ) -> PrivacyRequest:
     """Start a request awaiting the code just sent to `email`; or, when this customer has an
@@ -131,7 +133,16 @@ async def start_request(
             tell_customer=False,
         )
     if verification == "email":
-        await send_code(session, request, address, rules=rules, mail=mail, now=now)
+        await send_code(
+            session,
+            request,
+            address,
+            rules=rules,
+            mail=mail,
+            now=now,
+            language=language,
+            shop_name=shop_name,
+        )
     return request
 
 
@@ -253,6 +264,8 @@ async def resend_code(
     *,
     rules: RequestRules,
     mail: MailSender,
+    language: str | None = None,
+    shop_name: str | None = None,
     now: datetime | None = None,
 ) -> PrivacyRequest:
     """Send a new code for a pending request to the address it was started with (which the
@@ -264,7 +277,16 @@ async def resend_code(
     address = normalise_email(email)
     if email_hash(rules.server_key, address) != request.email_hash:
         raise InvalidRequestError("not the address this request was started with")
-    await send_code(session, request, address, rules=rules, mail=mail, now=now)
+    await send_code(
+        session,
+        request,
+        address,
+        rules=rules,
+        mail=mail,
+        now=now,
+        language=language,
+        shop_name=shop_name,
+    )
     return request
 
 

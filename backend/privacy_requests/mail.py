@@ -10,6 +10,7 @@ from typing import Protocol, TextIO
 import aiosmtplib
 
 from backend.privacy_requests.errors import MailNotSentError
+from backend.privacy_requests.mail_texts import code_letter
 from backend.privacy_requests.settings import SmtpSettings
 
 
@@ -39,8 +40,16 @@ class ConsoleMailSender:
     async def send(self, message: EmailMessage) -> None:
         stream = self._stream or sys.stdout
         # A terminal the operator reads, not a log: this is the whole point of the sink.
+        # Headers and the decoded text, as a person reads it (not the transfer encoding).
+        headers = "".join(
+            f"{name}: {value}\n"
+            for name, value in message.items()
+            if name in ("From", "To", "Subject")
+        )
         print(
-            f"----- mail (local sink) -----\n{message}\n-----------------------------", file=stream
+            f"----- mail (local sink) -----\n{headers}\n{message.get_content()}"
+            "-----------------------------",
+            file=stream,
         )
         stream.flush()
 
@@ -82,15 +91,19 @@ def mail_sender_from_settings(settings: SmtpSettings) -> MailSender:
 
 
 def code_message(
-    *, to: str, sender: str, shop_id: str, code: str, valid_minutes: int
+    *,
+    to: str,
+    sender: str,
+    shop: str,
+    code: str,
+    valid_minutes: int,
+    language: str | None = None,
 ) -> EmailMessage:
+    """The one-time code, in the customer's language (English when it has no letter)."""
+    letter = code_letter(language, shop=shop, code=code, minutes=valid_minutes)
     message = EmailMessage()
     message["From"] = sender
     message["To"] = to
-    message["Subject"] = f"Your verification code: {code}"
-    message.set_content(
-        f"Your code to confirm your privacy request to {shop_id} is {code}.\n\n"
-        f"It is valid for {valid_minutes} minutes. Type it in the chat where you made the\n"
-        "request. If you did not ask for it, ignore this message: nothing happens without it.\n"
-    )
+    message["Subject"] = letter.subject
+    message.set_content(letter.body)
     return message
