@@ -173,6 +173,8 @@ class PrivacyRequest(SQLModel, table=True):
     # The private chat that status changes are pushed to; erased when the request closes
     # and its last notice went out. None for a request the shop created.
     notify_chat_id: int | None = Field(default=None, sa_type=BigInteger)
+    # The language the customer wrote in when they started it: their notices speak it.
+    language: str | None = Field(default=None, sa_type=String(16))
     # For a deletion: what each of the shop's systems did, as the shop reported it.
     outcomes: list[dict[str, Any]] | None = Field(default=None, sa_type=JSON)
     due_soon_notified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -20,9 +20,11 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
+from aiogram.utils.i18n import I18n
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
 
+from backend.api.settings import ApiSettings
 from backend.conversation_log import purge_expired
 from backend.database import Database
 from backend.privacy_requests import (
@@ -30,11 +32,13 @@ from backend.privacy_requests import (
     SmtpSettings,
     mail_sender_from_settings,
 )
+from backend.runtime import backend_running
 from backend.settings import BackendSettings
 from bot.answer_engine import AnswerEngine
 from bot.dispatcher import build_dispatcher
 from bot.i18n import create_i18n
 from bot.local_chat import LocalChat
+from bot.notices import NoticeRelay
 from bot.outgoing import SendingLimits
 from bot.services import Services
 from bot.settings import BotSettings
@@ -67,12 +71,19 @@ async def running_services(
     backend_settings: BackendSettings | None = None,
     request_settings: PrivacyRequestSettings | None = None,
     smtp_settings: SmtpSettings | None = None,
+    api_settings: ApiSettings | None = None,
+    *,
+    serve_api: bool = False,
 ) -> AsyncIterator[Services]:
+    """Everything the handlers need, plus the backend's long-running parts beside them:
+    the webhook outbox worker and housekeeping always, the REST API when `serve_api`
+    (the Telegram modes; the local terminal chat opens no port)."""
     bot_settings = bot_settings or BotSettings()
     indexer_settings = indexer_settings or IndexerSettings()
     backend_settings = backend_settings or BackendSettings()
     request_settings = request_settings or PrivacyRequestSettings()
     smtp_settings = smtp_settings or SmtpSettings()
+    api_settings = api_settings or ApiSettings()
     database = Database(backend_settings.database_url)
     await database.migrate()
     retriever = await asyncio.to_thread(load_retriever, indexer_settings)
@@ -94,7 +105,10 @@ async def running_services(
         asyncio.create_task(_follow_index(services), name="index-follow"),
     ]
     try:
-        yield services
+        async with backend_running(
+            database, services.request_rules, api_settings=api_settings, serve_api=serve_api
+        ):
+            yield services
     finally:
         for task in background:
             task.cancel()
@@ -166,7 +180,12 @@ def webhook_application(dispatcher: Dispatcher, bot: Bot, settings: BotSettings)
     return app
 
 
-async def serve(services: Services, dispatcher: Dispatcher) -> None:
+async def serve(
+    services: Services,
+    dispatcher: Dispatcher,
+    i18n: I18n,
+    api_settings: ApiSettings | None = None,
+) -> None:
     settings = services.settings
     if settings.bot_token is None:
         # A terminal chat reads better without a log line after every message.
@@ -174,6 +193,25 @@ async def serve(services: Services, dispatcher: Dispatcher) -> None:
         await LocalChat(dispatcher).run(lambda: input("> "), settings.default_shop or "")
         return
     bot = telegram_bot(settings)
+    api_settings = api_settings or ApiSettings()
+    relay = NoticeRelay(
+        bot,
+        services,
+        i18n,
+        export_policy=api_settings.export_policy(),
+        public_url=api_settings.base_url(),
+    )
+    stop = asyncio.Event()
+    notices = asyncio.create_task(relay.run_forever(stop), name="notices")
+    try:
+        await _serve_telegram(services, dispatcher, bot)
+    finally:
+        stop.set()
+        await notices
+
+
+async def _serve_telegram(services: Services, dispatcher: Dispatcher, bot: Bot) -> None:
+    settings = services.settings
     if settings.webhook_url:
         runner = web.AppRunner(webhook_application(dispatcher, bot, settings))
         await runner.setup()
@@ -191,6 +229,8 @@ async def serve(services: Services, dispatcher: Dispatcher) -> None:
 
 async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    async with running_services() as services:
+    api_settings = ApiSettings()
+    telegram = BotSettings().bot_token is not None
+    async with running_services(api_settings=api_settings, serve_api=telegram) as services:
         i18n = create_i18n(compiled_locales())
-        await serve(services, build_dispatcher(services, i18n))
+        await serve(services, build_dispatcher(services, i18n), i18n, api_settings)

@@ -32,7 +32,7 @@ class BotSettings(BaseSettings):
         default=None, pattern=r"^https?://", validation_alias=_env("BOT_API_URL")
     )
     web_host: str = Field(default="127.0.0.1", validation_alias=_env("WEB_HOST"))
-    web_port: int = Field(default=8080, ge=0, le=65535, validation_alias=_env("WEB_PORT"))
+    web_port: int = Field(default=8081, ge=0, le=65535, validation_alias=_env("WEB_PORT"))
     default_shop: str | None = Field(default=None, validation_alias=_env("BOT_DEFAULT_SHOP"))
     # Incoming flood control per customer: at most `throttle_messages` in `throttle_seconds`.
     throttle_messages: int = Field(default=8, ge=1, validation_alias=_env("BOT_THROTTLE_MESSAGES"))

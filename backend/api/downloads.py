@@ -1,8 +1,10 @@
 """The one-time download of an access export, opened from the link in the customer's chat.
 
-A JSON export is shown as a readable page (every field, nested as it came) that carries
-the JSON itself as a download, all in the one response the link allows; any other type
-is sent as an attachment, never rendered on this origin.
+Opening the link shows a page with one button; only pressing it (a POST) uses the link up.
+Mail scanners and link previews fetch links with GET, and must not spend the customer's
+only download. A JSON export is then shown as a readable page (every field, nested as it
+came) that carries the JSON itself as a download, all in the one response the link allows;
+any other type is sent as an attachment, never rendered on this origin.
 """
 
 from __future__ import annotations
@@ -16,13 +18,13 @@ from aiohttp import web
 
 from backend.api.context import context
 from backend.models import AccessExport, utc_now
-from backend.privacy_requests.exports import ExportUnavailableError, redeem
+from backend.privacy_requests.exports import ExportUnavailableError, redeem, usable
 
 PAGE_HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
 }
 STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}"
@@ -31,18 +33,37 @@ STYLE = (
 )
 
 
+async def export_landing(request: web.Request) -> web.Response:
+    ctx = context(request)
+    async with ctx.database.session() as session:
+        valid = await usable(session, request.match_info["token"], now=utc_now())
+    if not valid:
+        return _gone()
+    return _page(
+        200,
+        "Your personal data",
+        "<p>The shop has prepared the copy of your personal data. The link works once: "
+        "open it when you are ready to save it.</p>"
+        '<form method="post"><button type="submit">Open my data</button></form>',
+    )
+
+
+def _gone() -> web.Response:
+    return _page(
+        410,
+        "Link no longer valid",
+        "<p>This download link has been used already or has expired. Write to the shop's "
+        "assistant in your chat if you need your data again.</p>",
+    )
+
+
 async def download_export(request: web.Request) -> web.Response:
     ctx = context(request)
     try:
         async with ctx.database.session() as session:
             export = await redeem(session, request.match_info["token"], now=utc_now())
     except ExportUnavailableError:
-        return _page(
-            410,
-            "Link no longer valid",
-            "<p>This download link has been used already or has expired. Ask the shop's "
-            "assistant in your chat for your data again.</p>",
-        )
+        return _gone()
     if export.content_type == "application/json":
         return _json_page(export)
     return web.Response(

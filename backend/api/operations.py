@@ -364,6 +364,17 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
     Operation(
         "GET",
         "/exports/{token}",
+        downloads.export_landing,
+        "exportLanding",
+        "The page the customer's link opens: one button, which downloads (GET uses nothing)",
+        "customers",
+        response_media="text/html",
+        authenticated=False,
+        errors=(410,),
+    ),
+    Operation(
+        "POST",
+        "/exports/{token}",
         downloads.download_export,
         "downloadExport",
         "The customer's one-time download of their data (a page, or the file)",

@@ -123,6 +123,17 @@ async def issue_link(
     return token
 
 
+async def usable(session: AsyncSession, token: str, *, now: datetime) -> bool:
+    """Whether `token` would still open its export (without using it up)."""
+    found = await session.exec(
+        select(AccessExport.id)
+        .where(col(AccessExport.token_hash) == _token_hash(token))
+        .where(col(AccessExport.downloaded_at).is_(None))
+        .where(col(AccessExport.expires_at) > now)
+    )
+    return found.first() is not None
+
+
 async def redeem(session: AsyncSession, token: str, *, now: datetime) -> AccessExport:
     """The export behind `token`, which is used up by this call;
     ExportUnavailableError for an unknown, used or expired one."""

@@ -115,6 +115,7 @@ async def start_request(
     )
     request.notify_chat_id = chat_id
     request.verification = verification
+    request.language = language
     session.add(request)
     await session.flush()
     await record_event(

@@ -19,9 +19,11 @@ from backend.models import CustomerNotice, PrivacyRequest
 
 # The events a customer is told about; each has a message in the bot's catalogs.
 NOTICE_EVENTS: Final = frozenset(
-    {"in_progress", "extended", "completed", "denied", "canceled", "expired"}
+    {"verified", "in_progress", "extended", "completed", "denied", "canceled", "expired"}
 )
 MAX_ATTEMPTS: Final = 10
+# Longer than sending one notice can take.
+LEASE: Final = timedelta(minutes=2)
 
 
 async def queue_notice(
@@ -44,13 +46,38 @@ async def queue_notice(
     await session.flush()
 
 
-async def due_notices(session: AsyncSession, *, now: datetime, limit: int) -> list[CustomerNotice]:
-    """The notices to send now, oldest first."""
-    rows = await session.exec(
-        select(CustomerNotice)
+async def due_notices(
+    session: AsyncSession, *, now: datetime, limit: int, lease: timedelta = LEASE
+) -> list[CustomerNotice]:
+    """Claim the notices to send now, oldest first: each is put off by `lease`, so that
+    another copy of the app does not send it too; sent, it is deleted; if this copy dies
+    before, the lease runs out and another sends it."""
+    due = (
+        select(col(CustomerNotice.id))
         .where(col(CustomerNotice.next_attempt_at) <= now)
         .order_by(col(CustomerNotice.id))
         .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    claimed = list(
+        (
+            await session.exec(
+                update(CustomerNotice)
+                .where(col(CustomerNotice.id).in_(due.scalar_subquery()))
+                .values(next_attempt_at=now + lease)
+                .returning(col(CustomerNotice.id))
+                .execution_options(synchronize_session=False)
+            )
+        ).scalars()
+    )
+    if not claimed:
+        return []
+    rows = await session.exec(
+        select(CustomerNotice)
+        .where(col(CustomerNotice.id).in_(claimed))
+        .order_by(col(CustomerNotice.id))
+        .execution_options(populate_existing=True)
     )
     return list(rows)
 

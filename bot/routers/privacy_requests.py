@@ -1,13 +1,18 @@
 """Privacy requests started in the chat: unsubscribe, a copy of my data, deletion.
 
 The steps are FSM states, so that a flow survives a restart once the storage is Redis. The
-state holds the kind, the shop and the request id, nothing else: the e-mail address is
-used the moment it is typed and kept nowhere, the code never.
+state holds the kind, the shop and the request id, nothing else: the e-mail address goes
+straight to the backend (which keeps it only sealed, for the shop), the code nowhere.
+
+How the customer proves the request is theirs is the shop's choice: a one-time code sent
+to the address, or the shop confirms them itself (then the flow ends once the request is
+registered, and the customer hears of it from the notices, `bot.notices`).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from html import escape
+from typing import Any
 
 from aiogram import F, Router
 from aiogram.enums import ChatType
@@ -15,9 +20,7 @@ from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
-from aiogram.utils.i18n import get_i18n
 from aiogram.utils.i18n import gettext as _
-from babel.dates import format_date
 
 from backend.models import PrivacyRequest, VerificationChallenge, utc_now
 from backend.privacy_requests import (
@@ -36,9 +39,16 @@ from backend.privacy_requests import (
     verify_code,
 )
 from backend.privacy_requests.hashing import normalise_email
-from backend.privacy_requests.lifecycle import RequestKind
+from backend.privacy_requests.lifecycle import RequestKind, transition
 from bot.keyboards import RequestCallback, code_keyboard, confirm_request_keyboard
 from bot.middlewares.customer import Customer
+from bot.request_texts import (
+    current_language,
+    due_date,
+    kind_name,
+    request_number,
+    status_name,
+)
 from bot.services import Services
 from indexer.shops import Shop
 
@@ -52,32 +62,6 @@ class RequestFlow(StatesGroup):
     email = State()  # waiting for the address the shop knows
     code = State()  # the request exists; waiting for the one-time code
     resend_email = State()  # the address again, to send a new code to it
-
-
-def kind_name(kind: str) -> str:
-    names = {
-        "unsubscribe": _("Unsubscribe from marketing"),
-        "access": _("A copy of my data"),
-        "deletion": _("Deletion of my data"),
-    }
-    return names.get(kind, kind)
-
-
-def status_name(status: str) -> str:
-    names = {
-        "identity_pending": _("waiting for the e-mail code"),
-        "verified": _("confirmed, waiting for the shop"),
-        "in_progress": _("the shop is working on it"),
-        "completed": _("completed"),
-        "denied": _("refused by the shop"),
-        "canceled": _("canceled"),
-        "expired": _("expired (the code was never entered)"),
-    }
-    return names.get(status, status)
-
-
-def due_date(moment: datetime) -> str:
-    return format_date(moment.date(), format="long", locale=get_i18n().current_locale)
 
 
 def what_happens(kind: RequestKind, shop: Shop) -> str:
@@ -98,10 +82,16 @@ def what_happens(kind: RequestKind, shop: Shop) -> str:
             "give you (normally one month), except what the law obliges it to keep; you will "
             "be told what was kept and why."
         )
-    proof = _(
-        "To make sure the request is really yours, I will ask for the e-mail address {shop} "
-        "knows you by and send a one-time code to it."
-    )
+    if shop.privacy_requests.verification == "shop":
+        proof = _(
+            "To make sure the request is really yours, I will ask for the e-mail address "
+            "{shop} knows you by; {shop} then checks that the request is yours."
+        )
+    else:
+        proof = _(
+            "To make sure the request is really yours, I will ask for the e-mail address "
+            "{shop} knows you by and send a one-time code to it."
+        )
     return effect.format(shop=shop.name) + " " + proof.format(shop=shop.name)
 
 
@@ -138,10 +128,20 @@ async def on_confirm(query: CallbackQuery, state: FSMContext, services: Services
 
 
 def _ask_email(shop: Shop) -> str:
-    return _(
-        "Which e-mail address does {shop} know you by? Type it here. I use it only to send "
-        "you the code and do not keep it."
-    ).format(shop=shop.name)
+    # The address is sealed for the shop (to find the customer's data): say so.
+    if shop.privacy_requests.verification == "shop":
+        text = _(
+            "Which e-mail address does {shop} know you by? Type it here. {shop} receives it to "
+            "confirm that it is you and to find your data; it is deleted soon after the "
+            "request is closed."
+        )
+    else:
+        text = _(
+            "Which e-mail address does {shop} know you by? Type it here. I send the code to "
+            "it, and {shop} receives it to find your data; it is deleted soon after the "
+            "request is closed."
+        )
+    return text.format(shop=shop.name)
 
 
 async def on_cancel_button(
@@ -209,6 +209,10 @@ async def on_email(
                 address,
                 rules=services.request_rules,
                 mail=services.mail,
+                chat_id=message.chat.id,
+                verification=shop.privacy_requests.verification,
+                language=current_language(),
+                shop_name=shop.name,
                 now=now,
             )
     except RequestLimitError as error:
@@ -236,6 +240,11 @@ async def on_email(
             + request_line(request, services)
         )
         return
+    if request.verification == "shop":
+        # Nothing to type: the shop confirms the customer, and the notices tell them.
+        await state.clear()
+        await message.answer(registered(request, shop))
+        return
     await state.set_state(RequestFlow.code)
     await state.set_data({KIND: kind, SHOP: shop.id, REQUEST: request.id})
     if request.created_at != now:
@@ -251,6 +260,18 @@ async def on_email(
             "{minutes} minutes."
         ).format(minutes=minutes)
     await message.answer(text, reply_markup=code_keyboard())
+
+
+def registered(request: PrivacyRequest, shop: Shop) -> str:
+    """The request waits for the shop to confirm the customer (verification "shop")."""
+    return (
+        _(
+            "Your request is registered. {shop} will confirm that it is really you and reply "
+            "to you here. You can follow it with /requests."
+        ).format(shop=escape(shop.name))
+        + "\n"
+        + request_number(request.id)
+    )
 
 
 async def _abandon_flow(message: Message, state: FSMContext) -> None:
@@ -287,11 +308,20 @@ async def on_code(
                 customer.pseudonym,
                 message.text,
                 rules=services.request_rules,
+                deadline_months=shop.privacy_requests.deadline_months,
             )
             if verification.outcome == "locked":
                 # Dead for good (a new code does not unlock it): cancel it, so that starting
-                # again makes a fresh request instead of merging into this one.
-                await cancel(session, verification.request, actor="system")
+                # again makes a fresh request instead of merging into this one. The reply
+                # below tells the customer; a notice would tell them again.
+                await transition(
+                    session,
+                    verification.request,
+                    "canceled",
+                    actor="system",
+                    now=utc_now(),
+                    tell_customer=False,
+                )
     except (RequestNotFoundError, NotAwaitingVerificationError):
         await state.clear()
         await message.answer(_start_again())
@@ -372,9 +402,7 @@ async def on_resend_button(
         return
     await query.answer()
     await state.set_state(RequestFlow.resend_email)
-    await message.answer(
-        _("Type the e-mail address again (I do not keep it), and I will send a new code to it.")
-    )
+    await message.answer(_("Type the e-mail address again, and I will send a new code to it."))
 
 
 async def _cooldown_left(services: Services, customer: Customer, request_id: str) -> int:
@@ -394,6 +422,11 @@ async def _cooldown_left(services: Services, customer: Customer, request_id: str
 
 def _too_soon(seconds: int) -> str:
     return _("A new code can be sent in {seconds} seconds.").format(seconds=seconds)
+
+
+def _shop_name(services: Services, data: dict[str, Any]) -> str | None:
+    shop = services.shops.resolve(data.get(SHOP))
+    return shop.name if shop else None
 
 
 async def on_resend_email(
@@ -419,6 +452,8 @@ async def on_resend_email(
                 address,
                 rules=services.request_rules,
                 mail=services.mail,
+                language=current_language(),
+                shop_name=_shop_name(services, await state.get_data()),
             )
     except ResendTooSoonError as error:
         await message.answer(_too_soon(error.retry_after_seconds), reply_markup=code_keyboard())
@@ -449,7 +484,7 @@ def request_line(request: PrivacyRequest, services: Services) -> str:
     line = _("• {kind} at {shop}: {status}").format(
         kind=kind_name(request.kind),
         shop=shop.name if shop else request.shop_id,
-        status=status_name(request.status),
+        status=status_name(request.status, request.verification),
     )
     if request.deadline is not None and request.status in ("verified", "in_progress"):
         line += " " + _("(due {date})").format(date=due_date(request.deadline))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiogram.fsm.context import FSMContext
@@ -12,10 +13,13 @@ from aiogram.fsm.storage.base import StorageKey
 from babel.dates import format_date
 from sqlmodel import select
 
-from backend.models import PrivacyRequest
+from backend.models import CustomerNotice, PrivacyRequest
 from backend.privacy_requests import PrivacyRequestSettings, SmtpSettings, is_suppressed
 from bot.routers.privacy_requests import REQUEST, RequestFlow
+from bot.shop_directory import ShopDirectory
+from indexer.shops import load_shops
 from tests.bot.conftest import Assistant, Mailbox, assistant_running
+from tests.conftest import KNOWLEDGE
 from tests.support.fake_bot_api import ApiCall
 
 ANN = "ann@example.com"
@@ -51,9 +55,28 @@ async def press(
     return calls[before]
 
 
+def shops_with(default_language: str | None = None, **options: Any) -> ShopDirectory:
+    """The demo shops, with Online Store's privacy-request options (or language) changed."""
+    shops = []
+    for shop in load_shops(KNOWLEDGE):
+        if shop.id == "webstore":
+            changed = shop.privacy_requests.model_copy(update=options)
+            update: dict[str, Any] = {"privacy_requests": changed}
+            if default_language is not None:
+                update["default_language"] = default_language
+            shop = shop.model_copy(update=update)
+        shops.append(shop)
+    return ShopDirectory(shops)
+
+
 async def requests_in_database(assistant: Assistant) -> list[PrivacyRequest]:
     async with assistant.services.database.session() as session:
         return list((await session.exec(select(PrivacyRequest))).all())
+
+
+async def notices_in_database(assistant: Assistant) -> list[CustomerNotice]:
+    async with assistant.services.database.session() as session:
+        return list((await session.exec(select(CustomerNotice))).all())
 
 
 async def start_until_code(
@@ -123,6 +146,7 @@ async def test_wrong_codes_then_locked_after_five_tries(
     assert locked.params["text"].startswith("Too many wrong codes")
     [request] = await requests_in_database(assistant)
     assert request.status == "canceled"
+    assert await notices_in_database(assistant) == []  # the reply said it; no notice again
     # The right code now is just a message: the flow is over, nothing gets verified.
     await assistant.say(code)
     [request] = await requests_in_database(assistant)
@@ -296,3 +320,61 @@ async def test_texts_in_czech_for_a_czech_customer(assistant: Assistant, inbox: 
     assert done.params["text"].startswith("Potvrzeno:") and due in done.params["text"]
     listing = await assistant.say("/requests", language_code="cs")
     assert "Kopie mých údajů" in listing.params["text"] and due in listing.params["text"]
+
+
+async def test_a_request_verified_by_code_is_tied_to_the_chat_and_the_shops_deadline(
+    assistant: Assistant, inbox: Mailbox
+) -> None:
+    assistant.services.shops = shops_with(deadline_months=2)
+    await start_until_code(assistant, "deletion")
+    await assistant.say(await inbox.code_for(ANN))
+    [request] = await requests_in_database(assistant)
+    assert request.status == "verified" and request.verification == "email"
+    assert request.notify_chat_id == 1001
+    assert request.deadline_months == 2
+
+
+async def test_a_shop_that_verifies_itself_asks_for_no_code(
+    assistant: Assistant, inbox: Mailbox
+) -> None:
+    assistant.services.shops = shops_with(verification="shop")
+    menu = await assistant.say("/start webstore")
+    offer = await press(assistant, menu, BUTTONS["deletion"])
+    assert "Online Store then checks that the request is yours." in offer.params["text"]
+    assert "one-time code" not in offer.params["text"]
+    ask = await press(assistant, offer, "Confirm")
+    assert "Online Store receives it to confirm that it is you" in ask.params["text"]
+    registered = await assistant.say(ANN)
+    [request] = await requests_in_database(assistant)
+    assert registered.params["text"] == (
+        "Your request is registered. Online Store will confirm that it is really you and "
+        "reply to you here. You can follow it with /requests.\n"
+        f"Request number: <code>{request.id}</code>"
+    )
+    assert "reply_markup" not in registered.params
+    assert request.status == "identity_pending" and request.verification == "shop"
+    assert request.notify_chat_id == 1001
+    assert inbox.messages == []
+    state = FSMContext(
+        storage=assistant.dispatcher.storage,
+        key=StorageKey(bot_id=assistant.bot.id, chat_id=1001, user_id=1001),
+    )
+    assert await state.get_state() is None
+    listing = await assistant.say("/requests")
+    assert (
+        "Deletion of my data at Online Store: waiting for the shop to confirm it is you"
+        in (listing.params["text"])
+    )
+
+
+async def test_a_shop_that_verifies_itself_in_ukrainian(
+    assistant: Assistant, inbox: Mailbox
+) -> None:
+    assistant.services.shops = shops_with(verification="shop")
+    menu = await assistant.say("/start webstore", language_code="uk")
+    offer = await press(assistant, menu, "Отримати копію моїх даних", language="uk")
+    ask = await press(assistant, offer, "Підтвердити", language="uk")
+    assert "отримає її, щоб підтвердити, що це ви" in ask.params["text"]
+    registered = await assistant.say(ANN, language_code="uk")
+    assert registered.params["text"].startswith("Ваш запит зареєстровано.")
+    assert "Номер запиту: <code>pr_" in registered.params["text"]

@@ -44,6 +44,7 @@ def upgrade() -> None:
         )
         batch.add_column(sa.Column("email_sealed", sa.Text(), nullable=True))
         batch.add_column(sa.Column("notify_chat_id", sa.BigInteger(), nullable=True))
+        batch.add_column(sa.Column("language", sa.String(length=16), nullable=True))
         batch.add_column(sa.Column("outcomes", sa.JSON(), nullable=True))
         batch.add_column(
             sa.Column("due_soon_notified_at", sa.DateTime(timezone=True), nullable=True)
@@ -136,6 +137,7 @@ def downgrade() -> None:
             "overdue_notified_at",
             "due_soon_notified_at",
             "outcomes",
+            "language",
             "notify_chat_id",
             "email_sealed",
             "verification",
