@@ -410,3 +410,159 @@ class CustomerNotice(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utc_now, index=True, sa_type=UTCDateTime)
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utc_now, index=True, sa_type=UTCDateTime)
+
+
+# ---- Hand-off to the shop's support group, staff, and admin operations (issue 5) ----
+
+HANDOFF_STATUSES = ("open", "closed")
+HANDOFF_TRIGGERS = ("customer", "bot", "operator")
+STAFF_ROLES = ("admin", "operator")
+
+
+class SupportTopic(SQLModel, table=True):
+    """The forum topic of one customer in a shop's support group: created once, reused by
+    every later hand-off, re-created when Telegram says it is gone."""
+
+    __tablename__ = "support_topic"
+
+    shop_id: str = Field(primary_key=True, sa_type=String(64))
+    pseudonym: str = Field(primary_key=True, sa_type=String(64))
+    group_chat_id: int = Field(sa_type=BigInteger)
+    topic_id: int = Field(sa_type=BigInteger)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+
+
+class Handoff(SQLModel, table=True):
+    """A conversation handed to a human: open while operators talk to the customer."""
+
+    __tablename__ = "handoff"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", HANDOFF_STATUSES), name="status"),
+        CheckConstraint(_one_of("trigger", HANDOFF_TRIGGERS), name="trigger"),
+        CheckConstraint("rating IS NULL OR (rating >= 1 AND rating <= 5)", name="rating"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    shop_id: str = Field(index=True, sa_type=String(64))
+    pseudonym: str = Field(index=True, sa_type=String(64))
+    # The customer's private chat, to copy operators' replies into; kept while open.
+    chat_id: int | None = Field(default=None, sa_type=BigInteger)
+    language: str = Field(sa_type=String(16))
+    status: str = Field(default="open", index=True, sa_type=String(8))
+    trigger: str = Field(sa_type=String(16))
+    group_chat_id: int | None = Field(default=None, sa_type=BigInteger)
+    topic_id: int | None = Field(default=None, sa_type=BigInteger)
+    opened_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    last_activity_at: datetime = Field(default_factory=utc_now, index=True, sa_type=UTCDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    closed_by: str | None = Field(default=None, sa_type=String(16))
+    rating: int | None = None
+    rating_comment: str | None = Field(default=None, sa_type=Text)
+
+
+class RelayedMessage(SQLModel, table=True):
+    """A message copied between the customer's chat and the topic: the pair of ids lets an
+    edit or a reply on one side be mirrored on the other."""
+
+    __tablename__ = "relayed_message"
+    __table_args__ = (
+        UniqueConstraint("handoff_id", "customer_message_id", "direction"),
+        CheckConstraint("direction IN ('to_group', 'to_customer')", name="direction"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    handoff_id: int = Field(foreign_key="handoff.id", ondelete="CASCADE", index=True)
+    direction: str = Field(sa_type=String(16))
+    customer_message_id: int = Field(sa_type=BigInteger)
+    group_message_id: int = Field(index=True, sa_type=BigInteger)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+
+
+class SupportOutboxItem(SQLModel, table=True):
+    """A Bot API call into a support group, queued: Telegram takes about 20 messages a
+    minute into one group, and the relay paces them without ever dropping one."""
+
+    __tablename__ = "support_outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    group_chat_id: int = Field(index=True, sa_type=BigInteger)
+    handoff_id: int | None = Field(default=None, index=True)
+    method: str = Field(sa_type=String(40))
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    next_attempt_at: datetime = Field(default_factory=utc_now, index=True, sa_type=UTCDateTime)
+    attempts: int = 0
+
+
+class CannedReply(SQLModel, table=True):
+    """A short text operators send by its key; `language` "" is the default version."""
+
+    __tablename__ = "canned_reply"
+
+    shop_id: str = Field(primary_key=True, sa_type=String(64))
+    key: str = Field(primary_key=True, sa_type=String(64))
+    language: str = Field(default="", primary_key=True, sa_type=String(16))
+    text: str = Field(sa_type=Text)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+
+
+class StaffMember(SQLModel, table=True):
+    """A shop's admin or operator granted in the database (besides `shop.toml`'s admins)."""
+
+    __tablename__ = "staff_member"
+    __table_args__ = (CheckConstraint(_one_of("role", STAFF_ROLES), name="role"),)
+
+    shop_id: str = Field(primary_key=True, sa_type=String(64))
+    telegram_user_id: int = Field(primary_key=True, sa_type=BigInteger)
+    role: str = Field(sa_type=String(16))
+    granted_by: str | None = Field(default=None, sa_type=String(64))
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+
+
+class PolicySubscription(SQLModel, table=True):
+    """A customer who asked (`/notify`) to hear when the shop's policy changes."""
+
+    __tablename__ = "policy_subscription"
+
+    shop_id: str = Field(primary_key=True, sa_type=String(64))
+    pseudonym: str = Field(primary_key=True, sa_type=String(64))
+    chat_id: int = Field(sa_type=BigInteger)
+    language: str | None = Field(default=None, sa_type=String(16))
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+
+
+class PolicyChange(SQLModel, table=True):
+    """A new policy version published (or a rollback): what changed, by whom, and the
+    index versions before and after."""
+
+    __tablename__ = "policy_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    shop_id: str = Field(index=True, sa_type=String(64))
+    action: str = Field(sa_type=String(16))  # "upload" or "rollback"
+    document: str | None = Field(default=None, sa_type=String(200))
+    language: str | None = Field(default=None, sa_type=String(16))
+    index_version: int
+    previous_index_version: int | None = None
+    summary: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    actor: str = Field(sa_type=String(64))
+    created_at: datetime = Field(default_factory=utc_now, index=True, sa_type=UTCDateTime)
+    # When subscribers were told (None: not yet).
+    announced_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class RequestCard(SQLModel, table=True):
+    """The card of a privacy request in its shop's support group, to edit it as the
+    request moves on."""
+
+    __tablename__ = "request_card"
+
+    request_id: str = Field(
+        primary_key=True,
+        foreign_key="privacy_request.id",
+        ondelete="CASCADE",
+        sa_type=String(REQUEST_ID_MAX_CHARS),
+    )
+    group_chat_id: int = Field(sa_type=BigInteger)
+    message_id: int = Field(sa_type=BigInteger)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)

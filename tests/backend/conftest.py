@@ -89,7 +89,9 @@ async def db(database_url: str) -> AsyncIterator[Database]:
             await connection.exec_driver_sql(
                 "TRUNCATE customer_profile, conversation_record, webhook_delivery, outbox_event, "
                 "webhook_endpoint, inbound_webhook_id, api_key, idempotency_record, customer_notice, "
-                "access_export RESTART IDENTITY CASCADE"
+                "access_export, support_topic, handoff, relayed_message, support_outbox, canned_reply, "
+                "staff_member, policy_subscription, policy_change, request_card "
+                "RESTART IDENTITY CASCADE"
             )
     try:
         yield database

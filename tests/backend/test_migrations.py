@@ -35,8 +35,17 @@ TABLES = {
     "idempotency_record",
     "access_export",
     "customer_notice",
+    "support_topic",
+    "handoff",
+    "relayed_message",
+    "support_outbox",
+    "canned_reply",
+    "staff_member",
+    "policy_subscription",
+    "policy_change",
+    "request_card",
 }
-HEAD = "0004"
+HEAD = "0005"
 
 
 def _tables(connection: Connection) -> set[str]:
