@@ -50,6 +50,10 @@ def cmd_migrate(args: argparse.Namespace, settings: BackendSettings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: BackendSettings) -> int:
+    return _run_backend(settings, serve_api=not args.worker_only, work=not args.api_only)
+
+
+def _run_backend(settings: BackendSettings, *, serve_api: bool, work: bool) -> int:
     # Read before anything starts, so that a bad value stops it with one clear line.
     api_settings = ApiSettings()
     rules = PrivacyRequestSettings().rules(settings.pseudonym_key.get_secret_value())
@@ -60,13 +64,23 @@ def cmd_serve(args: argparse.Namespace, settings: BackendSettings) -> int:
         try:
             await database.migrate()
             async with backend_running(
-                database, rules, api_settings=api_settings, webhook_settings=webhook_settings
+                database,
+                rules,
+                api_settings=api_settings,
+                webhook_settings=webhook_settings,
+                serve_api=serve_api,
+                deliver_webhooks=work,
+                housekeeping=work,
             ) as runtime:
-                print(
-                    f"REST API on http://{api_settings.host}:{runtime.port} "
-                    f"(OpenAPI at /openapi.json); outbox worker running. Ctrl-C stops.",
-                    flush=True,
-                )
+                parts = []
+                if serve_api:
+                    parts.append(
+                        f"REST API on http://{api_settings.host}:{runtime.port} "
+                        "(OpenAPI at /openapi.json)"
+                    )
+                if work:
+                    parts.append("webhook outbox worker and housekeeping running")
+                print("; ".join(parts) + ". Ctrl-C stops.", flush=True)
                 await _until_signalled()
         finally:
             await database.dispose()
@@ -132,6 +146,15 @@ def parser() -> argparse.ArgumentParser:
     migrate.set_defaults(handler=cmd_migrate)
     serve = commands.add_parser(
         "serve", help="run the REST API and the webhook outbox worker (API_HOST, API_PORT)"
+    )
+    roles = serve.add_mutually_exclusive_group()
+    roles.add_argument(
+        "--api-only", action="store_true", help="the REST API alone (workers run elsewhere)"
+    )
+    roles.add_argument(
+        "--worker-only",
+        action="store_true",
+        help="the outbox worker and housekeeping alone, no port (scale them apart)",
     )
     serve.set_defaults(handler=cmd_serve)
     apikey = commands.add_parser("apikey", help="create, list or revoke shops' API keys")
