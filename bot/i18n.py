@@ -10,6 +10,7 @@ when the bot speaks it, else the language the message is written in, else Englis
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,8 @@ def compile_catalogs(target: Path, source: Path = LOCALES) -> Path:
         mo_path.parent.mkdir(parents=True, exist_ok=True)
         with po_path.open("rb") as handle:
             catalog = read_po(handle, locale=language)
-        temporary = mo_path.with_suffix(".tmp")
+        # Named for this process: two processes compiling at once must not share a draft.
+        temporary = mo_path.with_suffix(f".{os.getpid()}.tmp")
         with temporary.open("wb") as handle:
             write_mo(handle, catalog)
         temporary.replace(mo_path)
