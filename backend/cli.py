@@ -3,7 +3,8 @@
 - `migrate`: bring the database to the newest schema;
 - `serve`: the REST API, the webhook outbox worker and the housekeeping jobs, without
   Telegram (for shop developers integrating);
-- `apikey create|list|revoke`: the shops' API keys (a new key is printed once).
+- `apikey create|list|revoke`: the shops' API keys (a new key is printed once);
+- `staff grant|revoke|list`, `policy add|rollback|history`: see `backend.admin_cli`.
 
 Each command is one sub-parser and one handler.
 """
@@ -21,9 +22,11 @@ from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from backend.admin_cli import add_admin_commands
 from backend.api.keys import create_api_key, list_api_keys, revoke_api_key
 from backend.api.settings import ApiSettings
 from backend.database import Database, alembic_config
+from backend.policies import PolicyDesk
 from backend.privacy_requests.settings import PrivacyRequestSettings
 from backend.runtime import backend_running
 from backend.settings import BackendSettings
@@ -60,6 +63,9 @@ def _run_backend(settings: BackendSettings, *, serve_api: bool, work: bool) -> i
     webhook_settings = WebhookSettings()
 
     async def serve() -> None:
+        # Signals are taken over before anything starts, so that a SIGTERM arriving while
+        # it does still stops it cleanly.
+        stop = _stop_on_signals()
         database = Database(settings.database_url)
         try:
             await database.migrate()
@@ -71,6 +77,9 @@ def _run_backend(settings: BackendSettings, *, serve_api: bool, work: bool) -> i
                 serve_api=serve_api,
                 deliver_webhooks=work,
                 housekeeping=work,
+                # Shops publish policies through the API into these folders (the model
+                # is loaded on the first upload).
+                policies=PolicyDesk(IndexerSettings()) if serve_api else None,
             ) as runtime:
                 parts = []
                 if serve_api:
@@ -81,7 +90,7 @@ def _run_backend(settings: BackendSettings, *, serve_api: bool, work: bool) -> i
                 if work:
                     parts.append("webhook outbox worker and housekeeping running")
                 print("; ".join(parts) + ". Ctrl-C stops.", flush=True)
-                await _until_signalled()
+                await stop.wait()
         finally:
             await database.dispose()
 
@@ -89,12 +98,12 @@ def _run_backend(settings: BackendSettings, *, serve_api: bool, work: bool) -> i
     return 0
 
 
-async def _until_signalled() -> None:
+def _stop_on_signals() -> asyncio.Event:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signal_number, stop.set)
-    await stop.wait()
+    return stop
 
 
 def cmd_apikey(args: argparse.Namespace, settings: BackendSettings) -> int:
@@ -167,6 +176,7 @@ def parser() -> argparse.ArgumentParser:
     revoke = actions.add_parser("revoke", help="stop a key working")
     revoke.add_argument("key_id", help="the key's id (ak_...), as `list` shows it")
     apikey.set_defaults(handler=cmd_apikey)
+    add_admin_commands(commands)
     return root
 
 

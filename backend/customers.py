@@ -5,12 +5,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from backend.conversation_log import erase_conversations
+from backend.database import insert_for
+from backend.handoffs import erase_handoffs
 from backend.models import CustomerProfile, utc_now
+from backend.policy_announcements import erase_subscriptions
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,8 @@ class ForgetReport:
     profile: bool
     conversation_records: int
     feedback: int
+    handoffs: int = 0
+    subscriptions: int = 0
 
 
 async def get_profile(session: AsyncSession, pseudonym: str) -> CustomerProfile | None:
@@ -39,25 +43,24 @@ async def set_language(session: AsyncSession, pseudonym: str, language: str) -> 
 async def forget_customer(session: AsyncSession, pseudonym: str) -> ForgetReport:
     """Delete the profile and every conversation record and feedback of `pseudonym`."""
     records, feedback = await erase_conversations(session, pseudonym)
+    handoffs = await erase_handoffs(session, pseudonym)
+    subscriptions = await erase_subscriptions(session, pseudonym)
     result = await session.exec(
         delete(CustomerProfile).where(col(CustomerProfile.pseudonym) == pseudonym)
     )
     return ForgetReport(
-        profile=result.rowcount == 1, conversation_records=records, feedback=feedback
+        profile=result.rowcount == 1,
+        conversation_records=records,
+        feedback=feedback,
+        handoffs=handoffs,
+        subscriptions=subscriptions,
     )
 
 
 async def _upsert(session: AsyncSession, pseudonym: str, **values: Any) -> CustomerProfile:
     # One statement rather than read-then-insert: two updates of a new customer handled
     # at the same moment would otherwise both insert, and one would fail.
-    dialect = session.get_bind().dialect.name
-    statement: postgresql.Insert | sqlite.Insert
-    if dialect == "postgresql":
-        statement = postgresql.insert(CustomerProfile)
-    elif dialect == "sqlite":
-        statement = sqlite.insert(CustomerProfile)
-    else:
-        raise NotImplementedError(f"no upsert for {dialect}")
+    statement = insert_for(session, CustomerProfile)
     now = utc_now()
     await session.exec(
         statement.values(

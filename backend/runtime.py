@@ -17,6 +17,7 @@ from backend.api.context import ApiContext
 from backend.api.settings import ApiSettings
 from backend.database import Database
 from backend.jobs import Housekeeper
+from backend.policies import PolicyDesk
 from backend.privacy_requests.settings import RequestRules
 from backend.webhooks.settings import WebhookSettings
 from backend.webhooks.worker import AlertHook, OutboxWorker
@@ -43,11 +44,12 @@ async def backend_running(
     deliver_webhooks: bool = True,
     housekeeping: bool = True,
     on_dead: AlertHook | None = None,
+    policies: PolicyDesk | None = None,
 ) -> AsyncIterator[BackendRuntime]:
     """Run the parts asked for until the block ends; the API is listening on entry."""
     api_settings = api_settings or ApiSettings()
     webhook_settings = webhook_settings or WebhookSettings()
-    ctx = ApiContext(database, rules, api_settings, webhook_settings)
+    ctx = ApiContext(database, rules, api_settings, webhook_settings, policies=policies)
     runtime = BackendRuntime(ctx)
     stop = asyncio.Event()
     runner: web.AppRunner | None = None

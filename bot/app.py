@@ -27,6 +27,7 @@ from aiohttp import web
 from backend.api.settings import ApiSettings
 from backend.conversation_log import purge_expired
 from backend.database import Database
+from backend.policies import PolicyDesk
 from backend.privacy_requests import (
     PrivacyRequestSettings,
     SmtpSettings,
@@ -34,12 +35,17 @@ from backend.privacy_requests import (
 )
 from backend.runtime import backend_running
 from backend.settings import BackendSettings
+from bot.admin.announcements import PolicyAnnouncer
+from bot.admin.settings import AdminSettings
 from bot.answer_engine import AnswerEngine
 from bot.dispatcher import build_dispatcher
+from bot.handoff.tasks import run_handoff_tasks
 from bot.i18n import create_i18n
+from bot.index_follow import IndexFollower, index_switched
 from bot.local_chat import LocalChat
 from bot.notices import NoticeRelay
 from bot.outgoing import SendingLimits
+from bot.request_cards.worker import RequestCardWorker
 from bot.services import Services
 from bot.settings import BotSettings
 from bot.shop_directory import ShopDirectory
@@ -89,6 +95,8 @@ async def running_services(
     retriever = await asyncio.to_thread(load_retriever, indexer_settings)
     engine = AnswerEngine(retriever, IntentRecogniser(retriever.embedder))
     await engine.start()
+    # Admins' policy uploads (chat and API) are embedded with the serving model.
+    desk = PolicyDesk(indexer_settings, embedder=retriever.embedder)
     services = Services(
         settings=bot_settings,
         engine=engine,
@@ -99,14 +107,20 @@ async def running_services(
         request_rules=request_settings.rules(backend_settings.pseudonym_key.get_secret_value()),
         mail=mail_sender_from_settings(smtp_settings),
         retention_days=backend_settings.conversation_retention_days,
+        export_policy=api_settings.export_policy(),
+        policy_desk=desk,
     )
     background = [
         asyncio.create_task(_purge_periodically(services), name="purge"),
-        asyncio.create_task(_follow_index(services), name="index-follow"),
+        asyncio.create_task(_follow_index(services, desk.redis_url), name="index-follow"),
     ]
     try:
         async with backend_running(
-            database, services.request_rules, api_settings=api_settings, serve_api=serve_api
+            database,
+            services.request_rules,
+            api_settings=api_settings,
+            serve_api=serve_api,
+            policies=desk,
         ):
             yield services
     finally:
@@ -130,15 +144,17 @@ async def _purge_periodically(services: Services) -> None:
         await asyncio.sleep(services.settings.purge_interval_seconds)
 
 
-async def _follow_index(services: Services) -> None:
-    """Answer from a newly published policy version without a restart."""
-    while True:
-        await asyncio.sleep(services.settings.index_check_seconds)
-        try:
-            if await services.engine.refresh_index():
-                log.info("now serving index version %d", services.engine.retriever.manifest.version)
-        except Exception:
-            log.exception("could not load the new index version; still serving the old one")
+async def _follow_index(services: Services, redis_url: str | None) -> None:
+    """Answer from a newly published policy version without a restart, whichever process
+    published it (see bot.index_follow)."""
+    follower = IndexFollower(
+        services.engine.refresh_index,
+        poll_seconds=services.settings.index_check_seconds,
+        database_url=services.database.url,
+        redis_url=redis_url,
+        on_switch=lambda: index_switched(services),
+    )
+    await follower.run()
 
 
 def compiled_locales() -> Path:
@@ -203,11 +219,31 @@ async def serve(
     )
     stop = asyncio.Event()
     notices = asyncio.create_task(relay.run_forever(stop), name="notices")
+    # Cards of privacy requests in the shops' support groups, and their daily digest.
+    cards = asyncio.create_task(
+        RequestCardWorker(bot, services).run_forever(stop), name="request-cards"
+    )
+    # Customers who sent /notify hear of their shop's policy changes.
+    admin_settings = AdminSettings()
+    announcer = PolicyAnnouncer(
+        bot,
+        services,
+        i18n,
+        per_second=admin_settings.announcements_per_second,
+        check_seconds=admin_settings.announcement_check_seconds,
+    )
+    announcements = asyncio.create_task(announcer.run_forever(stop), name="announcements")
+    # Hand-off: the paced sender into the support groups, and the closer of idle
+    # conversations with a person.
+    handoffs = asyncio.create_task(run_handoff_tasks(bot, services, i18n, stop), name="handoff")
     try:
         await _serve_telegram(services, dispatcher, bot)
     finally:
         stop.set()
         await notices
+        await cards
+        await announcements
+        await handoffs
 
 
 async def _serve_telegram(services: Services, dispatcher: Dispatcher, bot: Bot) -> None:

@@ -10,7 +10,17 @@ from aiogram.utils.i18n import I18n
 from bot.i18n import CustomerLanguageMiddleware
 from bot.middlewares.customer import CustomerMiddleware
 from bot.middlewares.throttling import ThrottlingMiddleware
-from bot.routers import callbacks, commands, errors, media, privacy_requests, questions
+from bot.routers import (
+    admin,
+    callbacks,
+    commands,
+    errors,
+    handoff,
+    media,
+    privacy_requests,
+    questions,
+    request_cards,
+)
 from bot.services import Services
 
 
@@ -31,6 +41,17 @@ def build_dispatcher(
     dispatcher.include_routers(
         errors.create_router(),
         commands.create_router(),
+        # Admins' commands and /notify, in private chats: before a flow's state or the
+        # questions could take "/stats" or a policy file as theirs.
+        admin.create_router(),
+        # Staff's steps on request cards in support groups: before /cancel of a customer's
+        # flow and before the group questions, which would take a reply to the bot as one.
+        request_cards.create_router(),
+        # Hand-off: while a customer talks to a person every private message goes to their
+        # topic, before a flow, the questions or the media routers could answer it; in a
+        # support group, operators' messages in customers' topics and /close, /takeover,
+        # /canned.
+        handoff.create_router(),
         # Before the catch-alls of callbacks and questions: a flow's own buttons and answers.
         privacy_requests.create_router(),
         callbacks.create_router(),

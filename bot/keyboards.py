@@ -47,6 +47,16 @@ class RequestCallback(CallbackData, prefix="req"):
     action: str  # confirm | cancel | resend
 
 
+class CardCallback(CallbackData, prefix="rc"):
+    """A button of a privacy request's card in a support group (bot.request_cards). The
+    request id travels in the data, so who may press is decided by the pressing chat and
+    user against the request's shop, never by the data: it can be forged."""
+
+    action: str  # start | extend | months | complete | deny | reason | cancel
+    request: str
+    arg: str = ""  # the months of an extension, the code of a denial
+
+
 def _feedback_row(record: int) -> list[InlineKeyboardButton]:
     return [
         InlineKeyboardButton(
@@ -145,5 +155,45 @@ def code_keyboard() -> InlineKeyboardMarkup:
         inline_keyboard=[
             [_request_button(_("Send the code again"), "resend")],
             [_request_button(_("Cancel"), "cancel")],
+        ]
+    )
+
+
+class HandoffRatingCallback(CallbackData, prefix="hr"):
+    """The customer's rating of a conversation with a person (bot.handoff). The hand-off id
+    is checked against the presser's pseudonym: the data can be forged."""
+
+    handoff: int
+    stars: int
+
+
+class HandoffCommentCallback(CallbackData, prefix="hc"):
+    """The "Skip" button under the question for a comment on a rating."""
+
+    handoff: int
+
+
+def rating_keyboard(handoff: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=f"{stars} ⭐",
+                    callback_data=HandoffRatingCallback(handoff=handoff, stars=stars).pack(),
+                )
+                for stars in range(1, 6)
+            ]
+        ]
+    )
+
+
+def comment_keyboard(handoff: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=_("Skip"), callback_data=HandoffCommentCallback(handoff=handoff).pack()
+                )
+            ]
         ]
     )

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 
 from backend.database import Database
+from backend.policies import PolicyDesk
 from backend.privacy_requests import MailSender, RequestRules
+from backend.privacy_requests.exports import ExportPolicy
 from bot.answer_engine import AnswerEngine
+from bot.handoff.desk import HandoffDesk
 from bot.settings import BotSettings
 from bot.shop_directory import ShopDirectory
 
@@ -22,3 +26,11 @@ class Services:
     request_rules: RequestRules
     mail: MailSender
     retention_days: int = 30
+    # What an access export may be (type and size), also when staff send it in a group.
+    export_policy: ExportPolicy = field(default_factory=ExportPolicy)
+    # Where admins publish policy versions (None: not from this process), and the signal
+    # that one was published or switched to, for the announcer of policy changes.
+    policy_desk: PolicyDesk | None = None
+    policy_changed: asyncio.Event = field(default_factory=asyncio.Event)
+    # Hand-off to the shops' support groups: its settings, per-customer locks, doorbell.
+    handoff: HandoffDesk = field(default_factory=HandoffDesk)

@@ -1,4 +1,4 @@
-"""`python -m indexer`: build, search, eval, calibrate, stats and bench.
+"""`python -m indexer`: build, search, eval, calibrate, stats, bench and policy.
 
 Human output by default, one JSON document with --json. Every input problem ends with one
 line naming the file and the reason, exit status 1, and the serving index unchanged.
@@ -283,6 +283,53 @@ def cmd_bench(args: argparse.Namespace, settings: IndexerSettings) -> int:
     return 0
 
 
+def cmd_policy(args: argparse.Namespace, settings: IndexerSettings) -> int:
+    """A new policy version, or back to the previous one, in the folders alone: nothing is
+    recorded and nobody is told (`python -m backend policy` does both); running
+    assistants find the new version by polling."""
+    from indexer.policy_update import (
+        NothingToRollBackError,
+        ShopNotFoundError,
+        add_policy,
+        rollback_policy,
+    )
+
+    try:
+        if args.action == "add":
+            path = Path(args.file)
+            if not path.is_file():
+                raise PolicyError(path, "file not found")
+            update = add_policy(
+                settings,
+                _embedder(settings),
+                args.shop,
+                args.language,
+                path.name,
+                path.read_bytes(),
+                version=args.version,
+            )
+        else:
+            update = rollback_policy(settings, _embedder(settings), args.shop)
+    except ShopNotFoundError:
+        print(f"error: unknown shop {args.shop!r}", file=sys.stderr)
+        return 1
+    except NothingToRollBackError:
+        print(f"error: {args.shop} has no upload left to roll back", file=sys.stderr)
+        return 1
+    payload = {
+        "shop": update.shop_id,
+        "action": update.action,
+        "language": update.language,
+        "document": update.document,
+        "version": update.version,
+        "index_version": update.index_version,
+        "previous_index_version": update.previous_index_version,
+        **update.diff.summary(),
+    }
+    _emit(args, payload, "\n".join(update.describe()))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m indexer", description=__doc__)
     root.add_argument("--knowledge", help="knowledge folder (default: INDEXER_KNOWLEDGE_DIR)")
@@ -319,6 +366,21 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--sizes", default="1000,10000,100000")
     bench.add_argument("--queries", type=int, default=200)
     bench.add_argument("--no-build", action="store_true", help="skip the build-throughput part")
+    policy = commands.add_parser(
+        "policy", help="publish a new policy file for a shop, or roll the latest back"
+    )
+    policy_actions = policy.add_subparsers(dest="action", required=True)
+    policy_add = policy_actions.add_parser("add", help="check, index and publish FILE")
+    policy_add.add_argument("--language", required=True, help="ISO 639-1 code of the text")
+    policy_add.add_argument("--version", help="the version customers see (default: today)")
+    policy_add.add_argument("file", help=".md, .txt, .html or .pdf")
+    policy_rollback = policy_actions.add_parser(
+        "rollback", help="restore the version before the latest upload"
+    )
+    for sub in (policy_add, policy_rollback):
+        sub.add_argument("--shop", required=True)
+        sub.add_argument("--json", action="store_true", help="one JSON document on stdout")
+        sub.set_defaults(handler=cmd_policy)
     return root
 
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from backend.api.problems import ProblemError
 from backend.api.settings import ApiSettings
 from backend.database import Database
+from backend.policies import PolicyDesk
 from backend.privacy_requests.exports import ExportPolicy
 from backend.privacy_requests.settings import RequestRules
 from backend.webhooks.inbound import InboundWebhookIds, SeenWebhookIds
@@ -28,6 +29,8 @@ class ApiContext:
     settings: ApiSettings = field(default_factory=ApiSettings)
     webhook_settings: WebhookSettings = field(default_factory=WebhookSettings)
     seen_inbound_ids: SeenWebhookIds | None = None
+    # The knowledge and index folders that shops publish policies into; None: none here.
+    policies: PolicyDesk | None = None
 
     def __post_init__(self) -> None:
         if self.seen_inbound_ids is None:

@@ -10,7 +10,7 @@ from typing import Final
 from aiohttp import web
 from pydantic import BaseModel
 
-from backend.api import downloads, inbound, webhook_endpoints
+from backend.api import downloads, inbound, policies, webhook_endpoints
 from backend.api import privacy_requests as requests
 from backend.api.schemas import (
     Complete,
@@ -26,6 +26,8 @@ from backend.api.schemas import (
     InboundCall,
     InboundResult,
     Outcomes,
+    PolicyChangeList,
+    PolicyChangeView,
     RequestPage,
     RequestView,
     RotateSecret,
@@ -34,6 +36,7 @@ from backend.api.schemas import (
     Verify,
 )
 from backend.privacy_requests.exports import EXPORT_TYPES
+from indexer.policy_update import VERSION_FORM
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PREFIX: Final = "/api/v1"
@@ -360,6 +363,56 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
         response=InboundResult,
         authenticated=False,
         errors=(401, 404, 409, 413, 422),
+    ),
+    Operation(
+        "POST",
+        f"{PREFIX}/policies",
+        policies.upload_policy,
+        "publishPolicy",
+        "Publish a new version of the shop's privacy policy (the file as the body): it is "
+        "checked, indexed and served at once; refused, nothing changes",
+        "policies",
+        upload_types=tuple(policies.POLICY_TYPES),
+        response=PolicyChangeView,
+        status=201,
+        query=(
+            Query(
+                "language",
+                "the language of the document it replaces (default: the shop's)",
+                {"type": "string", "enum": list(policies.LANGUAGES)},
+            ),
+            Query(
+                "filename",
+                "the file's name; its extension agrees with the media type",
+                {"type": "string", "pattern": policies.FILENAME_FORM},
+            ),
+            Query(
+                "version",
+                "the version the customers see (default: today's date)",
+                {"type": "string", "pattern": VERSION_FORM.pattern},
+            ),
+        ),
+        errors=(400, 404, 409, 413, 415, 422),
+    ),
+    Operation(
+        "POST",
+        f"{PREFIX}/policies/rollback",
+        policies.rollback_policy,
+        "rollBackPolicy",
+        "Restore the policy version from before the latest upload",
+        "policies",
+        response=PolicyChangeView,
+        status=201,
+        errors=(404, 409, 422),
+    ),
+    Operation(
+        "GET",
+        f"{PREFIX}/policies",
+        policies.list_policy_changes,
+        "listPolicyChanges",
+        "The shop's latest policy changes (up to 50), newest first",
+        "policies",
+        response=PolicyChangeList,
     ),
     Operation(
         "GET",

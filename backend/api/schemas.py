@@ -8,7 +8,13 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from backend.models import AccessExport, PrivacyRequest, WebhookDelivery, WebhookEndpoint
+from backend.models import (
+    AccessExport,
+    PolicyChange,
+    PrivacyRequest,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 Kind = Literal["unsubscribe", "access", "deletion"]
 Status = Literal[
@@ -251,3 +257,48 @@ class Problem(BaseModel):
     status: int
     detail: str
     errors: list[dict[str, str]] | None = None
+
+
+class PolicyChangeView(BaseModel):
+    """A new version of the shop's policy published, or the previous one restored, with
+    the sections that changed (matched by title, numbering ignored)."""
+
+    id: int
+    action: Literal["upload", "rollback"]
+    language: str | None
+    document: str | None
+    version: str | None
+    previous_version: str | None
+    index_version: int
+    previous_index_version: int | None
+    added: list[str]
+    removed: list[str]
+    reworded: list[str]
+    unchanged: int
+    created_at: datetime
+    announced_at: datetime | None
+
+    @classmethod
+    def of(cls, change: PolicyChange) -> PolicyChangeView:
+        summary = change.summary
+        assert change.id is not None
+        return cls(
+            id=change.id,
+            action="rollback" if change.action == "rollback" else "upload",
+            language=change.language,
+            document=change.document,
+            version=summary.get("version") or None,
+            previous_version=summary.get("previous_version"),
+            index_version=change.index_version,
+            previous_index_version=change.previous_index_version,
+            added=list(summary.get("added") or []),
+            removed=list(summary.get("removed") or []),
+            reworded=list(summary.get("reworded") or []),
+            unchanged=int((summary.get("counts") or {}).get("unchanged", 0)),
+            created_at=change.created_at,
+            announced_at=change.announced_at,
+        )
+
+
+class PolicyChangeList(BaseModel):
+    items: list[PolicyChangeView]

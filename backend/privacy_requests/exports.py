@@ -19,7 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from backend.models import AccessExport, PrivacyRequest, utc_now
 from backend.privacy_requests.errors import InvalidRequestError, PrivacyRequestError
-from backend.privacy_requests.lifecycle import record_event
+from backend.privacy_requests.lifecycle import Actor, record_event
 
 # What a shop may upload: data a person can open without special software.
 EXPORT_TYPES: Final = {
@@ -60,6 +60,7 @@ async def attach_export(
     data: bytes,
     *,
     policy: ExportPolicy,
+    actor: Actor = "shop",
     now: datetime | None = None,
 ) -> AccessExport:
     """Keep `data` as the export of `request` (an access request being worked on),
@@ -92,7 +93,7 @@ async def attach_export(
     await record_event(
         session,
         request,
-        actor="shop",
+        actor=actor,
         action="export_uploaded",
         now=now,
         detail={"content_type": content_type, "size": len(data)},

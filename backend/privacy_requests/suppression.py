@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from backend.database import insert_for
 from backend.models import SuppressionEntry
 from backend.privacy_requests.hashing import email_hash
 from backend.privacy_requests.settings import RequestRules
@@ -17,14 +17,7 @@ from backend.privacy_requests.settings import RequestRules
 
 async def suppress(session: AsyncSession, shop_id: str, hashed_email: str, now: datetime) -> bool:
     """Record the objection; True if it is new, False if it was already there."""
-    dialect = session.get_bind().dialect.name
-    statement: postgresql.Insert | sqlite.Insert
-    if dialect == "postgresql":
-        statement = postgresql.insert(SuppressionEntry)
-    elif dialect == "sqlite":
-        statement = sqlite.insert(SuppressionEntry)
-    else:
-        raise NotImplementedError(f"no insert-if-absent for {dialect}")
+    statement = insert_for(session, SuppressionEntry)
     # One statement: two unsubscribes of the same address at once must not fail on the
     # unique constraint.
     result = await session.exec(

@@ -42,7 +42,12 @@ class ThrottlingMiddleware(BaseMiddleware):
         event: TelegramObject,
         data: dict[str, Any],
     ) -> Any:
-        if not isinstance(event, Message) or event.from_user is None:
+        # Customers in private chats only: staff working a support group are not flooding.
+        if (
+            not isinstance(event, Message)
+            or event.from_user is None
+            or event.chat.type != "private"
+        ):
             return await handler(event, data)
         user_id = event.from_user.id
         now = time.monotonic()

@@ -27,7 +27,6 @@ from bot.routers.questions import (
     RIGHT_QUESTIONS,
     answer_question,
     explain_right,
-    offer_person,
     shop_for,
 )
 from bot.services import Services
@@ -139,7 +138,9 @@ async def on_menu(
     if action in intents and shop is not None:
         await explain_right(message, Intent(intents[action]), shop, services, state)
     elif action == "person":
-        await offer_person(message, shop)
+        from bot.routers.handoff import ask_for_person  # builds on this package's routers
+
+        await ask_for_person(message, query.from_user, customer, services)
     elif action == "privacy":
         await message.answer(await privacy_text(services, customer))
     elif action == "language":

@@ -101,7 +101,8 @@ async def explain_right(
 
 
 async def offer_person(message: Message, shop: Shop | None) -> None:
-    """Hand-off to the shop's support group arrives with issue 5; until then be honest."""
+    """When there is nobody to hand the chat to (no shop chosen, or the shop has no
+    support group): say so honestly, with the shop's e-mail."""
     if shop is None:
         await message.answer(_("Choose a shop first, then I can tell you whom to contact."))
         return
@@ -145,7 +146,10 @@ async def answer_question(
         await message.answer(_("You're welcome! Ask me anything else about your data."))
         return
     if intent is Intent.HANDOFF:
-        await offer_person(message, shop)
+        # Imported here: the hand-off router builds on this module.
+        from bot.routers.handoff import ask_for_person
+
+        await ask_for_person(message, message.from_user, customer, services)
         return
     if intent in RIGHT_QUESTIONS:
         await explain_right(message, intent, shop, services, state)

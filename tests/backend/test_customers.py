@@ -104,3 +104,24 @@ async def test_forget_removes_everything_of_that_customer_and_nothing_else(
     async with db.session() as session:
         again = await forget_customer(session, ALICE)
     assert (again.profile, again.conversation_records, again.feedback) == (False, 0, 0)
+
+
+async def test_forget_also_removes_hand_offs_and_policy_subscriptions(db: Database) -> None:
+    from sqlmodel import col, select
+
+    from backend.models import Handoff, PolicySubscription
+
+    me, other = pseudonym_for(31, KEY), pseudonym_for(32, KEY)
+    async with db.session() as session:
+        for pseudonym in (me, other):
+            session.add(
+                Handoff(shop_id="webstore", pseudonym=pseudonym, language="en", trigger="customer")
+            )
+            session.add(PolicySubscription(shop_id="webstore", pseudonym=pseudonym, chat_id=31))
+    async with db.session() as session:
+        report = await forget_customer(session, me)
+    assert report.handoffs == 1 and report.subscriptions == 1
+    async with db.session() as session:
+        left = list(await session.exec(select(col(Handoff.pseudonym))))
+        subscribed = list(await session.exec(select(col(PolicySubscription.pseudonym))))
+    assert left == [other] and subscribed == [other]

