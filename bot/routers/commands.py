@@ -40,6 +40,10 @@ def help_text(shop_name: str | None) -> str:
                 "see what I store about you, /forget to erase it."
             ),
             _("Privacy requests: /requests lists yours, /cancel stops the one you are starting."),
+            _(
+                "/human puts you through to a person at the shop; /notify tells you when its "
+                "privacy policy changes."
+            ),
         ]
     )
 
