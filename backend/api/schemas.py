@@ -15,15 +15,13 @@ from backend.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from backend.privacy_requests.fulfilment import Outcome as OutcomeValue
+from backend.privacy_requests.lifecycle import DenialReason, RequestKind, RequestStatus
 
-Kind = Literal["unsubscribe", "access", "deletion"]
-Status = Literal[
-    "identity_pending", "verified", "in_progress", "completed", "denied", "canceled", "expired"
-]
-DenialReason = Literal[
-    "identity_not_verified", "no_customer_match", "legal_retention", "manifestly_excessive", "other"
-]
-OutcomeValue = Literal["erased", "no_match", "retained", "failed"]
+# The domain's own vocabularies: the API documents exactly what the lifecycle accepts.
+Kind = RequestKind
+Status = RequestStatus
+# A Literal for the OpenAPI enum; a test holds it equal to the models' WEBHOOK_EVENT_TYPES.
 EventType = Literal[
     "*",
     "privacy_request.created",

@@ -138,3 +138,12 @@ def test_every_operation_answers_as_documented(
         checked += 1
     assert checked >= 20
     assert not failures, "\n\n".join(failures)
+
+
+def test_the_documented_event_types_are_the_ones_the_outbox_takes() -> None:
+    from typing import get_args
+
+    from backend.api.schemas import EventType
+    from backend.models import WEBHOOK_EVENT_TYPES
+
+    assert set(get_args(EventType)) == {"*", *WEBHOOK_EVENT_TYPES}
