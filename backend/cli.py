@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import sys
 from collections.abc import Callable, Sequence
 
 from alembic.script import ScriptDirectory
-from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -26,10 +24,14 @@ from backend.admin_cli import add_admin_commands
 from backend.api.keys import create_api_key, list_api_keys, revoke_api_key
 from backend.api.settings import ApiSettings
 from backend.database import Database, alembic_config
+from backend.index_signal import SignalSettings
+from backend.observability.health import mark_shutting_down
+from backend.observability.logs import LogSettings, configure_logging
 from backend.policies import PolicyDesk
 from backend.privacy_requests.settings import PrivacyRequestSettings
-from backend.runtime import backend_running
+from backend.runtime import backend_running, stop_on_signals
 from backend.settings import BackendSettings
+from backend.settings_check import SettingsError, error_line, load
 from backend.webhooks.settings import WebhookSettings
 from indexer.settings import IndexerSettings
 from indexer.shops import load_shops
@@ -58,14 +60,18 @@ def cmd_serve(args: argparse.Namespace, settings: BackendSettings) -> int:
 
 def _run_backend(settings: BackendSettings, *, serve_api: bool, work: bool) -> int:
     # Read before anything starts, so that a bad value stops it with one clear line.
-    api_settings = ApiSettings()
-    rules = PrivacyRequestSettings().rules(settings.pseudonym_key.get_secret_value())
-    webhook_settings = WebhookSettings()
+    log_settings = load(LogSettings)
+    api_settings = load(ApiSettings)
+    rules = load(PrivacyRequestSettings).rules(settings.pseudonym_key.get_secret_value())
+    webhook_settings = load(WebhookSettings)
+    indexer_settings = load(IndexerSettings)
+    load(SignalSettings)
+    configure_logging(log_settings.level, log_settings.format)
 
     async def serve() -> None:
         # Signals are taken over before anything starts, so that a SIGTERM arriving while
         # it does still stops it cleanly.
-        stop = _stop_on_signals()
+        stop = stop_on_signals()
         database = Database(settings.database_url)
         try:
             await database.migrate()
@@ -79,7 +85,7 @@ def _run_backend(settings: BackendSettings, *, serve_api: bool, work: bool) -> i
                 housekeeping=work,
                 # Shops publish policies through the API into these folders (the model
                 # is loaded on the first upload).
-                policies=PolicyDesk(IndexerSettings()) if serve_api else None,
+                policies=PolicyDesk(indexer_settings) if serve_api else None,
             ) as runtime:
                 parts = []
                 if serve_api:
@@ -91,19 +97,15 @@ def _run_backend(settings: BackendSettings, *, serve_api: bool, work: bool) -> i
                     parts.append("webhook outbox worker and housekeeping running")
                 print("; ".join(parts) + ". Ctrl-C stops.", flush=True)
                 await stop.wait()
+                # SIGTERM or Ctrl-C: /readyz answers 503 from now on; leaving the block
+                # lets the worker finish its deliveries in flight and closes the API.
+                if runtime.app is not None:
+                    mark_shutting_down(runtime.app)
         finally:
             await database.dispose()
 
     asyncio.run(serve())
     return 0
-
-
-def _stop_on_signals() -> asyncio.Event:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signal_number in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signal_number, stop.set)
-    return stop
 
 
 def cmd_apikey(args: argparse.Namespace, settings: BackendSettings) -> int:
@@ -184,13 +186,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     handler: Handler = args.handler
     try:
-        return handler(args, BackendSettings())
-    except ValidationError as exc:
-        # Without the input: the rejected value may be the pseudonym key.
-        for error in exc.errors(include_input=False, include_url=False):
-            where = ".".join(str(part) for part in error["loc"])
-            print(f"error: {where}: {error['msg']}", file=sys.stderr)
-        return 1
+        return handler(args, load(BackendSettings))
+    except SettingsError as exc:  # secrets are named, never echoed
+        print(error_line(exc), file=sys.stderr)
+        return 2
     except (SQLAlchemyError, OSError) as exc:
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

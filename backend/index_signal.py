@@ -70,6 +70,9 @@ async def send_index_signal(database: Database, version: int, redis_url: str | N
             log.warning("could not publish to Redis %s: %s", INDEX_CHANNEL, type(exc).__name__)
 
 
+CLOSE_SECONDS = 2.0
+
+
 async def _reconnecting(name: str, listen_once: Callable[[], Awaitable[None]]) -> None:
     """Run a listener for good: after a lost connection, again, with growing pauses."""
     attempt = 0
@@ -132,9 +135,11 @@ async def listen_redis(redis_url: str, wake: Wake, ready: asyncio.Event | None =
                 data = message.get("data")
                 wake(data.decode() if isinstance(data, bytes) else str(data))
         finally:
+            # Bounded: cancelled mid-subscribe, redis-py's close can wait for good on the
+            # connection the cancelled call held, and the process would never stop.
             with contextlib.suppress(Exception):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await asyncio.wait_for(pubsub.aclose(), CLOSE_SECONDS)
             with contextlib.suppress(Exception):
-                await client.aclose()
+                await asyncio.wait_for(client.aclose(), CLOSE_SECONDS)
 
     await _reconnecting("Redis", once)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -30,6 +31,8 @@ class BackendRuntime:
     context: ApiContext
     # The port the API listens on (the one the OS chose when API_PORT is 0), or None.
     port: int | None = None
+    # The API application (for `mark_shutting_down`), or None when no API is served.
+    app: web.Application | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
@@ -46,7 +49,12 @@ async def backend_running(
     on_dead: AlertHook | None = None,
     policies: PolicyDesk | None = None,
 ) -> AsyncIterator[BackendRuntime]:
-    """Run the parts asked for until the block ends; the API is listening on entry."""
+    """Run the parts asked for until the block ends; the API is listening on entry.
+
+    On leaving, the worker finishes the batch in flight (its loop checks `stop` only
+    between batches, and each delivery's result is recorded before `run_once` returns),
+    the housekeeper its round, and only then does the API stop listening.
+    """
     api_settings = api_settings or ApiSettings()
     webhook_settings = webhook_settings or WebhookSettings()
     ctx = ApiContext(database, rules, api_settings, webhook_settings, policies=policies)
@@ -54,7 +62,8 @@ async def backend_running(
     stop = asyncio.Event()
     runner: web.AppRunner | None = None
     if serve_api:
-        runner = web.AppRunner(create_api_app(ctx), access_log=None)
+        runtime.app = create_api_app(ctx)
+        runner = web.AppRunner(runtime.app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, api_settings.host, api_settings.port)
         await site.start()
@@ -75,3 +84,12 @@ async def backend_running(
         await asyncio.gather(*runtime.tasks, return_exceptions=True)
         if runner is not None:
             await runner.cleanup()
+
+
+def stop_on_signals() -> asyncio.Event:
+    """An event set by SIGTERM or SIGINT: the process stops gracefully on either."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signal_number, stop.set)
+    return stop

@@ -507,10 +507,11 @@ async def run_bench(
 
     from backend.settings import BackendSettings
     from bot.answer_engine import MAX_BATCH
-    from bot.app import running_services, telegram_bot, webhook_application
+    from bot.app import running_services, telegram_bot
     from bot.dispatcher import build_dispatcher
     from bot.i18n import create_i18n
     from bot.settings import BotSettings
+    from bot.webhook import webhook_application
 
     def say(line: str) -> None:
         if progress is not None:

@@ -1,7 +1,3 @@
-import asyncio
-import contextlib
-
 from bot.app import main
 
-with contextlib.suppress(KeyboardInterrupt):
-    asyncio.run(main())
+raise SystemExit(main())

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,20 +22,28 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.utils.i18n import I18n
-from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
 
 from backend.api.settings import ApiSettings
 from backend.conversation_log import purge_expired
 from backend.database import Database
+from backend.observability.health import (
+    ReadinessCheck,
+    database_check,
+    mark_shutting_down,
+    redis_check,
+)
+from backend.observability.logs import configure_logging
+from backend.observability.metrics import refresh_database_gauges, set_index_gauges
 from backend.policies import PolicyDesk
 from backend.privacy_requests import (
     PrivacyRequestSettings,
     SmtpSettings,
     mail_sender_from_settings,
 )
-from backend.runtime import backend_running
+from backend.runtime import backend_running, stop_on_signals
 from backend.settings import BackendSettings
+from backend.settings_check import SettingsError, error_line
 from bot.admin.announcements import PolicyAnnouncer
 from bot.admin.settings import AdminSettings
 from bot.answer_engine import AnswerEngine
@@ -48,7 +57,11 @@ from bot.outgoing import SendingLimits
 from bot.request_cards.worker import RequestCardWorker
 from bot.services import Services
 from bot.settings import BotSettings
+from bot.shared_state import SharedState, shared_state
 from bot.shop_directory import ShopDirectory
+from bot.startup import AppConfig, load_config
+from bot.update_claims import mark_answered_after_send
+from bot.webhook import webhook_application
 from indexer.build import build_index
 from indexer.embedding import create_embedder
 from indexer.errors import IndexNotFoundError
@@ -169,6 +182,8 @@ def telegram_bot(settings: BotSettings) -> Bot:
         else AiohttpSession()
     )
     session.middleware(SendingLimits(enabled=settings.sending_limits))
+    # A re-delivered update is not answered again once its first reply went out.
+    session.middleware(mark_answered_after_send())
     return Bot(
         settings.bot_token.get_secret_value(),
         session=session,
@@ -176,38 +191,25 @@ def telegram_bot(settings: BotSettings) -> Bot:
     )
 
 
-def webhook_application(dispatcher: Dispatcher, bot: Bot, settings: BotSettings) -> web.Application:
-    app = web.Application()
-    SimpleRequestHandler(
-        dispatcher=dispatcher, bot=bot, secret_token=settings.secret_token()
-    ).register(app, path=settings.webhook_path)
-    setup_application(app, dispatcher, bot=bot)
-
-    async def on_startup(bot: Bot) -> None:
-        assert settings.webhook_url is not None
-        await bot.set_webhook(
-            settings.webhook_url,
-            secret_token=settings.secret_token(),
-            allowed_updates=dispatcher.resolve_used_update_types(),
-            drop_pending_updates=False,
-        )
-
-    dispatcher.startup.register(on_startup)
-    return app
-
-
 async def serve(
     services: Services,
     dispatcher: Dispatcher,
     i18n: I18n,
     api_settings: ApiSettings | None = None,
+    *,
+    shared: SharedState | None = None,
+    stop: asyncio.Event | None = None,
 ) -> None:
+    """Serve until `stop` is set (SIGTERM), then shut down gracefully: updates being
+    handled are finished, then the background senders, then (by the caller's
+    `running_services`) the outbox worker's deliveries in flight."""
     settings = services.settings
     if settings.bot_token is None:
         # A terminal chat reads better without a log line after every message.
         logging.getLogger("aiogram").setLevel(logging.WARNING)
         await LocalChat(dispatcher).run(lambda: input("> "), settings.default_shop or "")
         return
+    stop = stop or asyncio.Event()
     bot = telegram_bot(settings)
     api_settings = api_settings or ApiSettings()
     relay = NoticeRelay(
@@ -217,11 +219,11 @@ async def serve(
         export_policy=api_settings.export_policy(),
         public_url=api_settings.base_url(),
     )
-    stop = asyncio.Event()
-    notices = asyncio.create_task(relay.run_forever(stop), name="notices")
+    senders_stop = asyncio.Event()
+    notices = asyncio.create_task(relay.run_forever(senders_stop), name="notices")
     # Cards of privacy requests in the shops' support groups, and their daily digest.
     cards = asyncio.create_task(
-        RequestCardWorker(bot, services).run_forever(stop), name="request-cards"
+        RequestCardWorker(bot, services).run_forever(senders_stop), name="request-cards"
     )
     # Customers who sent /notify hear of their shop's policy changes.
     admin_settings = AdminSettings()
@@ -232,41 +234,131 @@ async def serve(
         per_second=admin_settings.announcements_per_second,
         check_seconds=admin_settings.announcement_check_seconds,
     )
-    announcements = asyncio.create_task(announcer.run_forever(stop), name="announcements")
+    announcements = asyncio.create_task(announcer.run_forever(senders_stop), name="announcements")
     # Hand-off: the paced sender into the support groups, and the closer of idle
     # conversations with a person.
-    handoffs = asyncio.create_task(run_handoff_tasks(bot, services, i18n, stop), name="handoff")
+    handoffs = asyncio.create_task(
+        run_handoff_tasks(bot, services, i18n, senders_stop), name="handoff"
+    )
     try:
-        await _serve_telegram(services, dispatcher, bot)
+        if settings.webhook_url:
+            await _serve_webhook(services, dispatcher, bot, shared, stop)
+        else:
+            await _serve_polling(dispatcher, bot, stop)
     finally:
-        stop.set()
-        await notices
-        await cards
-        await announcements
-        await handoffs
+        senders_stop.set()
+        await asyncio.gather(notices, cards, announcements, handoffs, return_exceptions=True)
+        await bot.session.close()
 
 
-async def _serve_telegram(services: Services, dispatcher: Dispatcher, bot: Bot) -> None:
+def readiness_checks(services: Services, redis_url: str | None) -> dict[str, ReadinessCheck]:
+    checks = {"database": database_check(services.database), "index": _index_check(services)}
+    if redis_url:
+        checks["redis"] = redis_check(redis_url)
+    return checks
+
+
+def _index_check(services: Services) -> ReadinessCheck:
+    async def loaded() -> None:
+        manifest = services.engine.retriever.manifest  # raises while none is loaded
+        if manifest.passage_count <= 0:
+            raise RuntimeError("the index holds no passages")
+
+    return loaded
+
+
+def metrics_refresher(services: Services) -> Callable[[], Awaitable[None]]:
+    async def refresh() -> None:
+        manifest = services.engine.retriever.manifest
+        set_index_gauges(manifest.version, dict(manifest.shops))
+        await refresh_database_gauges(services.database)
+
+    return refresh
+
+
+async def _serve_webhook(
+    services: Services,
+    dispatcher: Dispatcher,
+    bot: Bot,
+    shared: SharedState | None,
+    stop: asyncio.Event,
+) -> None:
     settings = services.settings
-    if settings.webhook_url:
-        runner = web.AppRunner(webhook_application(dispatcher, bot, settings))
-        await runner.setup()
-        site = web.TCPSite(runner, settings.web_host, settings.web_port)
-        await site.start()
-        log.info("webhook mode on %s:%d", settings.web_host, settings.web_port)
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await runner.cleanup()
-        return
+    me = await bot.me()
+    claims = shared.claims(me.id) if shared is not None else None
+    app = webhook_application(
+        dispatcher,
+        bot,
+        settings,
+        claims,
+        checks=readiness_checks(services, shared_redis_url(shared)),
+        refresh_metrics=metrics_refresher(services),
+    )
+    # In-flight requests get this long to finish once the server stops listening.
+    runner = web.AppRunner(app, shutdown_timeout=settings.shutdown_seconds)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.web_host, settings.web_port)
+    await site.start()
+    log.info("webhook mode on %s:%d", settings.web_host, settings.web_port)
+    try:
+        await stop.wait()
+        log.info("stopping: finishing the updates in hand")
+        # /readyz says 503 at once, so that a balancer stops sending; updates still
+        # arriving meanwhile are handled. Then the server closes and waits for the rest.
+        mark_shutting_down(app)
+        await asyncio.sleep(settings.drain_seconds)
+    finally:
+        await runner.cleanup()
+
+
+async def _serve_polling(dispatcher: Dispatcher, bot: Bot, stop: asyncio.Event) -> None:
     await bot.delete_webhook(drop_pending_updates=False)
-    await dispatcher.start_polling(bot, handle_signals=False)
+    polling = asyncio.create_task(dispatcher.start_polling(bot, handle_signals=False))
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({polling, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if not polling.done():
+        await dispatcher.stop_polling()
+    stopping.cancel()
+    await polling
 
 
-async def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    api_settings = ApiSettings()
-    telegram = BotSettings().bot_token is not None
-    async with running_services(api_settings=api_settings, serve_api=telegram) as services:
+def shared_redis_url(shared: SharedState | None) -> str | None:
+    return shared.redis_url if shared is not None else None
+
+
+async def run(config: AppConfig) -> None:
+    # Telegram modes stop on SIGTERM/SIGINT gracefully; the local chat on Ctrl-C.
+    stop = stop_on_signals() if config.telegram else None
+    async with running_services(
+        config.bot,
+        config.indexer,
+        config.backend,
+        config.requests,
+        config.smtp,
+        config.api,
+        serve_api=config.telegram,
+    ) as services:
         i18n = create_i18n(compiled_locales())
-        await serve(services, build_dispatcher(services, i18n), i18n, api_settings)
+        shared = shared_state(config.bot, config.signals.redis_url)
+        try:
+            dispatcher = build_dispatcher(services, i18n, shared.storage, shared.windows)
+            await serve(services, dispatcher, i18n, config.api, shared=shared, stop=stop)
+        finally:
+            await shared.close()
+
+
+def main() -> int:
+    """Settings first: a bad one stops here, with one line, before anything is opened."""
+    try:
+        config = load_config()
+    except SettingsError as exc:
+        print(error_line(exc), file=sys.stderr)
+        return 2
+    configure_logging(config.logs.level, config.logs.format)
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run(config))
+    except OSError as exc:  # a port taken, a folder not writable: said in one line
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -9,7 +9,8 @@ from aiogram.utils.i18n import I18n
 
 from bot.i18n import CustomerLanguageMiddleware
 from bot.middlewares.customer import CustomerMiddleware
-from bot.middlewares.throttling import ThrottlingMiddleware
+from bot.middlewares.observing import ObservingMiddleware
+from bot.middlewares.throttling import MemoryRateWindows, RateWindows, ThrottlingMiddleware
 from bot.routers import (
     admin,
     callbacks,
@@ -25,17 +26,27 @@ from bot.services import Services
 
 
 def build_dispatcher(
-    services: Services, i18n: I18n, storage: BaseStorage | None = None
+    services: Services,
+    i18n: I18n,
+    storage: BaseStorage | None = None,
+    windows: RateWindows | None = None,
 ) -> Dispatcher:
+    """`storage` (flows' state) and `windows` (flood control) are in memory unless given:
+    replicas pass Redis-backed ones (bot.shared_state)."""
     dispatcher = Dispatcher(storage=storage or MemoryStorage(), services=services)
-    # Order matters: who the customer is, then their language, then flood control.
+    # Order matters: counted and logged under its id, who the customer is, then their
+    # language, then flood control.
+    dispatcher.update.outer_middleware(ObservingMiddleware())
     dispatcher.update.outer_middleware(
         CustomerMiddleware(services.database, services.pseudonym_key)
     )
     CustomerLanguageMiddleware(i18n).setup(dispatcher)
     dispatcher.message.outer_middleware(
         ThrottlingMiddleware(
-            services.settings.throttle_messages, services.settings.throttle_seconds
+            windows
+            or MemoryRateWindows(
+                services.settings.throttle_messages, services.settings.throttle_seconds
+            )
         )
     )
     dispatcher.include_routers(

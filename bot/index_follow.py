@@ -85,9 +85,7 @@ class IndexFollower:
                 self._wake.clear()
                 await self._check()
         finally:
-            for task in (*listeners, announce):
-                task.cancel()
-            await asyncio.gather(*listeners, announce, return_exceptions=True)
+            await _cancel(*listeners, announce)
 
     async def _when_listening(self, ready: list[asyncio.Event]) -> None:
         for event in ready:
@@ -130,3 +128,17 @@ async def index_switched(services: Services) -> None:
         except Exception:
             log.exception("could not reload the shops; keeping those loaded before")
     services.policy_changed.set()
+
+
+async def _cancel(*tasks: asyncio.Task[None]) -> None:
+    """Cancel and wait for `tasks`. Again when one is still running: redis-py swallows a
+    cancellation that lands while it connects, and the listener would run on for good,
+    keeping the process from stopping."""
+    pending = set(tasks)
+    for _ in range(5):
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=1.0)
+        if not pending:
+            return
+    log.warning("%d index listener(s) did not stop", len(pending))

@@ -50,6 +50,21 @@ class BotSettings(BaseSettings):
     index_check_seconds: float = Field(
         default=2.0, gt=0, validation_alias=_env("BOT_INDEX_CHECK_SECONDS")
     )
+    # On SIGTERM, how long /readyz says "shutting down" before the server stops listening
+    # (a load balancer's health check takes that long to notice).
+    drain_seconds: float = Field(
+        default=1.0, ge=0, le=60, validation_alias=_env("BOT_DRAIN_SECONDS")
+    )
+    # How long a replica's claim on an update it is handling keeps others from taking it
+    # over (see bot.update_claims); after that a re-delivery is handled elsewhere.
+    update_lease_seconds: float = Field(
+        default=30.0, gt=0, le=600, validation_alias=_env("BOT_UPDATE_LEASE_SECONDS")
+    )
+    # On SIGTERM, updates being handled get this long to finish (compose's stop grace
+    # period is longer).
+    shutdown_seconds: float = Field(
+        default=20.0, gt=0, le=300, validation_alias=_env("BOT_SHUTDOWN_SECONDS")
+    )
     purge_interval_seconds: float = Field(
         default=3600.0, gt=0, validation_alias=_env("BOT_PURGE_INTERVAL_SECONDS")
     )

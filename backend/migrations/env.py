@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
-from sqlalchemy import pool
+from sqlalchemy import pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
@@ -50,9 +50,16 @@ def configure(connection: Connection) -> None:
     )
 
 
+# Replicas starting together each run the migrations: on PostgreSQL they take turns
+# (a transaction-scoped advisory lock), and the later ones find nothing left to do.
+MIGRATION_LOCK = 0x7072_6976_6163_7921  # "privacy!"
+
+
 def run_on(connection: Connection) -> None:
     configure(connection)
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         context.run_migrations()
 
 

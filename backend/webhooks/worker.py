@@ -2,6 +2,7 @@
 retries of those that failed.
 
 Nothing personal goes into its log lines: delivery, event and endpoint ids, status codes.
+Each finished attempt counts in `privacy_assistant_webhook_deliveries_total`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlmodel import col, select
 
 from backend.database import Database
 from backend.models import OutboxEvent, WebhookDelivery, WebhookEndpoint, utc_now
+from backend.observability.metrics import DeliveryOutcome, count_delivery
 from backend.webhooks.claims import claim_due
 from backend.webhooks.endpoints import disable_endpoint
 from backend.webhooks.schedule import parse_retry_after, retry_delay
@@ -152,7 +154,7 @@ class OutboxWorker:
         delivery, event, endpoint = found
         now = self._clock()
         if not endpoint.enabled:
-            await self._finish(delivery, now, status="dead", error="endpoint_disabled")
+            await self._finish(delivery, now, status="dead", last_error="endpoint_disabled")
             return
         attempt = await self._send(endpoint, event, now)
         await self._record(delivery, endpoint, attempt, now)
@@ -230,6 +232,10 @@ class OutboxWorker:
             )
         if changed.rowcount != 1:
             logger.warning("webhook delivery %s: lease lost before the result", delivery.id)
+        # By the endpoint's id (bounded, nothing secret), never its URL; an attempt is
+        # counted even when its lease ran out, since it was made.
+        outcome: DeliveryOutcome = values["status"]
+        count_delivery(delivery.endpoint_id, outcome, attempted="attempts" in values)
 
     async def _alert(self, delivery: WebhookDelivery, attempts: int, reason: str) -> None:
         logger.error(

@@ -28,6 +28,7 @@ from backend.handoffs import (
     open_handoff_of,
 )
 from backend.models import Handoff, SupportTopic, utc_now
+from backend.observability.metrics import HANDOFFS
 from bot.handoff import staff_texts, texts
 from bot.handoff.cards import render_card
 from bot.handoff.group_queue import post_note, queue_note, queue_reopening, queue_text
@@ -103,6 +104,8 @@ async def start_handoff(
                 fresh_topic=created,
             )
     desk.ring()
+    if opened:
+        HANDOFFS.labels("started").inc()
     return Opening.OPENED if opened else Opening.ALREADY_OPEN
 
 
@@ -206,6 +209,7 @@ async def close_conversation(
             else staff_texts.closed_idle_note(settings.idle_minutes)
         )
         await queue_note(session, handoff, note)
+    HANDOFFS.labels("closed").inc()
     services.handoff.ring()
     shop = services.shops.resolve(handoff.shop_id)
     with in_language(i18n, handoff.language):

@@ -1,22 +1,36 @@
 """Per-customer flood control: a customer who floods the bot gets one polite notice.
 
 A sliding window per Telegram user; messages over the limit are dropped (nothing is
-answered twice, nothing else is stored). The notice is sent once per window.
+answered twice, nothing else is stored). The notice is sent once per window. One
+process keeps the windows in memory; replicas share them in Redis, so that a customer
+whose messages are spread over several replicas meets the same limit.
 """
 
 from __future__ import annotations
 
 import time
+import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiogram import BaseMiddleware
 from aiogram.types import Message, TelegramObject
 from aiogram.utils.i18n import gettext as _
 
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
-class ThrottlingMiddleware(BaseMiddleware):
+
+class RateWindows(Protocol):
+    async def allow(self, user_id: int) -> bool:
+        """Count a message; False when it is over the limit."""
+
+    async def first_warning(self, user_id: int) -> bool:
+        """True once per window for a customer over the limit."""
+
+
+class MemoryRateWindows:
     def __init__(self, limit: int, window_seconds: float, max_tracked: int = 100_000) -> None:
         self.limit = limit
         self.window = window_seconds
@@ -24,7 +38,8 @@ class ThrottlingMiddleware(BaseMiddleware):
         self._warned: dict[int, float] = {}
         self._max_tracked = max_tracked
 
-    def _allow(self, user_id: int, now: float) -> bool:
+    async def allow(self, user_id: int) -> bool:
+        now = time.monotonic()
         stamps = self._seen.setdefault(user_id, deque())
         while stamps and now - stamps[0] > self.window:
             stamps.popleft()
@@ -35,6 +50,49 @@ class ThrottlingMiddleware(BaseMiddleware):
             for stale in [uid for uid, s in self._seen.items() if not s][: self._max_tracked // 10]:
                 self._seen.pop(stale, None)
         return True
+
+    async def first_warning(self, user_id: int) -> bool:
+        now = time.monotonic()
+        if now - self._warned.get(user_id, -1e9) > self.window:
+            self._warned[user_id] = now
+            return True
+        return False
+
+
+class RedisRateWindows:
+    """The same sliding window as a sorted set per customer, shared by every replica."""
+
+    def __init__(self, redis: Redis, limit: int, window_seconds: float) -> None:
+        self._redis = redis
+        self.limit = limit
+        self._window_ms = int(window_seconds * 1000)
+        self._prefix = "privacy-assistant:throttle:"
+
+    async def allow(self, user_id: int) -> bool:
+        key = f"{self._prefix}{user_id}"
+        member = uuid.uuid4().hex
+        now_ms = int(time.time() * 1000)
+        # Counted first and taken back when over the limit: one round trip, and two
+        # replicas counting the same customer at once cannot both slip under it.
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zremrangebyscore(key, 0, now_ms - self._window_ms)
+            pipe.zadd(key, {member: now_ms})
+            pipe.zcard(key)
+            pipe.pexpire(key, self._window_ms)
+            counted = (await pipe.execute())[2]
+        if int(counted) > self.limit:
+            await self._redis.zrem(key, member)
+            return False
+        return True
+
+    async def first_warning(self, user_id: int) -> bool:
+        key = f"{self._prefix}{user_id}:warned"
+        return bool(await self._redis.set(key, b"1", nx=True, px=self._window_ms))
+
+
+class ThrottlingMiddleware(BaseMiddleware):
+    def __init__(self, windows: RateWindows) -> None:
+        self.windows = windows
 
     async def __call__(
         self,
@@ -50,11 +108,9 @@ class ThrottlingMiddleware(BaseMiddleware):
         ):
             return await handler(event, data)
         user_id = event.from_user.id
-        now = time.monotonic()
-        if self._allow(user_id, now):
+        if await self.windows.allow(user_id):
             return await handler(event, data)
-        if now - self._warned.get(user_id, -1e9) > self.window:
-            self._warned[user_id] = now
+        if await self.windows.first_warning(user_id):
             await event.answer(
                 _(
                     "You are sending messages faster than I can read them. "

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
+
 from aiogram import F, Router
-from aiogram.enums import ChatType
+from aiogram.enums import ChatAction, ChatType
+from aiogram.exceptions import TelegramAPIError
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 from aiogram.utils.i18n import get_i18n
 from aiogram.utils.i18n import gettext as _
 
 from backend.conversation_log import record_question
+from backend.observability.metrics import ANSWER_CONFIDENCE, ANSWER_SECONDS
 from backend.privacy_requests.lifecycle import RequestKind
 from bot.answer_engine import Understanding
 from bot.answers import render_answer, render_unanswered
@@ -26,6 +32,8 @@ RIGHT_QUESTIONS = {
     Intent.ACCESS: "How can I get access to a copy of the personal data you hold about me?",
     Intent.DELETION: "How can I have my personal data and my account deleted?",
 }
+
+log = logging.getLogger(__name__)
 
 
 def current_language() -> str:
@@ -121,6 +129,7 @@ async def answer_question(
     services: Services,
     state: FSMContext | None = None,
 ) -> None:
+    started = time.perf_counter()
     shop = shop_for(customer, services)
     if shop is None:
         await ask_for_shop(message, services, state, text)
@@ -133,7 +142,12 @@ async def answer_question(
             _("Your message is long; I answered its first {limit} characters.").format(limit=limit)
             + "\n\n"
         )
-    understanding = await services.engine.understand(text, shop.id)
+    # "typing…" while the policy is searched; shown before the answer, never after it.
+    typing = asyncio.create_task(_show_typing(message))
+    try:
+        understanding = await services.engine.understand(text, shop.id)
+    finally:
+        await typing
     intent = understanding.intent.intent
     if intent is Intent.GREETING:
         await message.answer(
@@ -155,6 +169,18 @@ async def answer_question(
         await explain_right(message, intent, shop, services, state)
         return
     await _answer_policy_question(message, notice, understanding, customer, shop, services, text)
+    ANSWER_SECONDS.observe(time.perf_counter() - started)
+    ANSWER_CONFIDENCE.observe(understanding.result.confidence)
+
+
+async def _show_typing(message: Message) -> None:
+    """A courtesy: when Telegram refuses it, the answer goes out all the same."""
+    if message.bot is None:
+        return
+    try:
+        await message.bot.send_chat_action(message.chat.id, ChatAction.TYPING)
+    except (TelegramAPIError, OSError, TimeoutError) as error:
+        log.info("no typing indicator: %s", type(error).__name__)
 
 
 async def _answer_policy_question(

@@ -95,3 +95,30 @@ def test_serve_runs_until_sigterm(env: dict[str, str], role: list[str]) -> None:
     finally:
         if process.poll() is None:
             process.kill()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("API_PORT", "eighty", "configuration error: API_PORT='eighty': Input should be"),
+        ("PSEUDONYM_KEY", "too-short", "configuration error: PSEUDONYM_KEY: Value error, must"),
+        ("LOG_LEVEL", "LOUD", "configuration error: LOG_LEVEL='LOUD'"),
+    ],
+)
+def test_serve_stops_at_a_bad_setting_with_one_line_before_the_database(
+    env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    value: str,
+    expected: str,
+) -> None:
+    database = tmp_path / "never" / "assistant.sqlite3"
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{database}")
+    monkeypatch.setenv(name, value)
+    assert main(["serve"]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(expected)
+    assert "too-short" not in line  # a secret is named, never shown
+    assert not database.parent.exists()

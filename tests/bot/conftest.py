@@ -17,17 +17,20 @@ from typing import Any
 
 import pytest
 from aiogram import Bot, Dispatcher
+from aiohttp import web
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from backend.privacy_requests import PrivacyRequestSettings, SmtpSettings
 from backend.settings import BackendSettings
-from bot.app import running_services
+from bot.app import metrics_refresher, readiness_checks, running_services
 from bot.dispatcher import build_dispatcher
 from bot.i18n import create_i18n
 from bot.outgoing import SendingLimits
 from bot.services import Services
 from bot.settings import BotSettings
+from bot.update_claims import UpdateClaims
+from bot.webhook import webhook_application
 from indexer.settings import IndexerSettings
 from tests.conftest import KNOWLEDGE
 from tests.support.fake_bot_api import ApiCall, FakeBotAPI
@@ -120,6 +123,41 @@ async def assistant_running(
                     await dispatcher.stop_polling()
                 await assistant.polling
             await bot.session.close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.asynccontextmanager
+async def webhook_assistant(
+    tmp_path: Path, corpus_index: Path, claims: UpdateClaims | None = None
+) -> AsyncIterator[tuple[Assistant, str]]:
+    """The assistant in webhook mode on a free loopback port, and its webhook URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/telegram/webhook"
+    async with assistant_running(
+        tmp_path, corpus_index, polling=False, webhook_url=url, web_port=port
+    ) as assistant:
+        settings = assistant.services.settings
+        services = assistant.services
+        app = webhook_application(
+            assistant.dispatcher,
+            assistant.bot,
+            settings,
+            claims,
+            checks=readiness_checks(services, redis_url=None),
+            refresh_metrics=metrics_refresher(services),
+        )
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        try:
+            yield assistant, url
+        finally:
+            await runner.cleanup()
 
 
 @pytest.fixture

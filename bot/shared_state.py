@@ -1,0 +1,69 @@
+"""What replicas must share, and where it lives: in memory for one process, in Redis
+when REDIS_URL is set (several replicas behind a load balancer).
+
+- the conversation state of a flow (aiogram FSM storage): a customer's next message may
+  reach another replica mid-flow;
+- flood-control windows (bot.middlewares.throttling);
+- claims on updates (bot.update_claims): a re-delivered update is answered once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder
+from aiogram.fsm.storage.memory import MemoryStorage
+
+from bot.middlewares.throttling import MemoryRateWindows, RateWindows, RedisRateWindows
+from bot.settings import BotSettings
+from bot.update_claims import MemoryUpdateClaims, RedisUpdateClaims, UpdateClaims
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+# A flow left half-way is forgotten after a week, like a conversation on a shop's desk.
+FSM_TTL_SECONDS = 7 * 24 * 3600
+
+
+@dataclass
+class SharedState:
+    storage: BaseStorage
+    windows: RateWindows
+    redis: Redis | None = None
+    redis_url: str | None = None
+    lease_seconds: float = 30.0
+    _memory_claims: MemoryUpdateClaims | None = None
+
+    def claims(self, bot_id: int) -> UpdateClaims:
+        if self.redis is not None:
+            return RedisUpdateClaims(self.redis, bot_id, self.lease_seconds)
+        if self._memory_claims is None:
+            self._memory_claims = MemoryUpdateClaims(self.lease_seconds)
+        return self._memory_claims
+
+    async def close(self) -> None:
+        await self.storage.close()
+        if self.redis is not None:
+            await self.redis.aclose()
+
+
+def shared_state(settings: BotSettings, redis_url: str | None) -> SharedState:
+    if not redis_url:
+        return SharedState(
+            MemoryStorage(),
+            MemoryRateWindows(settings.throttle_messages, settings.throttle_seconds),
+            lease_seconds=settings.update_lease_seconds,
+        )
+    from aiogram.fsm.storage.redis import RedisStorage
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(redis_url)
+    storage = RedisStorage(
+        Redis.from_url(redis_url),
+        key_builder=DefaultKeyBuilder(prefix="privacy-assistant:fsm", with_bot_id=True),
+        state_ttl=FSM_TTL_SECONDS,
+        data_ttl=FSM_TTL_SECONDS,
+    )
+    windows = RedisRateWindows(redis, settings.throttle_messages, settings.throttle_seconds)
+    return SharedState(storage, windows, redis, redis_url, settings.update_lease_seconds)

@@ -1,0 +1,110 @@
+"""Webhook mode: the aiohttp application Telegram (or a load balancer in front of several
+replicas) posts updates to.
+
+An update is handled before the webhook answers (not in the background), so that a
+replica that dies mid-way leaves the delivery unanswered and Telegram delivers it again;
+`bot.update_claims` keeps the retry from being answered twice. Beside the webhook path
+the same server answers `/healthz`, `/readyz` and `/metrics`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import Bot, Dispatcher
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+from aiohttp import web
+
+from backend.observability.health import ReadinessCheck, add_ops_routes
+from backend.observability.logs import request_context
+from bot.settings import BotSettings
+from bot.update_claims import MemoryUpdateClaims, UpdateClaims, handling
+
+log = logging.getLogger("bot.webhook")
+RETRY_AFTER_SECONDS = 5
+
+
+def update_texts(update: dict[str, Any]) -> list[str]:
+    """What a customer typed in an update, to be kept out of every log line."""
+    texts = []
+    for kind in ("message", "edited_message", "channel_post", "callback_query"):
+        part = update.get(kind)
+        if isinstance(part, dict):
+            for key in ("text", "caption", "data"):
+                value = part.get(key)
+                if isinstance(value, str):
+                    texts.append(value)
+    return texts
+
+
+class ClaimingRequestHandler(SimpleRequestHandler):
+    """Feeds each update to the dispatcher once across replicas (see bot.update_claims)."""
+
+    def __init__(
+        self, dispatcher: Dispatcher, bot: Bot, claims: UpdateClaims, secret_token: str
+    ) -> None:
+        super().__init__(
+            dispatcher=dispatcher, bot=bot, handle_in_background=False, secret_token=secret_token
+        )
+        self.claims = claims
+
+    async def _handle_request(self, bot: Bot, request: web.Request) -> web.Response:
+        try:
+            update = json.loads(await request.text())
+            update_id = int(update["update_id"])
+        except (ValueError, KeyError, TypeError):
+            return web.json_response({"ok": False, "description": "not an update"}, status=400)
+        with request_context(f"update-{update_id}", *update_texts(update)):
+            claim = await self.claims.claim(update_id)
+            if claim == "done":
+                log.info("update %d was handled already; not again", update_id)
+                return web.json_response({})
+            if claim == "busy":
+                # Another replica is on it: ask for the delivery again later.
+                return web.json_response(
+                    {"ok": False, "description": "being handled"},
+                    status=503,
+                    headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+                )
+            try:
+                with handling(self.claims, update_id):
+                    result: Any = await self.dispatcher.feed_webhook_update(
+                        bot, update, **self.data
+                    )
+            except BaseException:
+                await self.claims.release(update_id)
+                raise
+            await self.claims.finish(update_id)
+            return web.Response(body=self._build_response_writer(bot=bot, result=result))
+
+
+def webhook_application(
+    dispatcher: Dispatcher,
+    bot: Bot,
+    settings: BotSettings,
+    claims: UpdateClaims | None = None,
+    checks: dict[str, ReadinessCheck] | None = None,
+    refresh_metrics: Callable[[], Awaitable[None]] | None = None,
+) -> web.Application:
+    """The webhook path, and /healthz, /readyz (`checks`) and /metrics beside it."""
+    app = web.Application()
+    ClaimingRequestHandler(
+        dispatcher, bot, claims or MemoryUpdateClaims(), settings.secret_token()
+    ).register(app, path=settings.webhook_path)
+    add_ops_routes(app, checks or {}, refresh=refresh_metrics)
+    setup_application(app, dispatcher, bot=bot)
+
+    async def on_startup(bot: Bot) -> None:
+        assert settings.webhook_url is not None
+        await bot.set_webhook(
+            settings.webhook_url,
+            secret_token=settings.secret_token(),
+            allowed_updates=dispatcher.resolve_used_update_types(),
+            drop_pending_updates=False,
+        )
+
+    dispatcher.startup.register(on_startup)
+    return app

@@ -1,0 +1,116 @@
+"""An update re-delivered by Telegram is answered once, in one process or across replicas."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bot.update_claims import (
+    MemoryUpdateClaims,
+    RedisUpdateClaims,
+    UpdateClaims,
+    handling,
+    mark_answered_after_send,
+)
+from tests.bot.conftest import webhook_assistant
+from tests.support.fake_bot_api import FakeBotAPI
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def claims(request: pytest.FixtureRequest) -> AsyncIterator[UpdateClaims]:
+    if request.param == "memory":
+        yield MemoryUpdateClaims(lease_seconds=0.3)
+        return
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(request.getfixturevalue("redis_url"))
+    # A bot id of its own: parallel test workers share the Redis database.
+    yield RedisUpdateClaims(client, bot_id=random.randrange(10**9), lease_seconds=0.3)
+    await client.aclose()
+
+
+async def test_a_claim_is_new_then_busy_then_done(claims: UpdateClaims) -> None:
+    assert await claims.claim(1) == "new"
+    assert await claims.claim(1) == "busy"
+    assert await claims.claim(2) == "new"
+    await claims.finish(1)
+    assert await claims.claim(1) == "done"
+    await claims.release(1)  # a finished update stays finished
+    assert await claims.claim(1) == "done"
+
+
+async def test_a_released_claim_is_taken_again(claims: UpdateClaims) -> None:
+    assert await claims.claim(7) == "new"
+    await claims.release(7)
+    assert await claims.claim(7) == "new"
+
+
+async def test_the_lease_of_a_dead_holder_runs_out(claims: UpdateClaims) -> None:
+    assert await claims.claim(9) == "new"
+    assert await claims.claim(9) == "busy"
+    await asyncio.sleep(0.45)
+    assert await claims.claim(9) == "new"
+
+
+async def test_a_redelivered_update_is_answered_once_and_a_busy_one_is_retried_later(
+    tmp_path: Path, corpus_index: Path
+) -> None:
+    claims = MemoryUpdateClaims()
+    async with webhook_assistant(tmp_path, corpus_index, claims) as (assistant, _):
+        fake = assistant.fake
+        await fake.wait_for("setWebhook")
+        update = fake.message_update("/start webstore", user_id=501)
+        assert await fake.deliver_webhook(update) == 200
+        [reply] = await fake.wait_for("sendMessage")
+        # Telegram did not see the answer (a timeout) and delivers the update again.
+        assert await fake.deliver_webhook(dict(update)) == 200
+        # Another replica holds the next update: this one asks for a retry.
+        held = fake.message_update("/help", user_id=502)
+        held["update_id"] = update["update_id"] + 1
+        assert await claims.claim(held["update_id"]) == "new"
+        assert await fake.deliver_webhook(held) == 503
+        await claims.release(held["update_id"])  # its holder died without an answer
+        assert await fake.deliver_webhook(held) == 200
+        await fake.wait_for("sendMessage", count=2)
+        await asyncio.sleep(0.3)
+        sent = fake.calls_to("sendMessage")
+        assert [call.params["chat_id"] for call in sent] == [501, 502]
+        assert "Online Store" in reply.params["text"]
+
+
+async def test_an_update_that_is_not_one_is_refused_with_400(
+    tmp_path: Path, corpus_index: Path
+) -> None:
+    async with (
+        webhook_assistant(tmp_path, corpus_index) as (assistant, url),
+        aiohttp.ClientSession() as client,
+    ):
+        headers = {"X-Telegram-Bot-Api-Secret-Token": assistant.services.settings.secret_token()}
+        async with client.post(url, data=b'{"no": "update"}', headers=headers) as response:
+            assert response.status == 400
+        assert assistant.fake.calls_to("sendMessage") == []
+
+
+async def test_the_first_reply_finishes_the_claim_before_the_handler_ends() -> None:
+    claims = MemoryUpdateClaims()
+    async with FakeBotAPI() as fake:
+        bot = fake.make_bot()
+        bot.session.middleware(mark_answered_after_send())
+        try:
+            assert await claims.claim(77) == "new"
+            with handling(claims, 77):
+                await bot.send_chat_action(501, "typing")  # not a reply
+                assert await claims.claim(77) == "busy"
+                await bot.send_message(501, "the answer")
+                # Were the process killed now, a re-delivery would not answer again.
+                assert await claims.claim(77) == "done"
+            # Outside a handler (a notice sent by a background task) nothing is claimed.
+            await bot.send_message(501, "a notice")
+            assert await claims.claim(78) == "new"
+        finally:
+            await bot.session.close()
