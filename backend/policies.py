@@ -20,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from backend.database import Database
 from backend.index_signal import SignalSettings, send_index_signal
 from backend.models import PolicyChange
-from indexer.embedding import Embedder, create_embedder
+from indexer.embedding import Embedder, embedder_for
 from indexer.policy_update import PolicyUpdate, add_policy, rollback_policy
 from indexer.settings import IndexerSettings
 
@@ -41,11 +41,7 @@ class PolicyDesk:
     def model(self) -> Embedder:
         with self._loading:
             if self.embedder is None:
-                self.embedder = create_embedder(
-                    self.settings.embedding_backend,
-                    self.settings.model,
-                    self.settings.embedding_batch,
-                )
+                self.embedder = embedder_for(self.settings)
             return self.embedder
 
 

@@ -137,7 +137,7 @@ def _percentile(ordered: Sequence[float], fraction: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
-def _latency_summary(latencies: list[float]) -> dict[str, float | int | None]:
+def latency_summary(latencies: list[float]) -> dict[str, float | int | None]:
     if not latencies:
         return {"samples": 0, "p50": None, "p90": None, "p99": None, "max": None, "mean": None}
     ordered = sorted(latencies)
@@ -170,15 +170,15 @@ def load_questions(path: Path = QUESTIONS) -> dict[str, list[str]]:
 # The load generator (its own process)
 
 
-class _ReplyWatchingFake(FakeBotAPI):
+class ReplyWatchingFake(FakeBotAPI):
     """The fake Bot API, telling each waiting chat the moment its sendMessage is answered.
 
     `waiting` maps a chat id to the future of the one reply it expects; the reply's `at` is
     when its request arrived. A sendMessage nobody waits for is counted as unexpected.
     """
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, **fake_options: Any) -> None:
+        super().__init__(**fake_options)
         self.waiting: dict[int, asyncio.Future[ApiCall]] = {}
         self.unexpected_messages = 0
 
@@ -195,19 +195,22 @@ class _ReplyWatchingFake(FakeBotAPI):
         return answered
 
 
-class _Phase:
+class ChatLoad:
     """N chats asking in a closed loop: a warm-up, then a measured window."""
 
     def __init__(
         self,
-        fake: _ReplyWatchingFake,
+        fake: ReplyWatchingFake,
         by_shop: dict[str, list[str]],
         chats: int,
         first_user_id: int,
         asked: set[tuple[str, str]],
         numbering: Iterator[int] | None,
+        urls: Sequence[str] = (),
     ) -> None:
+        """`urls`: replicas' webhooks, taken in turn (default: the one setWebhook named)."""
         self.fake = fake
+        self._urls = itertools.cycle(urls) if urls else None
         self.by_shop = by_shop
         self.shops = sorted(by_shop)
         self.chats = chats
@@ -227,7 +230,8 @@ class _Phase:
         fake.waiting[user_id] = waiter
         sent_at = time.monotonic()
         try:
-            status = await fake.deliver_webhook(update)
+            url = next(self._urls) if self._urls is not None else None
+            status = await fake.deliver_webhook(update, url=url)
         except AssertionError:  # the fake's way of saying the connection failed
             fake.waiting.pop(user_id, None)
             self.errors["webhook_connection_failed"] += 1
@@ -303,7 +307,7 @@ class _Phase:
             "answered": len(answered),
             "questions_per_second": round(len(answered) / elapsed, 1),
             "first_time_questions": sum(1 for s in answered if s[2]),
-            "latency_ms": _latency_summary(latencies),
+            "latency_ms": latency_summary(latencies),
             "errors": dict(self.errors),
             "cpu_cores": _cores_used(cpu_start, cpu_end, elapsed),
             "app_rss_mib": _mib(_status_kib("VmRSS", app_pid)),
@@ -311,9 +315,9 @@ class _Phase:
         }
 
 
-async def _cold_start(fake: _ReplyWatchingFake, shop: str) -> dict[str, Any]:
+async def _cold_start(fake: ReplyWatchingFake, shop: str) -> dict[str, Any]:
     """How long the very first /start and the very first question take after start-up."""
-    phase = _Phase(fake, {shop: []}, 1, 99_999, set(), None)
+    phase = ChatLoad(fake, {shop: []}, 1, 99_999, set(), None)
     timings: dict[str, Any] = {}
     for key, text in (
         ("start_command_ms", f"/start {shop}"),
@@ -348,7 +352,7 @@ async def _generate_load(config: dict[str, Any], to_app: Any, from_app: Any) -> 
     def app_alive() -> bool:
         return os.getppid() == app_pid
 
-    fake = _ReplyWatchingFake()
+    fake = ReplyWatchingFake()
     await fake.start()
     try:
         to_app.put(
@@ -371,7 +375,7 @@ async def _generate_load(config: dict[str, Any], to_app: Any, from_app: Any) -> 
         asked: set[tuple[str, str]] = set()
         numbering = itertools.count(1) if config["no_repeats"] else None
         for number, chats in enumerate(config["chat_counts"]):
-            phase = _Phase(fake, by_shop, chats, 100_000 * (number + 1), asked, numbering)
+            phase = ChatLoad(fake, by_shop, chats, 100_000 * (number + 1), asked, numbering)
             result = await phase.run(config["warmup"], config["seconds"], app_pid)
             to_app.put(("phase", result))
         to_app.put(
@@ -444,7 +448,7 @@ def _free_port() -> int:
 async def _ensure_index(index_dir: Path | None) -> tuple[Any, bool]:
     """The indexer settings to serve from, building the index first when there is none."""
     from indexer.build import build_index
-    from indexer.embedding import create_embedder
+    from indexer.embedding import embedder_for
     from indexer.errors import IndexNotFoundError
     from indexer.publish import current_version_dir
     from indexer.settings import IndexerSettings
@@ -454,9 +458,7 @@ async def _ensure_index(index_dir: Path | None) -> tuple[Any, bool]:
         current_version_dir(settings.index_dir)
         return settings, False
     except IndexNotFoundError:
-        embedder = create_embedder(
-            settings.embedding_backend, settings.model, settings.embedding_batch
-        )
+        embedder = embedder_for(settings)
         await asyncio.to_thread(build_index, settings, embedder, force=False)
         return settings, True
 

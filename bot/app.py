@@ -63,7 +63,7 @@ from bot.startup import AppConfig, load_config
 from bot.update_claims import mark_answered_after_send
 from bot.webhook import webhook_application
 from indexer.build import build_index
-from indexer.embedding import create_embedder
+from indexer.embedding import embedder_for
 from indexer.errors import IndexNotFoundError
 from indexer.intents import IntentRecogniser
 from indexer.retriever import Retriever
@@ -74,7 +74,7 @@ log = logging.getLogger("bot")
 
 def load_retriever(settings: IndexerSettings) -> Retriever:
     """The serving index; built first when there is none (the embedded default's first run)."""
-    embedder = create_embedder(settings.embedding_backend, settings.model, settings.embedding_batch)
+    embedder = embedder_for(settings)
     try:
         return Retriever(settings.index_dir, embedder, approximate_above=settings.approximate_above)
     except IndexNotFoundError:

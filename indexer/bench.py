@@ -33,7 +33,7 @@ from indexer.build import (
     write_passages,
 )
 from indexer.confidence import topic_prototypes
-from indexer.embedding import Embedder, create_embedder
+from indexer.embedding import Embedder, embedder_for
 from indexer.passages import Passage
 from indexer.publish import Manifest, publish, staging_folder
 from indexer.retriever import Retriever
@@ -187,7 +187,7 @@ def build_throughput(settings: IndexerSettings, embedder: Embedder) -> dict[str,
 def run_bench(
     settings: IndexerSettings, *, sizes: list[int], queries: int, build: bool = True
 ) -> dict[str, Any]:
-    embedder = create_embedder(settings.embedding_backend, settings.model, settings.embedding_batch)
+    embedder = embedder_for(settings)
     report: dict[str, Any] = {
         "model": embedder.model_id,
         "latency": [],

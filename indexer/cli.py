@@ -32,9 +32,9 @@ def _settings(args: argparse.Namespace) -> IndexerSettings:
 
 
 def _embedder(settings: IndexerSettings) -> Any:
-    from indexer.embedding import create_embedder
+    from indexer.embedding import embedder_for
 
-    return create_embedder(settings.embedding_backend, settings.model, settings.embedding_batch)
+    return embedder_for(settings)
 
 
 def _retriever(settings: IndexerSettings) -> Any:

