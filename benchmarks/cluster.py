@@ -43,6 +43,8 @@ from benchmarks.bot_webhook import (
     ChatLoad,
     ReplyWatchingFake,
     _cpu_seconds,
+    _mib,
+    _status_kib,
     load_questions,
 )
 
@@ -142,6 +144,7 @@ async def _round(
             result = await load.run(warmup, seconds, pids[0])
             elapsed = time.monotonic() - began
             after = [_cpu_seconds(f"/proc/{pid}/stat") for pid in pids]
+            resident = [_mib(_status_kib("VmRSS", pid)) for pid in pids]
     used = [
         None if b is None or a is None else round((a - b) / elapsed, 2)
         for b, a in zip(before, after, strict=True)
@@ -154,21 +157,23 @@ async def _round(
         "latency_ms": result["latency_ms"],
         "errors": result["errors"],
         "replica_cores": used,
+        "replica_rss_mib": resident,
         "load_generator_cores": result["cpu_cores"].get("load_generator"),
     }
 
 
 def render(rounds: list[dict[str, Any]]) -> str:
     lines = [
-        "replicas  chats   q/s    p50 ms   p90 ms   p99 ms   cores (replicas)   errors",
+        "replicas  chats   q/s    p50 ms   p90 ms   p99 ms   cores (replicas)   RSS MiB   errors",
     ]
     for r in rounds:
         latency = r["latency_ms"]
         cores = "+".join(f"{c:.2f}" for c in r["replica_cores"] if c is not None)
+        rss = "+".join(f"{m:.0f}" for m in r["replica_rss_mib"] if m is not None)
         lines.append(
             f"{r['replicas']:>8}  {r['chats']:>5}  {r['questions_per_second']:>5}  "
             f"{latency['p50']!s:>7}  {latency['p90']!s:>7}  {latency['p99']!s:>7}   "
-            f"{cores:<17}  {r['errors'] or '-'}"
+            f"{cores:<17}  {rss:<8}  {r['errors'] or '-'}"
         )
     return "\n".join(lines)
 

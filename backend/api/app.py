@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import re
+import secrets
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -28,6 +30,7 @@ from backend.observability.health import (
     index_check,
     redis_check,
 )
+from backend.observability.logs import request_context
 from backend.observability.metrics import refresh_database_gauges, refresh_index_gauges
 from indexer.errors import IndexNotFoundError
 
@@ -130,9 +133,33 @@ def _gauge_refresher(ctx: ApiContext) -> Refresh:
     return refresh
 
 
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+@web.middleware
+async def _request_id(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every log line of a call carries its id: the caller's X-Request-Id when it is a
+    plain token, else a new one; the response names it, so a shop can quote it."""
+    given = request.headers.get("X-Request-Id", "")
+    request_id = given if _REQUEST_ID.fullmatch(given) else "req-" + secrets.token_hex(8)
+    with request_context(request_id):
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            exc.headers["X-Request-Id"] = request_id
+            raise
+        response.headers["X-Request-Id"] = request_id
+        return response
+
+
 def create_api_app(ctx: ApiContext) -> web.Application:
     app = web.Application(
-        middlewares=[problem_middleware, _host_guard(allowed_hosts(ctx)), _api_key],
+        middlewares=[
+            _request_id,
+            problem_middleware,
+            _host_guard(allowed_hosts(ctx)),
+            _api_key,
+        ],
         client_max_size=JSON_BODY_MAX_BYTES,
     )
     app[CONTEXT] = ctx

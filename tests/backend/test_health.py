@@ -124,6 +124,18 @@ async def test_ops_routes_need_no_key_and_answer_any_host(db: Database) -> None:
         assert (await get(base, "/api/v1/requests"))[0] == 401
 
 
+async def test_each_api_call_has_a_request_id_for_its_log_lines(db: Database) -> None:
+    async with backend(db, None) as (_, base), ClientSession() as http:
+        async with http.get(base + "/api/v1/requests", headers={"X-Request-Id": "erp-42"}) as r:
+            assert r.status == 401 and r.headers["X-Request-Id"] == "erp-42"
+        forged = {"X-Request-Id": "not a plain token; <script>"}
+        async with http.get(base + "/healthz", headers=forged) as r:
+            made = r.headers["X-Request-Id"]
+        assert made.startswith("req-") and len(made) == 20
+        async with http.get(base + "/healthz") as r:
+            assert r.headers["X-Request-Id"] not in ("", made)
+
+
 @asynccontextmanager
 async def ops_app(checks: dict[str, ReadinessCheck], refresh: Any = None) -> AsyncIterator[str]:
     app = web.Application()
