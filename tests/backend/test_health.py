@@ -28,7 +28,10 @@ from tests.backend.privacy_requests_support import RULES
 LOOPBACK_API = ApiSettings(host="127.0.0.1", port=0)
 
 
-def publish_index(index_dir: Path, version: int = 7) -> None:
+def publish_index(index_dir: Path, version: int = 7, shops: dict[str, int] | None = None) -> None:
+    """A published index version whose manifest says `shops` (no vectors: for the ops
+    routes, which read only the manifest)."""
+    shops = shops or {"webstore": 5}
     manifest = Manifest(
         version=version,
         created_at="2026-01-31T09:30:00+00:00",
@@ -36,9 +39,9 @@ def publish_index(index_dir: Path, version: int = 7) -> None:
         dimension=4,
         corpus_hash="x",
         documents={},
-        passage_count=5,
-        sentence_count=9,
-        shops={"webstore": 5},
+        passage_count=sum(shops.values()),
+        sentence_count=2 * sum(shops.values()),
+        shops=shops,
     )
     with staging_folder(index_dir) as staging:
         publish(index_dir, staging, manifest)

@@ -33,7 +33,6 @@ from backend.webhooks import (
     disable_endpoint,
     record_event,
 )
-from indexer.publish import Manifest, publish, staging_folder
 from tests.backend.privacy_requests_support import (
     BOB,
     KEY,
@@ -44,6 +43,7 @@ from tests.backend.privacy_requests_support import (
     started,
     verified,
 )
+from tests.backend.test_health import publish_index
 
 DUE = add_months(T0, 1)
 CAROL = pseudonym_for(2003, KEY)
@@ -202,19 +202,7 @@ async def test_worker_counts_deliveries_and_backlog_shrinks(
 
 def test_index_gauges_from_the_published_manifest(tmp_path: Path) -> None:
     set_index_gauges(3, {"old-shop": 5})
-    manifest = Manifest(
-        version=7,
-        created_at="2026-01-31T09:30:00+00:00",
-        model_id="test",
-        dimension=4,
-        corpus_hash="x",
-        documents={},
-        passage_count=42,
-        sentence_count=80,
-        shops={"webstore": 30, "kivismart": 12},
-    )
-    with staging_folder(tmp_path) as staging:
-        publish(tmp_path, staging, manifest)
+    publish_index(tmp_path, version=7, shops={"webstore": 30, "kivismart": 12})
     refresh_index_gauges(tmp_path)
     samples = scraped()
     assert samples[("privacy_assistant_index_version", frozenset())] == 7
