@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 from dataclasses import dataclass
 
 from sqlalchemy.engine import make_url
@@ -68,6 +69,9 @@ def load_config() -> AppConfig:
 
 
 def _check_together(config: AppConfig) -> None:
+    token = config.bot.bot_token
+    if token is not None and not re.fullmatch(r"\d+:[\w-]+", token.get_secret_value()):
+        raise SettingsError("BOT_TOKEN: not a bot token (<digits>:<letters>, from @BotFather)")
     if config.bot.webhook_url and config.bot.bot_token is None:
         raise SettingsError("WEBHOOK_URL is set but BOT_TOKEN is not: webhook mode needs both")
     try:

@@ -50,3 +50,8 @@ def end_pause(request: PrivacyRequest, now: datetime) -> int:
     request.paused_since = None
     set_deadlines(request)
     return seconds
+
+
+def iso(moment: datetime | None) -> str | None:
+    """A deadline or timestamp as an event payload carries it (ISO 8601), or None."""
+    return moment.isoformat() if moment else None

@@ -16,7 +16,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from backend.models import AccessExport, PrivacyRequest, utc_now
-from backend.privacy_requests.deadlines import MAX_EXTENSION_MONTHS, end_pause, set_deadlines
+from backend.privacy_requests.deadlines import MAX_EXTENSION_MONTHS, end_pause, iso, set_deadlines
 from backend.privacy_requests.errors import (
     IllegalTransitionError,
     InvalidRequestError,
@@ -238,7 +238,7 @@ async def extend(
         detail={
             "months": months,
             "extension_months": request.extension_months,
-            "extended_until": _iso(request.extended_until),
+            "extended_until": iso(request.extended_until),
         },
     )
     return request
@@ -280,7 +280,7 @@ async def resume(
         actor=actor,
         action="resumed",
         now=now,
-        detail={"paused_seconds": seconds, "due_at": _iso(request.due_at)},
+        detail={"paused_seconds": seconds, "due_at": iso(request.due_at)},
     )
     return request
 
@@ -292,7 +292,3 @@ def _reason(text: str, what: str) -> str:
     if len(reason) > REASON_MAX_CHARS:
         raise InvalidRequestError(f"a reason of at most {REASON_MAX_CHARS} characters is needed")
     return reason
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None

@@ -18,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from backend.models import PrivacyRequest, VerificationChallenge, utc_now
 from backend.privacy_requests.codes import check_code, send_code
-from backend.privacy_requests.deadlines import set_deadlines
+from backend.privacy_requests.deadlines import iso, set_deadlines
 from backend.privacy_requests.errors import (
     InvalidRequestError,
     NotAwaitingVerificationError,
@@ -341,7 +341,7 @@ async def _mark_verified(
         "verified",
         actor=actor,
         now=now,
-        detail={"due_at": _iso(request.due_at)},
+        detail={"due_at": iso(request.due_at)},
     )
     if request.kind == "unsubscribe":
         await honour_unsubscribe(session, request, now=now)
@@ -388,7 +388,3 @@ async def get_customer_request(
     if request is None or request.pseudonym is None or request.pseudonym != pseudonym:
         raise RequestNotFoundError(request_id)
     return request
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None

@@ -40,6 +40,8 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         ("REDIS_URL", "localhost:6379", "REDIS_URL: must start with redis://"),
         ("DATABASE_URL", "mysql://db/x", "DATABASE_URL: mysql is not supported"),
         ("DATABASE_URL", "not a url", "DATABASE_URL: not a database URL"),
+        ("BOT_TOKEN", "", "BOT_TOKEN: not a bot token"),
+        ("BOT_TOKEN", "hunter2", "BOT_TOKEN: not a bot token"),
     ],
 )
 def test_a_bad_value_is_named(
