@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,19 +22,11 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.utils.i18n import I18n
-from aiohttp import web
 
 from backend.api.settings import ApiSettings
 from backend.conversation_log import purge_expired
 from backend.database import Database
-from backend.observability.health import (
-    ReadinessCheck,
-    database_check,
-    mark_shutting_down,
-    redis_check,
-)
 from backend.observability.logs import configure_logging
-from backend.observability.metrics import refresh_database_gauges, set_index_gauges
 from backend.policies import PolicyDesk
 from backend.privacy_requests import (
     PrivacyRequestSettings,
@@ -61,7 +53,7 @@ from bot.shared_state import SharedState, shared_state
 from bot.shop_directory import ShopDirectory
 from bot.startup import AppConfig, load_config
 from bot.update_claims import mark_answered_after_send
-from bot.webhook import webhook_application
+from bot.webhook import serve_webhook
 from indexer.build import build_index
 from indexer.embedding import embedder_for
 from indexer.errors import IndexNotFoundError
@@ -242,73 +234,13 @@ async def serve(
     )
     try:
         if settings.webhook_url:
-            await _serve_webhook(services, dispatcher, bot, shared, stop)
+            await serve_webhook(services, dispatcher, bot, shared, stop)
         else:
             await _serve_polling(dispatcher, bot, stop)
     finally:
         senders_stop.set()
         await asyncio.gather(notices, cards, announcements, handoffs, return_exceptions=True)
         await bot.session.close()
-
-
-def readiness_checks(services: Services, redis_url: str | None) -> dict[str, ReadinessCheck]:
-    checks = {"database": database_check(services.database), "index": _index_check(services)}
-    if redis_url:
-        checks["redis"] = redis_check(redis_url)
-    return checks
-
-
-def _index_check(services: Services) -> ReadinessCheck:
-    async def loaded() -> None:
-        manifest = services.engine.retriever.manifest  # raises while none is loaded
-        if manifest.passage_count <= 0:
-            raise RuntimeError("the index holds no passages")
-
-    return loaded
-
-
-def metrics_refresher(services: Services) -> Callable[[], Awaitable[None]]:
-    async def refresh() -> None:
-        manifest = services.engine.retriever.manifest
-        set_index_gauges(manifest.version, dict(manifest.shops))
-        await refresh_database_gauges(services.database)
-
-    return refresh
-
-
-async def _serve_webhook(
-    services: Services,
-    dispatcher: Dispatcher,
-    bot: Bot,
-    shared: SharedState | None,
-    stop: asyncio.Event,
-) -> None:
-    settings = services.settings
-    me = await bot.me()
-    claims = shared.claims(me.id) if shared is not None else None
-    app = webhook_application(
-        dispatcher,
-        bot,
-        settings,
-        claims,
-        checks=readiness_checks(services, shared_redis_url(shared)),
-        refresh_metrics=metrics_refresher(services),
-    )
-    # In-flight requests get this long to finish once the server stops listening.
-    runner = web.AppRunner(app, shutdown_timeout=settings.shutdown_seconds)
-    await runner.setup()
-    site = web.TCPSite(runner, settings.web_host, settings.web_port)
-    await site.start()
-    log.info("webhook mode on %s:%d", settings.web_host, settings.web_port)
-    try:
-        await stop.wait()
-        log.info("stopping: finishing the updates in hand")
-        # /readyz says 503 at once, so that a balancer stops sending; updates still
-        # arriving meanwhile are handled. Then the server closes and waits for the rest.
-        mark_shutting_down(app)
-        await asyncio.sleep(settings.drain_seconds)
-    finally:
-        await runner.cleanup()
 
 
 async def _serve_polling(dispatcher: Dispatcher, bot: Bot, stop: asyncio.Event) -> None:
@@ -320,10 +252,6 @@ async def _serve_polling(dispatcher: Dispatcher, bot: Bot, stop: asyncio.Event) 
         await dispatcher.stop_polling()
     stopping.cancel()
     await polling
-
-
-def shared_redis_url(shared: SharedState | None) -> str | None:
-    return shared.redis_url if shared is not None else None
 
 
 async def run(config: AppConfig) -> None:
@@ -355,6 +283,15 @@ def main() -> int:
         print(error_line(exc), file=sys.stderr)
         return 2
     configure_logging(config.logs.level, config.logs.format)
+    if (
+        config.telegram
+        and "postgresql" in config.backend.database_url
+        and not (config.signals.redis_url)
+    ):
+        log.warning(
+            "PostgreSQL without REDIS_URL: flows, flood control and update claims are kept "
+            "in this process's memory; run a single replica, or set REDIS_URL"
+        )
     try:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(run(config))

@@ -9,6 +9,7 @@ the same server answers `/healthz`, `/readyz` and `/metrics`.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -18,9 +19,12 @@ from aiogram import Bot, Dispatcher
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
 
-from backend.observability.health import ReadinessCheck, add_ops_routes
+from backend.observability.health import ReadinessCheck, add_ops_routes, mark_shutting_down
 from backend.observability.logs import request_context
+from bot.health import metrics_refresher, readiness_checks
+from bot.services import Services
 from bot.settings import BotSettings
+from bot.shared_state import SharedState
 from bot.update_claims import MemoryUpdateClaims, UpdateClaims, handling
 
 log = logging.getLogger("bot.webhook")
@@ -108,3 +112,40 @@ def webhook_application(
 
     dispatcher.startup.register(on_startup)
     return app
+
+
+async def serve_webhook(
+    services: Services,
+    dispatcher: Dispatcher,
+    bot: Bot,
+    shared: SharedState | None,
+    stop: asyncio.Event,
+) -> None:
+    """Serve the webhook (and the ops routes) until `stop`, then stop gracefully: out of
+    the balancer's rotation first, then the updates in hand finished."""
+    settings = services.settings
+    me = await bot.me()
+    claims = shared.claims(me.id) if shared is not None else None
+    app = webhook_application(
+        dispatcher,
+        bot,
+        settings,
+        claims,
+        checks=readiness_checks(services, shared.redis_url if shared is not None else None),
+        refresh_metrics=metrics_refresher(services),
+    )
+    # In-flight requests get this long to finish once the server stops listening.
+    runner = web.AppRunner(app, shutdown_timeout=settings.shutdown_seconds)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.web_host, settings.web_port)
+    await site.start()
+    log.info("webhook mode on %s:%d", settings.web_host, settings.web_port)
+    try:
+        await stop.wait()
+        log.info("stopping: finishing the updates in hand")
+        # /readyz says 503 at once, so that a balancer stops sending; updates still
+        # arriving meanwhile are handled. Then the server closes and waits for the rest.
+        mark_shutting_down(app)
+        await asyncio.sleep(settings.drain_seconds)
+    finally:
+        await runner.cleanup()

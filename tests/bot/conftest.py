@@ -23,8 +23,9 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from backend.privacy_requests import PrivacyRequestSettings, SmtpSettings
 from backend.settings import BackendSettings
-from bot.app import metrics_refresher, readiness_checks, running_services
+from bot.app import running_services
 from bot.dispatcher import build_dispatcher
+from bot.health import metrics_refresher, readiness_checks
 from bot.i18n import create_i18n
 from bot.outgoing import SendingLimits
 from bot.services import Services
