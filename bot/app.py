@@ -166,14 +166,18 @@ def compiled_locales() -> Path:
     return PROJECT_ROOT / "var" / "locales"
 
 
-def telegram_bot(settings: BotSettings) -> Bot:
+def telegram_bot(settings: BotSettings, shared: SharedState | None = None) -> Bot:
+    """The Bot, its sends paced within Telegram's limits (shared by the replicas when
+    `shared` is in Redis)."""
     assert settings.bot_token is not None
+    bot_id = int(settings.bot_token.get_secret_value().split(":", 1)[0])
+    room = shared.sending_room(bot_id) if shared is not None else None
     session = (
         AiohttpSession(api=TelegramAPIServer.from_base(settings.bot_api_url))
         if settings.bot_api_url
         else AiohttpSession()
     )
-    session.middleware(SendingLimits(enabled=settings.sending_limits))
+    session.middleware(SendingLimits(room, enabled=settings.sending_limits))
     # A re-delivered update is not answered again once its first reply went out.
     session.middleware(mark_answered_after_send())
     return Bot(
@@ -202,7 +206,7 @@ async def serve(
         await LocalChat(dispatcher).run(lambda: input("> "), settings.default_shop or "")
         return
     stop = stop or asyncio.Event()
-    bot = telegram_bot(settings)
+    bot = telegram_bot(settings, shared)
     api_settings = api_settings or ApiSettings()
     relay = NoticeRelay(
         bot,

@@ -4,7 +4,9 @@ when REDIS_URL is set (several replicas behind a load balancer).
 - the conversation state of a flow (aiogram FSM storage): a customer's next message may
   reach another replica mid-flow;
 - flood-control windows (bot.middlewares.throttling);
-- claims on updates (bot.update_claims): a re-delivered update is answered once.
+- claims on updates (bot.update_claims): a re-delivered update is answered once;
+- the buckets that pace sends within Telegram's limits (bot.outgoing), which hold for the
+  bot as a whole, however many replicas send.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder
 from aiogram.fsm.storage.memory import MemoryStorage
 
 from bot.middlewares.throttling import MemoryRateWindows, RateWindows, RedisRateWindows
+from bot.outgoing import MemorySendingRoom, RedisSendingRoom, SendingRoom
 from bot.settings import BotSettings
 from bot.update_claims import MemoryUpdateClaims, RedisUpdateClaims, UpdateClaims
 
@@ -41,6 +44,11 @@ class SharedState:
         if self._memory_claims is None:
             self._memory_claims = MemoryUpdateClaims(self.lease_seconds)
         return self._memory_claims
+
+    def sending_room(self, bot_id: int) -> SendingRoom:
+        if self.redis is not None:
+            return RedisSendingRoom(self.redis, bot_id)
+        return MemorySendingRoom()
 
     async def close(self) -> None:
         await self.storage.close()

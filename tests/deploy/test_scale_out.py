@@ -276,7 +276,8 @@ async def test_two_replicas_share_the_work_and_survive_a_kill(
             "BOT_API_URL": fake.base_url,
             "WEBHOOK_URL": "http://127.0.0.1:9/telegram/webhook",  # the balancer's address
             "WEBHOOK_SECRET": SECRET,
-            "BOT_SENDING_LIMITS": "false",
+            # Sends paced within Telegram's limits by buckets the two replicas share.
+            "BOT_SENDING_LIMITS": "true",
             "BOT_DEFAULT_SHOP": SHOP,
             "BOT_THROTTLE_MESSAGES": "1000",
             "BOT_UPDATE_LEASE_SECONDS": "3",
@@ -301,6 +302,13 @@ async def test_two_replicas_share_the_work_and_survive_a_kill(
             )
             await _a_killed_replica_loses_nothing_and_answers_nothing_twice(fake, telegram, cluster)
             await _sigterm_finishes_the_update_in_hand(fake, telegram, cluster)
+            # The replicas paced their sends from one shared bucket of the bot.
+            from redis.asyncio import Redis
+
+            client = Redis.from_url(redis_url)
+            bot_id = fake.token.split(":")[0]
+            assert await client.exists(f"privacy-assistant:send:{bot_id}:all")
+            await client.aclose()
         finally:
             cluster.stop()
     logs = "".join(replica.log.read_text(errors="replace") for replica in cluster.replicas)
