@@ -60,6 +60,10 @@ class Receiver:
 
     def __init__(self, secrets: list[str]) -> None:
         self.secrets = secrets
+        # Cleared: calls are held open (a slow shop) until it is set again.
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.arrived = asyncio.Event()
         self.answers: list[tuple[int, dict[str, str]]] = []
         self.accepted: list[tuple[str, dict[str, Any]]] = []
         self.signatures: list[str] = []
@@ -85,6 +89,8 @@ class Receiver:
 
     async def _handle(self, request: web.Request) -> web.Response:
         self.calls += 1
+        self.arrived.set()
+        await self.gate.wait()
         body = await request.text()
         headers = dict(request.headers)
         self.signatures.append(headers["webhook-signature"])
@@ -414,3 +420,26 @@ async def test_run_forever_delivers_until_stopped(db: Database, receiver: Receiv
         stop.set()
         await asyncio.wait_for(running, 5)
     assert len(receiver.accepted) == 1
+
+
+async def test_a_delivery_in_flight_when_stopping_is_finished_and_recorded(
+    db: Database, receiver: Receiver
+) -> None:
+    endpoint = await endpoint_for(db, receiver.url)
+    receiver.secrets.append(endpoint.secret)
+    await receiver.start()
+    receiver.gate.clear()  # the shop answers slowly
+    settings = WebhookSettings(allow_private_targets=True, poll_seconds=0.05)
+    stop = asyncio.Event()
+    await event(db, Clock())
+    running = asyncio.create_task(
+        OutboxWorker(db, worker_id="w1", settings=settings).run_forever(stop)
+    )
+    await asyncio.wait_for(receiver.arrived.wait(), 10)
+    stop.set()  # SIGTERM while the call is in flight
+    await asyncio.sleep(0.2)
+    assert not running.done()  # it waits for the shop's answer
+    receiver.gate.set()
+    await asyncio.wait_for(running, 10)
+    [delivery] = await deliveries(db)
+    assert delivery.status == "delivered" and len(receiver.accepted) == 1
