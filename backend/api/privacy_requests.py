@@ -40,7 +40,7 @@ from backend.api.schemas import (
     SuppressionResult,
     Verify,
 )
-from backend.models import PrivacyRequest, SuppressionEntry
+from backend.models import AccessExport, PrivacyRequest, SuppressionEntry
 from backend.privacy_requests import (
     audit_trail_csv,
     complete,
@@ -51,7 +51,7 @@ from backend.privacy_requests import (
     resume,
     start_work,
 )
-from backend.privacy_requests.exports import EXPORT_TYPES, attach_export, export_of
+from backend.privacy_requests.exports import EXPORT_TYPES, attach_export, export_of, exports_of
 from backend.privacy_requests.fulfilment import SystemOutcome, report_outcomes
 from backend.privacy_requests.hashing import email_hash
 from backend.privacy_requests.intake import confirm_by_shop, create_on_behalf
@@ -62,13 +62,19 @@ Step = Callable[[AsyncSession, PrivacyRequest], Awaitable[Any]]
 
 
 async def view(session: AsyncSession, request: PrivacyRequest, server_key: bytes) -> RequestView:
+    export = await export_of(session, request.id) if request.kind == "access" else None
+    return _view_with(request, server_key, export)
+
+
+def _view_with(
+    request: PrivacyRequest, server_key: bytes, export: AccessExport | None
+) -> RequestView:
     email = None
     if request.email_sealed:
         try:
             email = unseal(server_key, request.id, request.email_sealed)
         except SealBrokenError:
             email = None  # sealed under another key: the address is simply not available
-    export = await export_of(session, request.id) if request.kind == "access" else None
     return RequestView.of(request, email, export)
 
 
@@ -105,7 +111,10 @@ async def list_requests(request: web.Request) -> web.Response:
                 .limit(limit + 1)
             )
         )
-        items = [await view(session, row, ctx.rules.server_key) for row in rows[:limit]]
+        page = rows[:limit]
+        # The page's exports in one query, not one per access request.
+        exports = await exports_of(session, [row.id for row in page if row.kind == "access"])
+        items = [_view_with(row, ctx.rules.server_key, exports.get(row.id)) for row in page]
     next_cursor = encode_cursor(offset + limit) if len(rows) > limit else None
     return json_response(200, _dump(RequestPage(items=items, next_cursor=next_cursor)))
 

@@ -112,6 +112,16 @@ async def export_of(session: AsyncSession, request_id: str) -> AccessExport | No
     ).first()
 
 
+async def exports_of(session: AsyncSession, request_ids: list[str]) -> dict[str, AccessExport]:
+    """The exports of several requests in one query (a page of the API's list)."""
+    if not request_ids:
+        return {}
+    found = await session.exec(
+        select(AccessExport).where(col(AccessExport.request_id).in_(request_ids))
+    )
+    return {export.request_id: export for export in found}
+
+
 async def issue_link(
     session: AsyncSession, export: AccessExport, *, policy: ExportPolicy, now: datetime
 ) -> str:

@@ -236,6 +236,11 @@ async def test_an_access_export_is_downloaded_once_through_its_link(api: Api) ->
     assert status == 201 and export["size"] > 0 and export["filename"] == "anna.json"
     status, done, _ = await api.call("POST", f"/api/v1/requests/{rid}/complete", {})
     assert status == 200 and done["export"]["id"] == export["id"]
+    # The list shows each access request with its export (read for the page at once).
+    other = await _create(api, kind="access")
+    status, page, _ = await api.call("GET", "/api/v1/requests?kind=access")
+    exports = {item["id"]: item["export"] for item in page["items"]}
+    assert exports[rid]["id"] == export["id"] and exports[other["id"]] is None
     async with api.database.session() as session:
         stored = (await session.exec(select(AccessExport))).one()
         token = await issue_link(session, stored, policy=api_policy(), now=_now())
