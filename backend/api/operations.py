@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, get_args
 
 from aiohttp import web
 from pydantic import BaseModel
@@ -36,6 +36,7 @@ from backend.api.schemas import (
     Verify,
 )
 from backend.privacy_requests.exports import EXPORT_TYPES
+from backend.privacy_requests.lifecycle import RequestKind, RequestStatus
 from indexer.policy_update import VERSION_FORM
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -72,18 +73,7 @@ class Operation:
 STATUS_QUERY = Query(
     "status",
     "only requests in this status",
-    {
-        "type": "string",
-        "enum": [
-            "identity_pending",
-            "verified",
-            "in_progress",
-            "completed",
-            "denied",
-            "canceled",
-            "expired",
-        ],
-    },
+    {"type": "string", "enum": list(get_args(RequestStatus))},
 )
 PAGE = (
     Query("limit", "items per page (1 to 100)", {"type": "integer", "minimum": 1, "maximum": 100}),
@@ -96,6 +86,29 @@ PAGE = (
 REQUEST = f"{PREFIX}/requests/{{request_id}}"
 ENDPOINT = f"{PREFIX}/webhook-endpoints/{{endpoint_id}}"
 STEP_ERRORS = (404, 409, 422)
+
+
+def request_step(
+    action: str,
+    handler: Handler,
+    operation_id: str,
+    summary: str,
+    body: type[BaseModel] | None = None,
+) -> Operation:
+    """POST /requests/{request_id}/<action>: one step of a request's lifecycle, answered
+    with the request as it now is; a step with a body may also meet 400 and 415."""
+    return Operation(
+        "POST",
+        f"{REQUEST}/{action}",
+        handler,
+        operation_id,
+        summary,
+        "requests",
+        body=body,
+        response=RequestView,
+        errors=(*STEP_ERRORS, 400, 415) if body is not None else STEP_ERRORS,
+    )
+
 
 OPERATIONS: Final[tuple[Operation, ...]] = (
     Operation(
@@ -111,7 +124,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
             Query(
                 "kind",
                 "only requests of this kind",
-                {"type": "string", "enum": ["unsubscribe", "access", "deletion"]},
+                {"type": "string", "enum": list(get_args(RequestKind))},
             ),
             Query(
                 "due_before",
@@ -145,68 +158,44 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
         response=RequestView,
         errors=(404,),
     ),
-    Operation(
-        "POST",
-        f"{REQUEST}/verify",
+    request_step(
+        "verify",
         requests.verify_request,
         "verifyRequest",
         "Confirm the customer's identity (shops that verify themselves)",
-        "requests",
         body=Verify,
-        response=RequestView,
-        errors=STEP_ERRORS,
     ),
-    Operation(
-        "POST",
-        f"{REQUEST}/start",
+    request_step(
+        "start",
         requests.start_request,
         "startRequest",
         "Start working on a verified request",
-        "requests",
-        response=RequestView,
-        errors=STEP_ERRORS,
     ),
-    Operation(
-        "POST",
-        f"{REQUEST}/pause",
+    request_step(
+        "pause",
         requests.pause_request,
         "pauseRequest",
         "Stop the clock while waiting for the customer",
-        "requests",
-        response=RequestView,
-        errors=STEP_ERRORS,
     ),
-    Operation(
-        "POST",
-        f"{REQUEST}/resume",
+    request_step(
+        "resume",
         requests.resume_request,
         "resumeRequest",
         "Start the clock again; the deadline moves by the pause",
-        "requests",
-        response=RequestView,
-        errors=STEP_ERRORS,
     ),
-    Operation(
-        "POST",
-        f"{REQUEST}/extend",
+    request_step(
+        "extend",
         requests.extend_request,
         "extendRequest",
         "Extend the deadline by up to two further months, with a reason the customer is told",
-        "requests",
         body=Extend,
-        response=RequestView,
-        errors=(*STEP_ERRORS, 400, 415),
     ),
-    Operation(
-        "POST",
-        f"{REQUEST}/outcomes",
+    request_step(
+        "outcomes",
         requests.report_request_outcomes,
         "reportOutcomes",
         "Report what each system did with a deletion so far",
-        "requests",
         body=Outcomes,
-        response=RequestView,
-        errors=(*STEP_ERRORS, 400, 415),
     ),
     Operation(
         "PUT",
@@ -221,28 +210,20 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
         query=(Query("filename", "the file name the customer sees", {"type": "string"}),),
         errors=(*STEP_ERRORS, 413, 415),
     ),
-    Operation(
-        "POST",
-        f"{REQUEST}/complete",
+    request_step(
+        "complete",
         requests.complete_request,
         "completeRequest",
         "Complete a request (a deletion with per-system outcomes, an access request once "
         "its export is uploaded)",
-        "requests",
         body=Complete,
-        response=RequestView,
-        errors=(*STEP_ERRORS, 400, 415),
     ),
-    Operation(
-        "POST",
-        f"{REQUEST}/deny",
+    request_step(
+        "deny",
         requests.deny_request,
         "denyRequest",
         "Deny a request with a reason code and a text for the customer",
-        "requests",
         body=Deny,
-        response=RequestView,
-        errors=(*STEP_ERRORS, 400, 415),
     ),
     Operation(
         "POST",
