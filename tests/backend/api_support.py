@@ -17,7 +17,7 @@ from backend.api.keys import create_api_key
 from backend.api.settings import ApiSettings
 from backend.database import Database
 from backend.webhooks.settings import WebhookSettings
-from tests.backend.privacy_requests_support import RULES, SHOP, empty_privacy_tables
+from tests.backend.privacy_requests_support import RULES, SHOP
 
 OTHER_SHOP = "kivismart"
 
@@ -61,7 +61,6 @@ class Api:
 async def running_api(
     db: Database, settings: ApiSettings | None = None, *, allow_private: bool = True
 ) -> AsyncIterator[Api]:
-    await empty_privacy_tables(db)
     async with db.session() as session:
         _, key = await create_api_key(session, SHOP)
         _, other_key = await create_api_key(session, OTHER_SHOP)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from backend.database import Database, upgrade_to_head
+from tests.backend.privacy_requests_support import ConsoleMailbox
 from tests.conftest import optional_backend_missing
 
 POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432"
@@ -90,10 +91,17 @@ async def db(database_url: str) -> AsyncIterator[Database]:
                 "TRUNCATE customer_profile, conversation_record, webhook_delivery, outbox_event, "
                 "webhook_endpoint, inbound_webhook_id, api_key, idempotency_record, customer_notice, "
                 "access_export, support_topic, handoff, relayed_message, support_outbox, canned_reply, "
-                "staff_member, policy_subscription, policy_change, request_card "
+                "staff_member, policy_subscription, policy_change, request_card, "
+                "privacy_request, privacy_audit_event, suppression_entry, verification_challenge "
                 "RESTART IDENTITY CASCADE"
             )
     try:
         yield database
     finally:
         await database.dispose()
+
+
+@pytest.fixture
+def mailbox() -> ConsoleMailbox:
+    """One-time codes and notices mailed to the console, read back by the test."""
+    return ConsoleMailbox()

@@ -32,17 +32,6 @@ T0 = datetime(2026, 1, 31, 9, 30, tzinfo=UTC)
 CODE = re.compile(r"code: (\d{6})")
 
 
-async def empty_privacy_tables(db: Database) -> None:
-    # The shared `db` fixture empties only the tables it knows; on SQLite every test has a
-    # new file anyway.
-    if db.engine.dialect.name == "postgresql":
-        async with db.engine.begin() as connection:
-            await connection.exec_driver_sql(
-                "TRUNCATE privacy_request, privacy_audit_event, suppression_entry, "
-                "verification_challenge RESTART IDENTITY CASCADE"
-            )
-
-
 class ConsoleMailbox:
     """The console mail sink writing into a buffer the test reads codes from."""
 

@@ -25,11 +25,6 @@ async def api(db: Database) -> AsyncIterator[Api]:
         yield running
 
 
-@pytest.fixture
-def mailbox() -> ConsoleMailbox:
-    return ConsoleMailbox()
-
-
 async def _count(db: Database, model: type) -> int:
     async with db.session() as session:
         return int(await session.scalar(select(func.count()).select_from(model)) or 0)

@@ -52,7 +52,6 @@ from backend.handoffs import (
 )
 from backend.models import Handoff, OutboxEvent, PrivacyRequest, WebhookDelivery
 from backend.webhooks.endpoints import create_endpoint
-from tests.backend.privacy_requests_support import empty_privacy_tables
 
 SHOP = "webstore"
 ANN, BOB = "p-ann", "p-bob"
@@ -351,7 +350,6 @@ async def asked(
 
 
 async def test_what_the_card_reads(db: Database) -> None:
-    await empty_privacy_tables(db)
     async with db.session() as session:
         for minute, question in enumerate(["first?", "second?", "third?"]):
             await asked(session, ANN, question, at=T0 + timedelta(minutes=minute))

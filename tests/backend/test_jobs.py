@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import TypedDict
 
@@ -36,7 +35,6 @@ from tests.backend.privacy_requests_support import (
     SHOP,
     T0,
     ConsoleMailbox,
-    empty_privacy_tables,
     finish,
     started,
     verified,
@@ -44,17 +42,6 @@ from tests.backend.privacy_requests_support import (
 
 NOW = datetime(2029, 3, 15, 12, 0, tzinfo=UTC)
 POLICY = ExportPolicy()
-
-
-@pytest.fixture
-async def db(db: Database) -> AsyncIterator[Database]:
-    await empty_privacy_tables(db)
-    yield db
-
-
-@pytest.fixture
-def mailbox() -> ConsoleMailbox:
-    return ConsoleMailbox()
 
 
 class Person(TypedDict):

@@ -39,7 +39,6 @@ from tests.backend.privacy_requests_support import (
     SHOP,
     T0,
     ConsoleMailbox,
-    empty_privacy_tables,
     started,
     verified,
 )
@@ -47,12 +46,6 @@ from tests.backend.test_health import publish_index
 
 DUE = add_months(T0, 1)
 CAROL = pseudonym_for(2003, KEY)
-
-
-@pytest.fixture
-async def db(db: Database) -> AsyncIterator[Database]:
-    await empty_privacy_tables(db)
-    yield db
 
 
 def scraped() -> dict[tuple[str, frozenset[tuple[str, str]]], float]:

@@ -3,7 +3,6 @@ paused while the shop waits, and extensions of at most two months with a reason.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -24,7 +23,6 @@ from backend.privacy_requests import (
 from tests.backend.privacy_requests_support import (
     SHOP,
     ConsoleMailbox,
-    empty_privacy_tables,
     finish,
     verified,
 )
@@ -32,17 +30,6 @@ from tests.backend.privacy_requests_support import (
 
 def at(year: int, month: int, day: int, hour: int = 9) -> datetime:
     return datetime(year, month, day, hour, 30, tzinfo=UTC)
-
-
-@pytest.fixture
-async def db(db: Database) -> AsyncIterator[Database]:
-    await empty_privacy_tables(db)
-    yield db
-
-
-@pytest.fixture
-def mailbox() -> ConsoleMailbox:
-    return ConsoleMailbox()
 
 
 @pytest.mark.parametrize(

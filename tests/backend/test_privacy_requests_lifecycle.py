@@ -4,7 +4,6 @@ event, every illegal one is refused and changes nothing."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from itertools import product
 
@@ -30,24 +29,12 @@ from tests.backend.privacy_requests_support import (
     SHOP,
     T0,
     ConsoleMailbox,
-    empty_privacy_tables,
     finish,
     started,
     verified,
 )
 
 LATER = T0 + timedelta(hours=1)
-
-
-@pytest.fixture
-async def db(db: Database) -> AsyncIterator[Database]:
-    await empty_privacy_tables(db)
-    yield db
-
-
-@pytest.fixture
-def mailbox() -> ConsoleMailbox:
-    return ConsoleMailbox()
 
 
 async def at_status(db: Database, mailbox: ConsoleMailbox, status: str) -> PrivacyRequest:

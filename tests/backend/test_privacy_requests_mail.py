@@ -15,7 +15,6 @@ from tests.backend.privacy_requests_support import (
     SHOP,
     T0,
     ConsoleMailbox,
-    empty_privacy_tables,
 )
 
 
@@ -37,7 +36,6 @@ def test_an_unknown_or_regional_language_falls_back_sensibly() -> None:
 
 
 async def test_the_code_mail_goes_out_in_the_customers_language(db: Database) -> None:
-    await empty_privacy_tables(db)
     mailbox = ConsoleMailbox()
     async with db.session() as session:
         await start_request(

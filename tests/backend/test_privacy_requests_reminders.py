@@ -4,10 +4,8 @@ Time is moved on by passing `now`, never by sleeping."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
-import pytest
 from sqlmodel import col, select
 
 from backend.database import Database
@@ -29,7 +27,6 @@ from tests.backend.privacy_requests_support import (
     SHOP,
     T0,
     ConsoleMailbox,
-    empty_privacy_tables,
     finish,
     started,
     verified,
@@ -38,17 +35,6 @@ from tests.backend.privacy_requests_support import (
 DUE = add_months(T0, 1)  # the deadline of a request verified at T0
 SOON = DUE - RULES.due_soon_before
 SECOND = timedelta(seconds=1)
-
-
-@pytest.fixture
-async def db(db: Database) -> AsyncIterator[Database]:
-    await empty_privacy_tables(db)
-    yield db
-
-
-@pytest.fixture
-def mailbox() -> ConsoleMailbox:
-    return ConsoleMailbox()
 
 
 async def remind(db: Database, now: datetime) -> tuple[int, int]:

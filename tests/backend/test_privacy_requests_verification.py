@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from email import message_from_bytes
 from email.message import Message
@@ -36,7 +36,6 @@ from tests.backend.privacy_requests_support import (
     RULES,
     SHOP,
     T0,
-    empty_privacy_tables,
 )
 
 EMAIL = "Anna.Novak@Example.org"
@@ -92,12 +91,6 @@ def smtp(smtp_server: tuple[Inbox, int]) -> SmtpMailSender:
             host="127.0.0.1", port=smtp_server[1], security="none", from_address="privacy@shop.test"
         )
     )
-
-
-@pytest.fixture
-async def db(db: Database) -> AsyncIterator[Database]:
-    await empty_privacy_tables(db)
-    yield db
 
 
 async def start(db: Database, smtp: SmtpMailSender) -> str:

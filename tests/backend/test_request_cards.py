@@ -5,10 +5,8 @@ cards to refresh, the digest's requests, and the digest's leader."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
-import pytest
 from sqlmodel import select
 
 from backend.database import Database
@@ -33,24 +31,12 @@ from tests.backend.privacy_requests_support import (
     SHOP,
     T0,
     ConsoleMailbox,
-    empty_privacy_tables,
     started,
     verified,
 )
 
 GROUP = -100_777_000_001
 MINUTE = timedelta(minutes=1)
-
-
-@pytest.fixture
-async def db(db: Database) -> AsyncIterator[Database]:
-    await empty_privacy_tables(db)
-    yield db
-
-
-@pytest.fixture
-def mailbox() -> ConsoleMailbox:
-    return ConsoleMailbox()
 
 
 def customer(number: int) -> str:

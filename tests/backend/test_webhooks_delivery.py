@@ -34,7 +34,6 @@ from tests.backend.privacy_requests_support import (
     RULES,
     SHOP,
     ConsoleMailbox,
-    empty_privacy_tables,
     started,
     verified,
 )
@@ -112,12 +111,6 @@ def _free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
-
-
-@pytest.fixture
-async def db(db: Database) -> AsyncIterator[Database]:
-    await empty_privacy_tables(db)
-    yield db
 
 
 @pytest.fixture
