@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -112,3 +113,40 @@ def test_migrate_command_on_a_sqlite_file(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("\n") == 1 and HEAD in result.stdout
     assert path.is_file()
+
+
+@pytest.mark.postgres
+def test_replicas_migrating_at_once_take_turns(tmp_path: Path) -> None:
+    """Four `python -m backend migrate` processes on one new PostgreSQL database at the same
+    moment (replicas starting together): the advisory lock lets one create the schema and
+    the others find it done."""
+    from tests.backend.conftest import fresh_postgres_database
+
+    with fresh_postgres_database() as url:
+        env = {**os.environ, "DATABASE_URL": url, "PSEUDONYM_KEY": "k" * 40}
+        runs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "backend", "migrate"],
+                cwd=PROJECT_ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            for _ in range(4)
+        ]
+        outputs = [run.communicate(timeout=120)[0] for run in runs]
+        assert [run.returncode for run in runs] == [0, 0, 0, 0], outputs
+        database = Database(url)
+
+        async def check() -> tuple[set[str], str | None]:
+            try:
+                async with database.engine.connect() as connection:
+                    return (
+                        await connection.run_sync(_tables),
+                        await connection.run_sync(_revision),
+                    )
+            finally:
+                await database.dispose()
+
+        assert asyncio.run(check()) == (TABLES, HEAD)
