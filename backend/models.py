@@ -9,7 +9,7 @@ importing it; the rules over the privacy-request tables live in `backend.privacy
 """
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import (
     JSON,
@@ -22,8 +22,10 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    func,
 )
-from sqlmodel import Field, SQLModel
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Field, SQLModel, col
 
 # Named constraints and indexes: SQLite migrations rebuild tables and need the names.
 SQLModel.metadata.naming_convention = {
@@ -130,6 +132,11 @@ def _one_of(column: str, values: tuple[str, ...], *, nullable: bool = False) -> 
     return f"{column} IS NULL OR {column} IN ({listed})" if nullable else f"{column} IN ({listed})"
 
 
+# The statuses in which a request's deadline runs (before them it is not yet verified;
+# after them it is closed).
+DEADLINE_RUNS_IN: Final = frozenset({"verified", "in_progress"})
+
+
 class PrivacyRequest(SQLModel, table=True):
     """An unsubscribe, access or deletion request of one person to one shop."""
 
@@ -184,6 +191,11 @@ class PrivacyRequest(SQLModel, table=True):
     def deadline(self) -> datetime | None:
         """The deadline that counts now: the extended one, if the shop extended it."""
         return self.extended_until or self.due_at
+
+    @classmethod
+    def deadline_column(cls) -> ColumnElement[datetime]:
+        """`deadline` in SQL, for queries."""
+        return func.coalesce(col(cls.extended_until), col(cls.due_at))
 
 
 class AuditEvent(SQLModel, table=True):

@@ -23,26 +23,20 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Final
 
-from sqlalchemy import ColumnElement, delete, func, or_, text, update
+from sqlalchemy import delete, or_, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from backend.database import Database
-from backend.models import PrivacyRequest, RequestCard
-from backend.privacy_requests.reminders import WORKING
+from backend.models import DEADLINE_RUNS_IN, PrivacyRequest, RequestCard
 
 # A claim's message id until the card is posted (Telegram's ids start at 1).
 UNPOSTED: Final = 0
 # Longer than posting one card can take.
 CLAIM_LEASE: Final = timedelta(minutes=2)
 DIGEST_LOCK_NAME: Final = "privacy-help-assistant:request-card-digest"
-
-
-def _deadline() -> ColumnElement[datetime]:
-    """The deadline that counts, in SQL: the extended one, if the shop extended it."""
-    return func.coalesce(col(PrivacyRequest.extended_until), col(PrivacyRequest.due_at))
 
 
 async def requests_without_card(
@@ -67,7 +61,7 @@ async def requests_without_card(
     rows = await session.exec(
         select(PrivacyRequest)
         .where(col(PrivacyRequest.shop_id).in_(list(shop_ids)))
-        .where(col(PrivacyRequest.status).in_(WORKING))
+        .where(col(PrivacyRequest.status).in_(DEADLINE_RUNS_IN))
         .where(col(PrivacyRequest.id).not_in(taken))
         .order_by(col(PrivacyRequest.created_at), col(PrivacyRequest.id))
         .limit(limit)
@@ -174,9 +168,9 @@ async def digest_requests(
     rows = await session.exec(
         select(PrivacyRequest)
         .where(col(PrivacyRequest.shop_id) == shop_id)
-        .where(col(PrivacyRequest.status).in_(WORKING))
-        .where(_deadline() <= now + within)
-        .order_by(_deadline(), col(PrivacyRequest.id))
+        .where(col(PrivacyRequest.status).in_(DEADLINE_RUNS_IN))
+        .where(PrivacyRequest.deadline_column() <= now + within)
+        .order_by(PrivacyRequest.deadline_column(), col(PrivacyRequest.id))
     )
     return list(rows)
 

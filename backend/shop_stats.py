@@ -12,9 +12,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from backend.conversation_log import FeedbackSummary, feedback_summary
-from backend.models import ConversationRecord, Handoff, PrivacyRequest, utc_now
-
-OPEN_WITH_DEADLINE = ("verified", "in_progress")
+from backend.models import DEADLINE_RUNS_IN, ConversationRecord, Handoff, PrivacyRequest, utc_now
 
 
 @dataclass(frozen=True)
@@ -60,13 +58,12 @@ async def shop_stats(
     )
     for kind, status, count in rows:
         requests.setdefault(kind, {})[status] = count
-    deadline = func.coalesce(col(PrivacyRequest.extended_until), col(PrivacyRequest.due_at))
     overdue = await session.scalar(
         select(func.count())
         .select_from(PrivacyRequest)
         .where(col(PrivacyRequest.shop_id) == shop_id)
-        .where(col(PrivacyRequest.status).in_(OPEN_WITH_DEADLINE))
-        .where(deadline < now)
+        .where(col(PrivacyRequest.status).in_(DEADLINE_RUNS_IN))
+        .where(PrivacyRequest.deadline_column() < now)
     )
     return ShopStats(
         since=since,

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, get_args
 
 from aiohttp import web
-from sqlmodel import col, func, select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from backend.api.context import (
@@ -99,8 +99,7 @@ async def list_requests(request: web.Request) -> web.Response:
     due_before = request.query.get("due_before")
     if due_before is not None:
         moment = _moment(due_before, "due_before")
-        deadline = func.coalesce(col(PrivacyRequest.extended_until), col(PrivacyRequest.due_at))
-        statement = statement.where(deadline < moment)
+        statement = statement.where(PrivacyRequest.deadline_column() < moment)
     offset = decode_cursor(request.query.get("cursor"))
     limit = limit_of(request)
     async with ctx.database.session() as session:

@@ -17,7 +17,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from backend.database import Database
-from backend.models import PrivacyRequest, WebhookDelivery, utc_now
+from backend.models import DEADLINE_RUNS_IN, PrivacyRequest, WebhookDelivery, utc_now
 from indexer.publish import Manifest, current_version_dir
 
 PREFIX: Final = "privacy_assistant_"
@@ -71,10 +71,6 @@ def count_delivery(endpoint_id: str, outcome: DeliveryOutcome, *, attempted: boo
 
 async def refresh_database_gauges(database: Database, *, now: datetime | None = None) -> None:
     """Set the gauges of requests, overdue requests and the outbox backlog from the database."""
-    # Imported here: the privacy requests' package imports the outbox worker, which
-    # imports this module for its counters.
-    from backend.privacy_requests.reminders import WORKING, _deadline
-
     now = now or utc_now()
     async with database.session() as session:
         by_kind_and_status = list(
@@ -88,9 +84,9 @@ async def refresh_database_gauges(database: Database, *, now: datetime | None = 
         overdue = await session.scalar(
             select(func.count())
             .select_from(PrivacyRequest)
-            .where(col(PrivacyRequest.status).in_(WORKING))
+            .where(col(PrivacyRequest.status).in_(DEADLINE_RUNS_IN))
             .where(col(PrivacyRequest.paused_since).is_(None))
-            .where(_deadline() < now)
+            .where(PrivacyRequest.deadline_column() < now)
         )
         backlog = await session.scalar(
             select(func.count())

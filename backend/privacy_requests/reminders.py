@@ -12,18 +12,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Final, Literal
 
-from sqlalchemy import ColumnElement, func, update
+from sqlalchemy import ColumnElement, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from backend.models import PrivacyRequest
+from backend.models import DEADLINE_RUNS_IN, PrivacyRequest
 from backend.privacy_requests.lifecycle import notify_shop, record_event
 from backend.privacy_requests.settings import RequestRules
 from backend.webhooks import events as webhook_events
-
-# The statuses in which a deadline runs (the others are not yet verified, or closed).
-WORKING: Final = frozenset({"verified", "in_progress"})
 
 Reminder = Literal["due_soon", "overdue"]
 _EVENT_TYPE: Final[dict[Reminder, str]] = {
@@ -34,11 +31,6 @@ _NOTIFIED_AT: Final = {
     "due_soon": col(PrivacyRequest.due_soon_notified_at),
     "overdue": col(PrivacyRequest.overdue_notified_at),
 }
-
-
-def _deadline() -> ColumnElement[datetime]:
-    """The deadline that counts, in SQL: the extended one, if the shop extended it."""
-    return func.coalesce(col(PrivacyRequest.extended_until), col(PrivacyRequest.due_at))
 
 
 async def send_reminders(
@@ -55,15 +47,15 @@ async def send_reminders(
         # narrows the search, the deadline itself decides.
         [
             col(PrivacyRequest.due_at) <= horizon,
-            _deadline() <= horizon,
-            _deadline() >= now,
+            PrivacyRequest.deadline_column() <= horizon,
+            PrivacyRequest.deadline_column() >= now,
         ],
         now=now,
     )
     overdue = await _remind(
         session,
         "overdue",
-        [col(PrivacyRequest.due_at) < now, _deadline() < now],
+        [col(PrivacyRequest.due_at) < now, PrivacyRequest.deadline_column() < now],
         now=now,
     )
     return due_soon, overdue
@@ -80,9 +72,9 @@ async def _forget_reminders_of_moved_deadlines(
     ):
         await session.exec(
             update(PrivacyRequest)
-            .where(col(PrivacyRequest.status).in_(WORKING))
+            .where(col(PrivacyRequest.status).in_(DEADLINE_RUNS_IN))
             .where(column.is_not(None))
-            .where(_deadline() > still_far_after)
+            .where(PrivacyRequest.deadline_column() > still_far_after)
             .values({column: None})
             # "fetch": a caller's session that holds one of these requests sees the change.
             .execution_options(synchronize_session="fetch")
@@ -99,7 +91,7 @@ async def _remind(
     notified_at = _NOTIFIED_AT[reminder]
     candidates = await session.exec(
         select(PrivacyRequest)
-        .where(col(PrivacyRequest.status).in_(WORKING))
+        .where(col(PrivacyRequest.status).in_(DEADLINE_RUNS_IN))
         .where(col(PrivacyRequest.paused_since).is_(None))
         .where(notified_at.is_(None))
         .where(*conditions)

@@ -14,10 +14,9 @@ from typing import Any, Final
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
-from backend.models import PrivacyRequest
+from backend.models import DEADLINE_RUNS_IN, PrivacyRequest
 from backend.privacy_requests.deadlines import MAX_EXTENSION_MONTHS
 from backend.privacy_requests.lifecycle import TRANSITIONS
-from backend.privacy_requests.reminders import WORKING
 from backend.privacy_requests.sealing import SealBrokenError, unseal
 from bot.keyboards import CardCallback
 from bot.request_cards.policy import PolicyQuote, policy_quote
@@ -66,7 +65,7 @@ def card_buttons(request: PrivacyRequest, prefix: str = "") -> list[InlineKeyboa
     buttons: list[InlineKeyboardButton] = []
     if "in_progress" in onward:
         buttons.append(button("▶️ Start", "start"))
-    if request.status in WORKING and extension_left(request) > 0:
+    if request.status in DEADLINE_RUNS_IN and extension_left(request) > 0:
         buttons.append(button("⏳ Extend", "extend"))
     if "completed" in onward:
         buttons.append(button("✅ Complete", "complete"))
@@ -91,7 +90,7 @@ def render_card(
         *_deadline_lines(request),
         f"Customer's language: {escape(language_label(request.language))}",
     ]
-    if email and request.status in WORKING:
+    if email and request.status in DEADLINE_RUNS_IN:
         lines.append(f"Customer's e-mail: <tg-spoiler>{escape(email)}</tg-spoiler>")
     verified_by = "the shop" if request.verification == "shop" else "an e-mailed code"
     lines.append(f"Identity confirmed by: {verified_by}")

@@ -22,7 +22,7 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
-from backend.models import PrivacyRequest, VerificationChallenge, utc_now
+from backend.models import DEADLINE_RUNS_IN, PrivacyRequest, VerificationChallenge, utc_now
 from backend.privacy_requests import (
     CodeSendLimitError,
     InvalidRequestError,
@@ -486,7 +486,7 @@ def request_line(request: PrivacyRequest, services: Services) -> str:
         shop=shop.name if shop else request.shop_id,
         status=status_name(request.status, request.verification),
     )
-    if request.deadline is not None and request.status in ("verified", "in_progress"):
+    if request.deadline is not None and request.status in DEADLINE_RUNS_IN:
         line += " " + _("(due {date})").format(date=due_date(request.deadline))
     return line
 

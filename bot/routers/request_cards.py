@@ -35,14 +35,13 @@ from aiogram.types import (
     ReplyParameters,
 )
 
-from backend.models import PrivacyRequest, RequestCard, utc_now
+from backend.models import DEADLINE_RUNS_IN, PrivacyRequest, RequestCard, utc_now
 from backend.privacy_requests.errors import (
     IllegalTransitionError,
     InvalidRequestError,
     PrivacyRequestError,
 )
 from backend.privacy_requests.lifecycle import TRANSITIONS, DenialReason
-from backend.privacy_requests.reminders import WORKING
 from backend.request_cards import card_at
 from bot.keyboards import CardCallback
 from bot.request_cards.actions import (
@@ -215,7 +214,7 @@ async def _extend(press: Press) -> None:
 
 
 def _extension_room(request: PrivacyRequest) -> int:
-    if request.status not in WORKING:
+    if request.status not in DEADLINE_RUNS_IN:
         raise InvalidRequestError(f"{request.id} is {request.status}: it cannot be extended")
     left = extension_left(request)
     if left < 1:
