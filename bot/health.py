@@ -28,8 +28,7 @@ def _index_check(services: Services) -> ReadinessCheck:
 
 def metrics_refresher(services: Services) -> Callable[[], Awaitable[None]]:
     async def refresh() -> None:
-        manifest = services.engine.retriever.manifest
-        set_index_gauges(manifest.version, dict(manifest.shops))
+        set_index_gauges(services.engine.retriever.manifest)
         await refresh_database_gauges(services.database)
 
     return refresh

@@ -101,17 +101,17 @@ async def refresh_database_gauges(database: Database, *, now: datetime | None = 
     OUTBOX_BACKLOG.set(backlog or 0)
 
 
-def set_index_gauges(version: int, passages_by_shop: dict[str, int]) -> None:
-    INDEX_VERSION.set(version)
+def set_index_gauges(manifest: Manifest) -> None:
+    """The index gauges of the version `manifest` describes."""
+    INDEX_VERSION.set(manifest.version)
     INDEX_PASSAGES.clear()
-    for shop, passages in passages_by_shop.items():
+    for shop, passages in (manifest.shops or {"all": manifest.passage_count}).items():
         INDEX_PASSAGES.labels(shop=shop).set(passages)
 
 
 def refresh_index_gauges(index_dir: Path) -> None:
     """Set the index gauges from the published manifest (IndexNotFoundError if none)."""
-    manifest = Manifest.read(current_version_dir(index_dir))
-    set_index_gauges(manifest.version, manifest.shops or {"all": manifest.passage_count})
+    set_index_gauges(Manifest.read(current_version_dir(index_dir)))
 
 
 def render() -> tuple[bytes, str]:

@@ -21,7 +21,6 @@ from backend.observability.metrics import (
     refresh_database_gauges,
     refresh_index_gauges,
     render,
-    set_index_gauges,
 )
 from backend.privacy_requests import add_months, cancel, get_request, pause
 from backend.pseudonyms import pseudonym_for
@@ -194,9 +193,11 @@ async def test_worker_counts_deliveries_and_backlog_shrinks(
 
 
 def test_index_gauges_from_the_published_manifest(tmp_path: Path) -> None:
-    set_index_gauges(3, {"old-shop": 5})
-    publish_index(tmp_path, version=7, shops={"webstore": 30, "kivismart": 12})
-    refresh_index_gauges(tmp_path)
+    # Another index before: its shop must not linger in the gauges.
+    publish_index(tmp_path / "before", version=3, shops={"old-shop": 5})
+    refresh_index_gauges(tmp_path / "before")
+    publish_index(tmp_path / "now", version=7, shops={"webstore": 30, "kivismart": 12})
+    refresh_index_gauges(tmp_path / "now")
     samples = scraped()
     assert samples[("privacy_assistant_index_version", frozenset())] == 7
     passages = {
