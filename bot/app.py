@@ -22,6 +22,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.utils.i18n import I18n
+from aiogram.utils.token import extract_bot_id
 
 from backend.api.settings import ApiSettings
 from backend.conversation_log import purge_expired
@@ -170,8 +171,8 @@ def telegram_bot(settings: BotSettings, shared: SharedState | None = None) -> Bo
     """The Bot, its sends paced within Telegram's limits (shared by the replicas when
     `shared` is in Redis)."""
     assert settings.bot_token is not None
-    bot_id = int(settings.bot_token.get_secret_value().split(":", 1)[0])
-    room = shared.sending_room(bot_id) if shared is not None else None
+    token = settings.bot_token.get_secret_value()
+    room = shared.sending_room(extract_bot_id(token)) if shared is not None else None
     session = (
         AiohttpSession(api=TelegramAPIServer.from_base(settings.bot_api_url))
         if settings.bot_api_url
@@ -181,7 +182,7 @@ def telegram_bot(settings: BotSettings, shared: SharedState | None = None) -> Bo
     # A re-delivered update is not answered again once its first reply went out.
     session.middleware(mark_answered_after_send())
     return Bot(
-        settings.bot_token.get_secret_value(),
+        token,
         session=session,
         default=DefaultBotProperties(parse_mode=ParseMode.HTML),
     )
@@ -287,15 +288,8 @@ def main() -> int:
         print(error_line(exc), file=sys.stderr)
         return 2
     configure_logging(config.logs.level, config.logs.format)
-    if (
-        config.telegram
-        and "postgresql" in config.backend.database_url
-        and not (config.signals.redis_url)
-    ):
-        log.warning(
-            "PostgreSQL without REDIS_URL: flows, flood control and update claims are kept "
-            "in this process's memory; run a single replica, or set REDIS_URL"
-        )
+    for line in config.advice():
+        log.warning("%s", line)
     try:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(run(config))

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from backend.observability.health import ReadinessCheck, database_check, redis_check
+from backend.observability.health import ReadinessCheck, service_checks
 from backend.observability.metrics import refresh_database_gauges, set_index_gauges
 from bot.services import Services
 
 
 def readiness_checks(services: Services, redis_url: str | None) -> dict[str, ReadinessCheck]:
-    checks = {"database": database_check(services.database), "index": _index_check(services)}
-    if redis_url:
-        checks["redis"] = redis_check(redis_url)
-    return checks
+    """The shared services, and the index this process serves."""
+    return {**service_checks(services.database, redis_url), "index": _index_check(services)}
 
 
 def _index_check(services: Services) -> ReadinessCheck:

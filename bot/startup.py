@@ -46,6 +46,26 @@ class AppConfig:
     def telegram(self) -> bool:
         return self.bot.bot_token is not None
 
+    @property
+    def database_backend(self) -> str:
+        """ "sqlite" or "postgresql" (SettingsError for a URL that is neither)."""
+        try:
+            backend = make_url(self.backend.database_url).get_backend_name()
+        except ArgumentError:
+            raise SettingsError("DATABASE_URL: not a database URL") from None
+        if backend not in ("sqlite", "postgresql"):
+            raise SettingsError(f"DATABASE_URL: {backend} is not supported (sqlite or postgresql)")
+        return backend
+
+    def advice(self) -> list[str]:
+        """Settings that work, but not as a shop with replicas would want."""
+        if self.telegram and self.database_backend == "postgresql" and not self.signals.redis_url:
+            return [
+                "PostgreSQL without REDIS_URL: flows, flood control and update claims are "
+                "kept in this process's memory; run a single replica, or set REDIS_URL"
+            ]
+        return []
+
 
 def load_config() -> AppConfig:
     """All settings, or SettingsError naming what is wrong."""
@@ -74,14 +94,7 @@ def _check_together(config: AppConfig) -> None:
         raise SettingsError("BOT_TOKEN: not a bot token (<digits>:<letters>, from @BotFather)")
     if config.bot.webhook_url and config.bot.bot_token is None:
         raise SettingsError("WEBHOOK_URL is set but BOT_TOKEN is not: webhook mode needs both")
-    try:
-        database = make_url(config.backend.database_url)
-    except ArgumentError:
-        raise SettingsError("DATABASE_URL: not a database URL") from None
-    backend = database.get_backend_name()
-    if backend not in ("sqlite", "postgresql"):
-        raise SettingsError(f"DATABASE_URL: {backend} is not supported (sqlite or postgresql)")
-    if backend == "postgresql":
+    if config.database_backend == "postgresql":
         _needs_package("asyncpg", "DATABASE_URL names PostgreSQL", "postgres")
         if not os.environ.get("PSEUDONYM_KEY"):
             raise SettingsError(

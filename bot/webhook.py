@@ -22,6 +22,7 @@ from aiohttp import web
 from backend.observability.health import ReadinessCheck, add_ops_routes, mark_shutting_down
 from backend.observability.logs import request_context
 from bot.health import metrics_refresher, readiness_checks
+from bot.middlewares.observing import typed_texts
 from bot.services import Services
 from bot.settings import BotSettings
 from bot.shared_state import SharedState
@@ -29,19 +30,6 @@ from bot.update_claims import MemoryUpdateClaims, UpdateClaims, handling
 
 log = logging.getLogger("bot.webhook")
 RETRY_AFTER_SECONDS = 5
-
-
-def update_texts(update: dict[str, Any]) -> list[str]:
-    """What a customer typed in an update, to be kept out of every log line."""
-    texts = []
-    for kind in ("message", "edited_message", "channel_post", "callback_query"):
-        part = update.get(kind)
-        if isinstance(part, dict):
-            for key in ("text", "caption", "data"):
-                value = part.get(key)
-                if isinstance(value, str):
-                    texts.append(value)
-    return texts
 
 
 class ClaimingRequestHandler(SimpleRequestHandler):
@@ -61,7 +49,7 @@ class ClaimingRequestHandler(SimpleRequestHandler):
             update_id = int(update["update_id"])
         except (ValueError, KeyError, TypeError):
             return web.json_response({"ok": False, "description": "not an update"}, status=400)
-        with request_context(f"update-{update_id}", *update_texts(update)):
+        with request_context(f"update-{update_id}", *typed_texts(update)):
             claim = await self.claims.claim(update_id)
             if claim == "done":
                 log.info("update %d was handled already; not again", update_id)
@@ -124,8 +112,7 @@ async def serve_webhook(
     """Serve the webhook (and the ops routes) until `stop`, then stop gracefully: out of
     the balancer's rotation first, then the updates in hand finished."""
     settings = services.settings
-    me = await bot.me()
-    claims = shared.claims(me.id) if shared is not None else None
+    claims = shared.claims(bot.id) if shared is not None else None
     app = webhook_application(
         dispatcher,
         bot,

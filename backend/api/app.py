@@ -26,9 +26,8 @@ from backend.observability.health import (
     ReadinessCheck,
     Refresh,
     add_ops_routes,
-    database_check,
     index_check,
-    redis_check,
+    service_checks,
 )
 from backend.observability.logs import request_context
 from backend.observability.metrics import refresh_database_gauges, refresh_index_gauges
@@ -113,10 +112,8 @@ async def _openapi(request: web.Request) -> web.Response:
 def readiness_checks(ctx: ApiContext) -> dict[str, ReadinessCheck]:
     """The database always; Redis when REDIS_URL is set; the index when policies are
     published here."""
-    checks = {"database": database_check(ctx.database)}
     redis_url = ctx.policies.redis_url if ctx.policies else SignalSettings().redis_url
-    if redis_url:
-        checks["redis"] = redis_check(redis_url)
+    checks = service_checks(ctx.database, redis_url)
     if ctx.policies is not None:
         checks["index"] = index_check(ctx.policies.settings.index_dir)
     return checks

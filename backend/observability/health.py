@@ -68,6 +68,14 @@ def redis_check(url: str) -> ReadinessCheck:
     return check
 
 
+def service_checks(database: Database, redis_url: str | None) -> dict[str, ReadinessCheck]:
+    """What every process of the app needs: the database, and Redis when it is configured."""
+    checks = {"database": database_check(database)}
+    if redis_url:
+        checks["redis"] = redis_check(redis_url)
+    return checks
+
+
 def index_check(index_dir: Path) -> ReadinessCheck:
     async def check() -> None:
         await asyncio.to_thread(lambda: Manifest.read(current_version_dir(index_dir)))

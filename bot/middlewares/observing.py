@@ -4,7 +4,7 @@ webhook handler does the same for webhook deliveries)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from aiogram import BaseMiddleware
@@ -13,15 +13,20 @@ from aiogram.types import TelegramObject, Update
 from backend.observability.logs import request_context
 from backend.observability.metrics import UPDATES
 
+_TYPED_IN = ("message", "edited_message", "channel_post", "callback_query")
+_TYPED_AS = ("text", "caption", "data")
 
-def typed_texts(update: Update) -> list[str]:
-    texts: list[str] = []
-    for part in (update.message, update.edited_message, update.callback_query):
-        for name in ("text", "caption", "data"):
-            value = getattr(part, name, None) if part is not None else None
-            if isinstance(value, str):
-                texts.append(value)
-    return texts
+
+def _field(part: object, name: str) -> object:
+    return part.get(name) if isinstance(part, Mapping) else getattr(part, name, None)
+
+
+def typed_texts(update: Update | Mapping[str, Any]) -> list[str]:
+    """What a customer typed in an update, as aiogram parsed it or as Telegram sent it
+    (the webhook reads it before the dispatcher does), to be kept out of every log line."""
+    parts = (_field(update, kind) for kind in _TYPED_IN)
+    values = (_field(part, name) for part in parts if part is not None for name in _TYPED_AS)
+    return [value for value in values if isinstance(value, str)]
 
 
 class ObservingMiddleware(BaseMiddleware):

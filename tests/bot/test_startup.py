@@ -110,3 +110,12 @@ def test_the_app_stops_with_one_line_before_it_opens_anything(tmp_path: Path) ->
     ]
     assert not database.parent.exists()
     assert not (tmp_path / "index").exists()
+
+
+def test_replicas_without_redis_are_advised_against(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BOT_TOKEN", "42:TEST")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1/test")
+    [line] = load_config().advice()
+    assert line.startswith("PostgreSQL without REDIS_URL")
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
+    assert load_config().advice() == []
