@@ -30,9 +30,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -47,6 +44,7 @@ from benchmarks.bot_webhook import (
     _status_kib,
     load_questions,
 )
+from tests.support.local_cluster import Cluster, start_cluster
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
@@ -74,47 +72,17 @@ async def _database() -> AsyncIterator[str]:
         await _on_postgres(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _spawn(command: list[str], errors: Path) -> subprocess.Popen[str]:
-    with errors.open("w") as stream:
-        return subprocess.Popen(
-            command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=stream, text=True
-        )
-
-
 @contextlib.asynccontextmanager
 async def _cluster(
     replicas: int, state: Path, database_url: str, settings: dict[str, str]
-) -> AsyncIterator[list[dict[str, Any]]]:
-    command = [
-        sys.executable,
-        str(PROJECT_ROOT / "scripts" / "local_cluster.py"),
-        f"--replicas={replicas}",
-        f"--state={state}",
-        "--no-env-file",
-        f"--database-url={database_url}",
-        f"--redis-url={REDIS}",
-        "--web-port=28081",
-        "--api-port=28080",
-        "--wait-ready",
-        f"--timeout={STARTUP_SECONDS}",
-        *(f"--set={name}={value}" for name, value in settings.items()),
-    ]
-    process = _spawn(command, state.parent / f"cluster-{replicas}.stderr")
-    assert process.stdout is not None
+) -> AsyncIterator[Cluster]:
+    cluster = await start_cluster(
+        state, settings, database_url, REDIS, replicas=replicas, startup_seconds=STARTUP_SECONDS
+    )
     try:
-        # In a thread: the fake Bot API the replicas call at start runs on this loop.
-        line = await asyncio.to_thread(process.stdout.readline)
-        if not line:
-            errors = (state.parent / f"cluster-{replicas}.stderr").read_text()
-            raise SystemExit(f"the cluster did not start:\n{errors[-3000:]}")
-        yield list(json.loads(line)["replicas"])
+        yield cluster
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.to_thread(process.wait, 60)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        await asyncio.to_thread(cluster.stop)
 
 
 async def _round(
@@ -135,9 +103,9 @@ async def _round(
             # The cores shared out: more OpenMP threads than cores in all starve each other.
             "INDEXER_THREADS": str(max(1, (os.cpu_count() or 1) // replicas)),
         }
-        async with _cluster(replicas, state, database_url, settings) as started:
-            urls = [replica["web"] + "/telegram/webhook" for replica in started]
-            pids = [int(replica["pid"]) for replica in started]
+        async with _cluster(replicas, state, database_url, settings) as cluster:
+            urls = [replica.webhook for replica in cluster.replicas]
+            pids = [replica.pid for replica in cluster.replicas]
             load = ChatLoad(fake, by_shop, chats, 10_000, set(), itertools.count(1), urls=urls)
             before = [_cpu_seconds(f"/proc/{pid}/stat") for pid in pids]
             began = time.monotonic()

