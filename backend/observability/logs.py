@@ -185,14 +185,15 @@ def _request_id(record: logging.LogRecord) -> str | None:
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object a line: ts, level, logger, message, request_id, exc, extra fields."""
+    """One JSON object a line: ts, level, logger, message, request_id, exc, extra fields.
+    Redacting is the handler's RedactingFilter's work, done once before formatting."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "message": redact(record.getMessage()),
+            "message": record.getMessage(),
         }
         request_id = _request_id(record)
         if request_id is not None:
@@ -200,9 +201,9 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
         if record.exc_text:
-            entry["exc"] = redact(record.exc_text)
+            entry["exc"] = record.exc_text
         if record.stack_info:
-            entry["stack"] = redact(record.stack_info)
+            entry["stack"] = record.stack_info
         for name, value in record.__dict__.items():
             if name in _RECORD_FIELDS or name in entry:
                 continue
@@ -210,7 +211,7 @@ class JsonFormatter(logging.Formatter):
                 json.dumps(value)
             except (TypeError, ValueError):
                 continue
-            entry[name] = _redact_value(value)
+            entry[name] = value
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
