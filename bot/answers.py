@@ -11,6 +11,7 @@ from html import escape
 
 from aiogram.utils.i18n import gettext as _
 
+from bot.practice_texts import law_note, silent_sentence
 from indexer.passages import Passage
 from indexer.retriever import SearchResult
 
@@ -85,6 +86,20 @@ def render_answer(result: SearchResult, quote: list[str], customer_language: str
             + ", ".join(f"<i>{escape(p.section)}</i>" for p in others[:2])
         )
     return RenderedAnswer(text[:TELEGRAM_LIMIT], full_section_available=shortened)
+
+
+def render_silent(result: SearchResult, shop_name: str, contact_email: str) -> str:
+    """The policy says nothing on the practice asked about: say so, what the law gives the
+    customer anyway, and whom to ask; quote nothing as if it were the answer."""
+    practice = result.practice.practice
+    text = escape(silent_sentence(practice, shop_name))
+    note = law_note(practice)
+    if note:
+        text += " " + escape(note)
+    text += "\n\n" + escape(
+        _("You can ask a person from the shop, or write to {email}.").format(email=contact_email)
+    )
+    return text[:TELEGRAM_LIMIT]
 
 
 def render_unanswered(result: SearchResult, customer_language: str, contact_email: str) -> str:

@@ -70,10 +70,71 @@ def _feedback_row(record: int) -> list[InlineKeyboardButton]:
     ]
 
 
+class ClarifyCallback(CallbackData, prefix="clr"):
+    """The answer to "shall I start this request, or tell you what the policy says?"; the
+    message itself waits in the presser's own conversation state."""
+
+    choice: str  # request | question
+    intent: str  # unsubscribe | access | deletion | handoff
+
+
+def request_button_text(intent: str) -> str:
+    return {
+        "unsubscribe": _("Unsubscribe from marketing"),
+        "access": _("Get a copy of my data"),
+        "deletion": _("Delete my data"),
+        "handoff": _("Talk to a person"),
+    }[intent]
+
+
+def request_buttons(intents: list[str]) -> list[list[InlineKeyboardButton]]:
+    """One row per request the answer concerns; pressing one starts it (as in the menu)."""
+    return [
+        [
+            InlineKeyboardButton(
+                text=request_button_text(intent),
+                callback_data=MenuCallback(
+                    action="person" if intent == "handoff" else intent
+                ).pack(),
+            )
+        ]
+        for intent in intents
+    ]
+
+
+def clarify_keyboard(intent: str) -> InlineKeyboardMarkup:
+    request = {
+        "unsubscribe": _("Yes, unsubscribe me"),
+        "access": _("Yes, request a copy of my data"),
+        "deletion": _("Yes, start a deletion request"),
+        "handoff": _("Yes, bring in a person"),
+    }[intent]
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=request,
+                    callback_data=ClarifyCallback(choice="request", intent=intent).pack(),
+                )
+            ],
+            [
+                InlineKeyboardButton(
+                    text=_("No, tell me what the policy says"),
+                    callback_data=ClarifyCallback(choice="question", intent=intent).pack(),
+                )
+            ],
+        ]
+    )
+
+
 def answer_keyboard(
-    record: int | None, shop: str, key: str | None, full: bool
+    record: int | None,
+    shop: str,
+    key: str | None,
+    full: bool,
+    requests: list[str] | None = None,
 ) -> InlineKeyboardMarkup:
-    rows: list[list[InlineKeyboardButton]] = []
+    rows: list[list[InlineKeyboardButton]] = request_buttons(requests or [])
     if key and full:
         rows.append(
             [
@@ -88,13 +149,16 @@ def answer_keyboard(
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-def unanswered_keyboard(record: int | None) -> InlineKeyboardMarkup:
+def unanswered_keyboard(
+    record: int | None, requests: list[str] | None = None
+) -> InlineKeyboardMarkup:
     rows = [
+        *request_buttons([r for r in requests or [] if r != "handoff"]),
         [
             InlineKeyboardButton(
                 text=_("Talk to a person"), callback_data=MenuCallback(action="person").pack()
             )
-        ]
+        ],
     ]
     if record is not None:
         rows.append(_feedback_row(record))

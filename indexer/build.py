@@ -28,6 +28,7 @@ from indexer.publish import (
 )
 from indexer.settings import IndexerSettings
 from indexer.shops import Shop, load_shops
+from indexer.topics import PracticeLabeller, labeller_digest
 
 PASSAGES_FILE = "passages.jsonl"
 PASSAGE_VECTORS = "passage_vectors.npy"
@@ -74,11 +75,14 @@ def shop_passages(shop: Shop, settings: IndexerSettings) -> tuple[list[Passage],
     return passages, hashes
 
 
-def _corpus_hash(documents: dict[str, str], settings: IndexerSettings, model_id: str) -> str:
+def _corpus_hash(
+    documents: dict[str, str], settings: IndexerSettings, model_id: str, labeller: str
+) -> str:
     material = json.dumps(
         {
             "documents": documents,
             "model": model_id,
+            "labeller": labeller,
             "max_chars": settings.passage_max_chars,
             "overlap": settings.passage_overlap_sentences,
         },
@@ -92,6 +96,7 @@ def write_passages(path: Path, passages: list[Passage]) -> None:
         for passage in passages:
             record = asdict(passage)
             record["sentences"] = list(passage.sentences)
+            record["topics"] = list(passage.topics)
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
@@ -101,6 +106,7 @@ def read_passages(path: Path) -> list[Passage]:
         for line in handle:
             record = json.loads(line)
             record["sentences"] = tuple(record["sentences"])
+            record["topics"] = tuple(record.get("topics", ()))
             passages.append(Passage(**record))
     return passages
 
@@ -158,7 +164,8 @@ def build_index(
         documents.update(hashes)
     sentences, owners = sentence_units(passages)
     serving = _serving_manifest(settings)
-    corpus_hash = _corpus_hash(documents, settings, embedder.model_id)
+    labeller = PracticeLabeller(embedder, cache=settings.index_dir / CACHE_FILE)
+    corpus_hash = _corpus_hash(documents, settings, embedder.model_id, labeller_digest(labeller))
     if not force and serving is not None and serving.corpus_hash == corpus_hash:
         return BuildReport(serving, time.perf_counter() - started, 0, published=False)
 
@@ -172,6 +179,12 @@ def build_index(
                 vectors, embedded = cache.embed_passages(embedder, texts, progress=bar.update)
         finally:
             cache.close()
+        topics = labeller.label_passages(
+            [passage.embedding_text for passage in passages], vectors[: len(passages)]
+        )
+        passages = [
+            passage.with_topics(found) for passage, found in zip(passages, topics, strict=True)
+        ]
         write_passages(staging / PASSAGES_FILE, passages)
         np.save(staging / PASSAGE_VECTORS, vectors[: len(passages)])
         np.save(staging / SENTENCE_VECTORS, vectors[len(passages) :])

@@ -197,6 +197,12 @@ def cmd_eval(args: argparse.Namespace, settings: IndexerSettings) -> int:
             f"out-of-scope rejected {r['out_of_scope_rejected']:.3f} (n={r['out_of_scope']})  "
             f"in-scope rejected {r['in_scope_rejected']:.3f}"
         )
+        if mode == "hybrid":
+            human_lines.append(
+                f"        answer@1 {r['answer@1']:.3f} (the quote holds the answer)  | "
+                f"uncovered said {r['uncovered_said']:.3f} (n={r['uncovered']}; by the "
+                f"practice check {r['uncovered_said_silent']:.3f})"
+            )
         if r.get("intents"):
             human_lines.append(
                 "        intents: "
@@ -206,8 +212,10 @@ def cmd_eval(args: argparse.Namespace, settings: IndexerSettings) -> int:
             )
         for item in r.get("misses", []):
             human_lines.append(
-                f"   miss {item['id']}: rank {item['rank']}, confidence "
-                f"{item['confidence']}: {item['question']}"
+                f"   miss {item['id']} ({item['why']}): rank {item['rank']}, confidence "
+                f"{item['confidence']}, practice {item['practice'][0]} "
+                f"{item['practice'][1]:.2f} covered {item['covered']}: {item['question']}"
+                f"\n        quote: {item['quote'][:300]}"
             )
     _emit(args, payload, "\n".join(human_lines))
     return 0
@@ -233,6 +241,42 @@ def cmd_calibrate(args: argparse.Namespace, settings: IndexerSettings) -> int:
         {"calibration": calibration.__dict__, "file": str(out), "n": len(rows)},
         f"wrote {out} from {len(rows)} questions: {calibration}",
     )
+    return 0
+
+
+def _training_cache(settings: IndexerSettings) -> Path:
+    # Beside the index: the training texts are embedded once per model, then read back.
+    return settings.index_dir.parent / "training-cache.sqlite3"
+
+
+def cmd_train_intents(args: argparse.Namespace, settings: IndexerSettings) -> int:
+    from indexer.intents import MODEL_FILE
+    from indexer.training import train_intent_model
+
+    report: dict[str, Any] = {}
+    model = train_intent_model(_embedder(settings), _training_cache(settings), report)
+    out = Path(args.out) if args.out else Path(__file__).parent / MODEL_FILE
+    model.save(out)
+    report["file"] = str(out)
+    _emit(args, report, json.dumps(report, ensure_ascii=False, indent=1))
+    return 0
+
+
+def cmd_train_topics(args: argparse.Namespace, settings: IndexerSettings) -> int:
+    from indexer.topics import PASSAGE_MODEL_FILE, QUESTION_MODEL_FILE
+    from indexer.training import train_passage_topics, train_question_topics
+
+    embedder = _embedder(settings)
+    cache = _training_cache(settings)
+    questions: dict[str, Any] = {}
+    passages: dict[str, Any] = {}
+    folder = Path(args.out) if args.out else Path(__file__).parent
+    train_question_topics(embedder, cache, questions).save(folder / QUESTION_MODEL_FILE)
+    train_passage_topics(embedder, cache, passages, settings.knowledge_dir).save(
+        folder / PASSAGE_MODEL_FILE
+    )
+    report = {"questions": questions, "passages": passages, "folder": str(folder)}
+    _emit(args, report, json.dumps(report, ensure_ascii=False, indent=1))
     return 0
 
 
@@ -360,6 +404,16 @@ def parser() -> argparse.ArgumentParser:
     calibrate.add_argument("file")
     calibrate.add_argument("--out", help="where to write (default: the packaged calibration.json)")
     add("stats", cmd_stats, "what the serving index holds")
+    train_intents = add(
+        "train-intents", cmd_train_intents, "train the intent classifier on data/training/intents"
+    )
+    train_intents.add_argument("--out", help="where to write (default: the packaged model)")
+    train_topics = add(
+        "train-topics", cmd_train_topics, "train the question and passage practice labellers"
+    )
+    train_topics.add_argument(
+        "--out", help="folder that gets data/models/ (default: the indexer package)"
+    )
     bench = add(
         "bench", cmd_bench, "query latency at 1k/10k/100k passages, build throughput, memory"
     )

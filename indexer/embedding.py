@@ -153,6 +153,22 @@ class EmbeddingCache:
         progress: Callable[[int], None] | None = None,
     ) -> tuple[Vectors, int]:
         """Vectors for `texts` in order, and how many had to be computed."""
+        return self._embed(embedder, texts, progress, as_query=False)
+
+    def embed_queries(self, embedder: Embedder, texts: Sequence[str]) -> Vectors:
+        """Query vectors (the training sets of the classifiers), cached like passages."""
+        return self._embed(embedder, texts, None, as_query=True)[0]
+
+    def _embed(
+        self,
+        embedder: Embedder,
+        texts: Sequence[str],
+        progress: Callable[[int], None] | None,
+        as_query: bool,
+    ) -> tuple[Vectors, int]:
+        # Query and passage vectors of one text differ (e5's prefixes): separate keys.
+        model = f"{embedder.model_id}|query" if as_query else embedder.model_id
+        embed = embedder.embed_queries if as_query else embedder.embed_passages
         hashes = [text_hash(text) for text in texts]
         found: dict[str, Vectors] = {}
         for start in range(0, len(hashes), 500):
@@ -160,7 +176,7 @@ class EmbeddingCache:
             rows = self._db.execute(
                 f"SELECT hash, vector FROM vectors WHERE model = ? AND hash IN"
                 f" ({','.join('?' * len(chunk))})",
-                (embedder.model_id, *chunk),
+                (model, *chunk),
             )
             for digest, blob in rows:
                 found[digest] = np.frombuffer(blob, dtype=np.float32)
@@ -169,14 +185,11 @@ class EmbeddingCache:
         step = 32
         for start in range(0, len(missing), step):
             chunk = missing[start : start + step]
-            vectors = embedder.embed_passages([by_hash[digest] for digest in chunk])
+            vectors = embed([by_hash[digest] for digest in chunk])
             with self._db:
                 self._db.executemany(
                     "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
-                    [
-                        (embedder.model_id, d, v.tobytes())
-                        for d, v in zip(chunk, vectors, strict=True)
-                    ],
+                    [(model, d, v.tobytes()) for d, v in zip(chunk, vectors, strict=True)],
                 )
             found.update(zip(chunk, vectors, strict=True))
             if progress:

@@ -17,12 +17,23 @@ from typing import Any
 import numpy as np
 
 from indexer.errors import PolicyError
-from indexer.intents import Intent, IntentRecogniser, intent_accuracy
+from indexer.intents import IntentRecogniser, expected_intent, intent_accuracy
 from indexer.normalize import fold_for_match, normalize_text
 from indexer.ranking import Mode
 from indexer.retriever import Retriever, SearchResult
+from indexer.training import per_label_scores
 
-INTENTS = ("question", "unsubscribe", "access", "deletion", "handoff", "out_of_scope")
+INTENTS = (
+    "question",
+    "unsubscribe",
+    "access",
+    "deletion",
+    "handoff",
+    "greeting",
+    "thanks",
+    "out_of_scope",
+    "uncovered",
+)
 DEPTH = 10
 
 
@@ -34,6 +45,7 @@ class EvalQuestion:
     question: str
     gold: list[str]
     intent: str
+    topic: str = ""  # the practice asked about (taxonomy id or "none"), where labelled
 
     @property
     def in_scope(self) -> bool:
@@ -42,6 +54,11 @@ class EvalQuestion:
     @property
     def out_of_scope(self) -> bool:
         return self.intent == "out_of_scope"
+
+    @property
+    def uncovered(self) -> bool:
+        """About privacy, but the shop's policy does not answer it."""
+        return self.intent == "uncovered"
 
 
 def read_questions(path: Path) -> list[EvalQuestion]:
@@ -58,6 +75,7 @@ def read_questions(path: Path) -> list[EvalQuestion]:
                 question=str(record["question"]),
                 gold=[str(gold) for gold in record["gold"]],
                 intent=str(record["intent"]),
+                topic=str(record.get("topic", "")),
             )
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise PolicyError(path, f"line {number}: not a question record ({exc})") from exc
@@ -71,14 +89,27 @@ def read_questions(path: Path) -> list[EvalQuestion]:
     return questions
 
 
+def _targets(gold: Iterable[str]) -> list[str]:
+    return [" ".join(fold_for_match(normalize_text(text)).split()) for text in gold]
+
+
+def _holds(text: str, targets: list[str]) -> bool:
+    haystack = " ".join(fold_for_match(text).split())
+    return any(target in haystack for target in targets)
+
+
 def gold_rank(result: SearchResult, gold: Iterable[str]) -> int | None:
     """1-based rank of the first hit that contains any gold string, else None."""
-    targets = [fold_for_match(normalize_text(text)) for text in gold]
+    targets = _targets(gold)
     for rank, hit in enumerate(result.hits, start=1):
-        haystack = fold_for_match(hit.passage.text)
-        if any(target in haystack for target in targets):
+        if _holds(hit.passage.text, targets):
             return rank
     return None
+
+
+def quote_holds_answer(quote: Iterable[str], gold: Iterable[str]) -> bool:
+    """Whether the quoted sentences contain a gold string (folded like the passages)."""
+    return _holds(" ".join(quote), _targets(gold))
 
 
 @dataclass(frozen=True)
@@ -88,13 +119,12 @@ class Outcome:
     rank: int | None
     same_language: bool
     intent: str | None = None  # what the bot would make of it (None: not measured)
+    quote: tuple[str, ...] = ()  # what the bot would quote from the top passage
 
-
-def bot_intent(recognised: Intent, result: SearchResult) -> str:
-    """The intent as the bot acts on it: a question it cannot answer is out of scope."""
-    if recognised is Intent.QUESTION and not result.answered:
-        return "out_of_scope"
-    return recognised.value
+    @property
+    def answer_hit(self) -> bool:
+        """The bot answers, and the sentences it quotes hold the answer."""
+        return self.result.answered and quote_holds_answer(self.quote, self.question.gold)
 
 
 def run(
@@ -112,11 +142,14 @@ def run(
         shop_languages = set(retriever.shop_languages(result.shop_id))
         rank = gold_rank(result, question.gold) if question.in_scope else None
         intent = (
-            bot_intent(recogniser.recognise(question.question, vector).intent, result)
+            recogniser.recognise(question.question, vector).intent.value
             if recogniser is not None
             else None
         )
-        outcomes.append(Outcome(question, result, rank, question.lang in shop_languages, intent))
+        quote = tuple(retriever.quote(result, result.hits[0], vector)) if result.hits else ()
+        outcomes.append(
+            Outcome(question, result, rank, question.lang in shop_languages, intent, quote)
+        )
     return outcomes
 
 
@@ -144,11 +177,15 @@ def summarize(outcomes: list[Outcome], mode: Mode = "hybrid") -> dict[str, Any]:
         by_shop[outcome.result.shop_id].append(outcome)
     in_scope = [o for o in outcomes if o.question.in_scope]
     out_of_scope = [o for o in outcomes if o.question.out_of_scope]
+    uncovered = [o for o in outcomes if o.question.uncovered]
+    topical = [o for o in outcomes if o.question.topic]
     return {
         "mode": mode,
         "questions": len(outcomes),
         "in_scope": len(in_scope),
         "out_of_scope": len(out_of_scope),
+        "uncovered": len(uncovered),
+        "answer@1": round(float(np.mean([o.answer_hit for o in in_scope])), 4) if in_scope else 0.0,
         "recall@1": overall["recall@1"],
         "recall@3": overall["recall@3"],
         "mrr@10": overall["mrr@10"],
@@ -165,9 +202,22 @@ def summarize(outcomes: list[Outcome], mode: Mode = "hybrid") -> dict[str, Any]:
         "threshold": outcomes[0].result.threshold if outcomes else None,
         "out_of_scope_rejected": _share(out_of_scope, rejected=True),
         "in_scope_rejected": _share(in_scope, rejected=True),
+        # Said to be uncovered: no passage quoted as the answer (the policy is silent on the
+        # practice asked about, or nothing is close enough).
+        "uncovered_said": _share(uncovered, rejected=True),
+        "uncovered_said_silent": round(sum(o.result.silent for o in uncovered) / len(uncovered), 4)
+        if uncovered
+        else 0.0,
+        "question_practices": per_label_scores(
+            [[o.question.topic] for o in topical],
+            [[o.result.practice.practice] for o in topical],
+            sorted({o.question.topic for o in topical}),
+        )
+        if topical
+        else None,
         "index_version": outcomes[0].result.index_version if outcomes else None,
         "intents": intent_accuracy(
-            (o.question.intent, o.intent) for o in outcomes if o.intent is not None
+            (expected_intent(o.question.intent), o.intent) for o in outcomes if o.intent is not None
         )
         if any(o.intent is not None for o in outcomes)
         else None,
@@ -186,9 +236,10 @@ def misses(outcomes: list[Outcome]) -> list[dict[str, Any]]:
     for o in outcomes:
         wrong_rank = o.question.in_scope and (o.rank is None or o.rank > 3)
         wrong_gate = (o.question.in_scope and not o.result.answered) or (
-            o.question.out_of_scope and o.result.answered
+            (o.question.out_of_scope or o.question.uncovered) and o.result.answered
         )
-        if wrong_rank or wrong_gate:
+        wrong_quote = o.question.in_scope and o.result.answered and not o.answer_hit
+        if wrong_rank or wrong_gate or wrong_quote:
             top = o.result.hits[0].passage if o.result.hits else None
             report.append(
                 {
@@ -198,6 +249,10 @@ def misses(outcomes: list[Outcome]) -> list[dict[str, Any]]:
                     "confidence": round(o.result.confidence, 3),
                     "features": [round(f, 3) for f in o.result.features],
                     "top_section": top.section if top else None,
+                    "practice": [o.result.practice.practice, o.result.practice.probability],
+                    "covered": o.result.covered,
+                    "quote": " ".join(o.quote),
+                    "why": "rank" if wrong_rank else "gate" if wrong_gate else "quote",
                 }
             )
     return report

@@ -31,6 +31,8 @@ class Passage:
     ordinal: int
     language: str = ""
     sentences: tuple[str, ...] = field(default=(), compare=False)
+    # The practices of data/taxonomy.toml the passage covers, labelled at build time.
+    topics: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def embedding_text(self) -> str:
@@ -46,6 +48,9 @@ class Passage:
 
     def with_language(self, language: str) -> Passage:
         return replace(self, language=language)
+
+    def with_topics(self, topics: tuple[str, ...]) -> Passage:
+        return replace(self, topics=topics)
 
 
 @dataclass

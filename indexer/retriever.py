@@ -28,9 +28,11 @@ from indexer.glossary import Glossary, default_glossary
 from indexer.language import detect_language
 from indexer.passages import Passage
 from indexer.publish import CURRENT, Manifest, current_version_dir
+from indexer.quotes import QuestionTerms
 from indexer.ranking import FusionWeights, Mode, fuse
 from indexer.shop_index import ShopIndex
 from indexer.tokens import lexical_tokens
+from indexer.topics import NONE, SILENT_AT, AskedPractice, PracticeLabeller
 
 
 def _settle() -> None:
@@ -71,11 +73,22 @@ class SearchResult:
     index_version: int
     topic: float = 0.0
     features: tuple[float, float, float] = field(default=(0.0, 0.0, 0.0))
+    # The practice the question asks about (data/taxonomy.toml), and whether this shop's
+    # policy covers it (None: the index has no practice labels).
+    practice: AskedPractice = field(default_factory=lambda: AskedPractice(NONE, 0.0))
+    covered: bool | None = None
+    silence: float = 0.0  # how likely the question is about a practice the shop does not cover
+
+    @property
+    def silent(self) -> bool:
+        """The question surely asks about a practice this shop's policy says nothing about."""
+        return self.silence >= SILENT_AT
 
     @property
     def answered(self) -> bool:
-        """Confident enough to quote; below it the honest answer is "the policy doesn't say"."""
-        return bool(self.hits) and self.confidence >= self.threshold
+        """Confident enough to quote, and about something the policy covers; otherwise the
+        honest answer is "the policy doesn't say"."""
+        return bool(self.hits) and self.confidence >= self.threshold and not self.silent
 
 
 @dataclass
@@ -96,9 +109,11 @@ class Retriever:
         calibration: Calibration | None = None,
         glossary: Glossary | None = None,
         weights: FusionWeights | None = None,
+        labeller: PracticeLabeller | None = None,
     ) -> None:
         self.index_dir = index_dir
         self.embedder = embedder
+        self.labeller = labeller or PracticeLabeller(embedder, glossary)
         self.calibration = calibration or load_calibration()
         self.glossary = glossary or default_glossary()
         self.weights = weights or FusionWeights()
@@ -173,8 +188,9 @@ class Retriever:
     def quote(
         self, result: SearchResult, hit: Hit, query_vector: Vectors, limit: int = 2
     ) -> list[str]:
-        """The sentences of `hit` that answer the question best, in reading order."""
-        return self._state.shops[result.shop_id].quote(hit.row, query_vector, limit)
+        """The sentences of `hit` that hold the answer, in reading order (quotes.py)."""
+        terms = QuestionTerms.of(result.question, result.concepts)
+        return self._state.shops[result.shop_id].quote(hit.row, query_vector, terms, limit)
 
     def section_passages(self, shop: str, key: str) -> list[Passage]:
         """Every passage of the section holding the passage `key` (for "show the full section")."""
@@ -209,6 +225,9 @@ class Retriever:
         concepts = self.glossary.concepts_in(question)
         signals = index.signals(vector, lexical_tokens(question), concepts)
         scores = fuse(signals, question_language, index.languages, mode, self.weights)
+        practice = self.labeller.asked(question, vector)
+        if mode == "hybrid":
+            self._rerank(index, signals.rows, scores, vector, question, concepts, practice)
         order = np.argsort(-scores, kind="stable")[:k]
         hits = [
             Hit(
@@ -239,4 +258,31 @@ class Retriever:
             index_version=state.manifest.version,
             topic=topic,
             features=features,
+            practice=practice,
+            covered=None if index.covered is None else practice.practice in index.covered,
+            silence=0.0 if index.covered is None else practice.uncovered(index.covered),
         )
+
+    def _rerank(
+        self,
+        index: ShopIndex,
+        rows: np.ndarray,
+        scores: np.ndarray,
+        vector: Vectors,
+        question: str,
+        concepts: list[str],
+        practice: AskedPractice,
+    ) -> None:
+        """In place: the practice asked about, and the best sentence's evidence, for the top."""
+        weights = self.weights
+        if weights.practice and practice.sure:
+            scores += weights.practice * np.array(
+                [practice.practice in index.topics[int(row)] for row in rows], dtype=np.float64
+            )
+        if weights.evidence:
+            terms = QuestionTerms.of(question, concepts)
+            top = np.argsort(-scores, kind="stable")[: weights.rerank_depth]
+            for i in top:
+                scores[i] += weights.evidence * float(
+                    index.evidence(int(rows[i]), vector, terms).max()
+                )

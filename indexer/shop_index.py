@@ -24,6 +24,13 @@ from indexer.build import scored_sentences
 from indexer.embedding import Vectors
 from indexer.glossary import Glossary
 from indexer.passages import Passage
+from indexer.quotes import (
+    SHORT_SENTENCE_PENALTY,
+    QuestionTerms,
+    TermRarity,
+    choose_quote,
+    sentence_evidence,
+)
 from indexer.tokens import lexical_tokens
 
 HNSW_NEIGHBOURS = 32
@@ -61,6 +68,13 @@ class _Dense:
             self._hnsw.add(np.ascontiguousarray(vectors, dtype=np.float32))
         else:
             self._matrix = np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def one(self, row: int, query: Vectors) -> float:
+        """The cosine of the query and one passage."""
+        if self._matrix is not None:
+            return float(self._matrix[row] @ query)
+        assert self._hnsw is not None
+        return float(self._hnsw.reconstruct(row) @ query)
 
     def scores(self, query: Vectors, depth: int) -> np.ndarray:
         """Scores for all passages; with HNSW the ones it did not reach score zero."""
@@ -103,7 +117,14 @@ class ShopIndex:
         approximate_above: int,
     ) -> None:
         self.passages = passages
+        self.glossary = glossary
         self.languages = np.array([passage.language for passage in passages])
+        self.topics = [frozenset(passage.topics) for passage in passages]
+        # Practices the policy covers; None for an index built before passages had labels.
+        labelled = set().union(*self.topics) if passages else set()
+        self.covered: frozenset[str] | None = frozenset(labelled) if labelled else None
+        self.rarity = TermRarity(passages)
+        self._sentence_concepts: dict[int, list[frozenset[str]]] = {}
         self._dense = _Dense(passage_vectors, len(passages) > approximate_above)
         # Sentences are read only for candidates: half precision halves their memory.
         order = np.argsort(sentence_owners, kind="stable")
@@ -136,16 +157,48 @@ class ShopIndex:
         best[has] = np.maximum(best[has], np.maximum.reduceat(sims, offsets))
         return best
 
-    def quote(self, row: int, query: Vectors, limit: int = 2) -> list[str]:
-        """The passage's sentences that answer best, in reading order; all of a short one."""
+    def sentence_dense(self, row: int, query: Vectors) -> np.ndarray:
+        """The cosine of the question and each sentence of a passage (in order); a sentence
+        without a vector of its own takes the passage's, a little lower."""
         passage = self.passages[row]
         scored = scored_sentences(passage)
         start, end = int(self._sentence_start[row]), int(self._sentence_end[row])
-        if len(passage.sentences) <= limit + 1 or not scored or end - start != len(scored):
-            return list(passage.sentences)
-        sims = self._sentences[start:end].astype(np.float32) @ query
-        best = sorted(scored[i] for i in np.argsort(-sims)[:limit])
-        return [passage.sentences[i] for i in best]
+        whole = self._dense.one(row, query)
+        sims = np.full(len(passage.sentences), whole - SHORT_SENTENCE_PENALTY)
+        if scored and end - start == len(scored):
+            own = self._sentences[start:end].astype(np.float32) @ query
+            sims[scored] = own
+        return sims
+
+    def _concepts_of_sentences(self, row: int) -> list[frozenset[str]]:
+        found = self._sentence_concepts.get(row)
+        if found is None:
+            if len(self._sentence_concepts) > 4096:  # a bounded memo for large shops
+                self._sentence_concepts.clear()
+            found = [
+                frozenset(self.glossary.concepts_in(sentence))
+                for sentence in self.passages[row].sentences
+            ]
+            self._sentence_concepts[row] = found
+        return found
+
+    def evidence(self, row: int, query: Vectors, terms: QuestionTerms) -> np.ndarray:
+        """How much each sentence of the passage looks like the answer (quotes.py)."""
+        return sentence_evidence(
+            self.passages[row].sentences,
+            self.sentence_dense(row, query),
+            terms,
+            self.rarity,
+            self._concepts_of_sentences(row),
+        )
+
+    def quote(self, row: int, query: Vectors, terms: QuestionTerms, limit: int = 2) -> list[str]:
+        """The passage's sentences that hold the answer, in reading order."""
+        passage = self.passages[row]
+        if not passage.sentences:
+            return [passage.text]
+        chosen = choose_quote(passage.sentences, self.evidence(row, query, terms), limit)
+        return [passage.sentences[i] for i in chosen]
 
     def signals(
         self, query: Vectors, tokens: Sequence[str], concepts: Sequence[str], depth: int = 100

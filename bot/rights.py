@@ -1,0 +1,53 @@
+"""Which privacy request an answer concerns, so that it can carry the button that starts it.
+
+A question about a right ("can I unsubscribe at any time?"), a message the classifier was
+unsure about, or a quoted passage about deletion: in each case the customer is one tap from
+the request instead of having to find the menu. Correction, objection and portability have
+no flow of their own: objection to marketing is an unsubscribe, portability a copy of the
+data, and a correction goes to a person.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from bot.answer_engine import Understanding
+from indexer.glossary import Glossary
+from indexer.intents import Intent
+
+# Glossary concepts (indexer/data/glossary.toml) that name each request's object.
+REQUEST_CONCEPTS: dict[Intent, frozenset[str]] = {
+    Intent.UNSUBSCRIBE: frozenset({"opt_out"}),
+    Intent.ACCESS: frozenset({"access_copy"}),
+    Intent.DELETION: frozenset({"delete"}),
+}
+# What a silent policy still leaves the customer: the request that fits the practice asked.
+PRACTICE_REQUESTS: dict[str, Intent] = {
+    "marketing": Intent.UNSUBSCRIBE,
+    "collection": Intent.ACCESS,
+    "purposes": Intent.ACCESS,
+    "sharing": Intent.ACCESS,
+    "transfers": Intent.ACCESS,
+    "retention": Intent.DELETION,
+    "rights": Intent.ACCESS,
+    "automated_decisions": Intent.ACCESS,
+}
+
+
+def requests_named(texts: Iterable[str], glossary: Glossary) -> list[Intent]:
+    found = {concept for text in texts for concept in glossary.concepts_in(text)}
+    return [intent for intent, concepts in REQUEST_CONCEPTS.items() if concepts & found]
+
+
+def requests_concerned(
+    understanding: Understanding, glossary: Glossary, question: str
+) -> list[Intent]:
+    """The requests an answer should offer, most likely first (at most two)."""
+    ordered: list[Intent] = []
+    about = understanding.intent.about
+    if about is not None and about in REQUEST_CONCEPTS:
+        ordered.append(about)
+    for intent in requests_named([question, *understanding.quote], glossary):
+        if intent not in ordered:
+            ordered.append(intent)
+    return ordered[:2]

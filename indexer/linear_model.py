@@ -1,0 +1,211 @@
+"""A small linear classifier over embedding features: softmax (one label) or sigmoid (many).
+
+The intent recogniser and both topic labellers are this model over the e5 vector plus a few
+hand-made features. Training is full-batch Adam from zeros with a fixed number of steps, so
+the same data gives the same weights on every machine (no random start, no shuffling).
+Temperature is fitted afterwards on held-out folds, so that probabilities mean what they
+say and the bot can tell "sure" from "unsure".
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+Kind = Literal["softmax", "sigmoid"]
+Matrix = npt.NDArray[np.float32]
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    out: np.ndarray = e / e.sum(axis=1, keepdims=True)
+    return out
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    out: np.ndarray = 1.0 / (1.0 + np.exp(-np.clip(z, -40.0, 40.0)))
+    return out
+
+
+@dataclass(frozen=True)
+class LinearModel:
+    kind: Kind
+    classes: tuple[str, ...]
+    weights: Matrix  # features x classes
+    bias: Matrix  # classes
+    mean: Matrix  # features: standardisation
+    scale: Matrix
+    temperature: float = 1.0
+    meta: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def features(self) -> int:
+        return int(self.weights.shape[0])
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        x = np.atleast_2d(np.asarray(x, dtype=np.float32))
+        z: np.ndarray = ((x - self.mean) / self.scale) @ self.weights + self.bias
+        return z / self.temperature
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        z = self.logits(x)
+        return _softmax(z) if self.kind == "softmax" else _sigmoid(z)
+
+    def save(self, path: Path) -> None:
+        buffer = io.BytesIO()
+        header = {"kind": self.kind, "classes": list(self.classes), "temperature": self.temperature}
+        np.savez_compressed(
+            buffer,
+            weights=self.weights,
+            bias=self.bias,
+            mean=self.mean,
+            scale=self.scale,
+            header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8),
+            meta=np.frombuffer(json.dumps(self.meta, sort_keys=True).encode(), dtype=np.uint8),
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(buffer.getvalue())
+
+    @classmethod
+    def load(cls, source: Path | bytes) -> LinearModel:
+        raw = source.read_bytes() if isinstance(source, Path) else source
+        with np.load(io.BytesIO(raw)) as data:
+            header = json.loads(bytes(data["header"]).decode())
+            meta = json.loads(bytes(data["meta"]).decode())
+            return cls(
+                kind=header["kind"],
+                classes=tuple(header["classes"]),
+                weights=data["weights"].astype(np.float32),
+                bias=data["bias"].astype(np.float32),
+                mean=data["mean"].astype(np.float32),
+                scale=data["scale"].astype(np.float32),
+                temperature=float(header["temperature"]),
+                meta=meta,
+            )
+
+
+def fit(
+    x: np.ndarray,
+    y: np.ndarray,
+    classes: Sequence[str],
+    kind: Kind,
+    *,
+    l2: float = 1e-3,
+    steps: int = 400,
+    rate: float = 0.05,
+    sample_weight: np.ndarray | None = None,
+) -> LinearModel:
+    """`y`: class indices (softmax) or a 0/1 matrix samples x classes (sigmoid)."""
+    x = np.asarray(x, dtype=np.float64)
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0) + 1e-6
+    xs = (x - mean) / scale
+    n, d = xs.shape
+    k = len(classes)
+    if kind == "softmax":
+        target = np.zeros((n, k))
+        target[np.arange(n), np.asarray(y, dtype=np.intp)] = 1.0
+    else:
+        target = np.asarray(y, dtype=np.float64)
+    weight = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    weight = weight / weight.sum()
+    w = np.zeros((d, k))
+    b = np.zeros(k)
+    # Adam, full batch: deterministic and quick for a few thousand rows.
+    m_w, v_w, m_b, v_b = np.zeros_like(w), np.zeros_like(w), np.zeros_like(b), np.zeros_like(b)
+    beta1, beta2, eps = 0.9, 0.999, 1e-8
+    for step in range(1, steps + 1):
+        z = xs @ w + b
+        p = _softmax(z) if kind == "softmax" else _sigmoid(z)
+        error = (p - target) * weight[:, None]
+        grad_w = xs.T @ error + l2 * w
+        grad_b = error.sum(axis=0)
+        m_w = beta1 * m_w + (1 - beta1) * grad_w
+        v_w = beta2 * v_w + (1 - beta2) * grad_w**2
+        m_b = beta1 * m_b + (1 - beta1) * grad_b
+        v_b = beta2 * v_b + (1 - beta2) * grad_b**2
+        correction1, correction2 = 1 - beta1**step, 1 - beta2**step
+        w -= rate * (m_w / correction1) / (np.sqrt(v_w / correction2) + eps)
+        b -= rate * (m_b / correction1) / (np.sqrt(v_b / correction2) + eps)
+    return LinearModel(
+        kind=kind,
+        classes=tuple(classes),
+        weights=w.astype(np.float32),
+        bias=b.astype(np.float32),
+        mean=mean.astype(np.float32),
+        scale=scale.astype(np.float32),
+    )
+
+
+def folds(groups: Sequence[str], count: int) -> list[np.ndarray]:
+    """Deterministic folds: each sample's fold follows a hash-free order of its group."""
+    names = sorted(set(groups))
+    fold_of = {name: i % count for i, name in enumerate(names)}
+    assignment = np.array([fold_of[group] for group in groups])
+    return [np.flatnonzero(assignment == i) for i in range(count)]
+
+
+def out_of_fold(
+    x: np.ndarray,
+    y: np.ndarray,
+    classes: Sequence[str],
+    kind: Kind,
+    fold_rows: list[np.ndarray],
+    **options: Any,
+) -> np.ndarray:
+    """Probabilities for every row from a model that did not see it (cross-validation)."""
+    n = len(x)
+    out = np.zeros((n, len(classes)))
+    weight = options.pop("sample_weight", None)
+    for held in fold_rows:
+        train = np.setdiff1d(np.arange(n), held)
+        if weight is not None:
+            options["sample_weight"] = weight[train]
+        model = fit(x[train], y[train], classes, kind, **options)
+        out[held] = model.logits(x[held])  # temperature 1: raw logits
+    return out
+
+
+def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
+    """The temperature that minimises the log loss of held-out softmax logits."""
+    best, best_loss = 1.0, float("inf")
+    for temperature in np.linspace(0.3, 4.0, 75):
+        p = _softmax(logits / temperature)
+        loss = -float(np.mean(np.log(p[np.arange(len(y)), y] + 1e-12)))
+        if loss < best_loss:
+            best, best_loss = float(temperature), loss
+    return best
+
+
+def with_temperature(model: LinearModel, temperature: float, **meta: Any) -> LinearModel:
+    return replace(model, temperature=temperature, meta={**model.meta, **meta})
+
+
+class _Embedder(Protocol):
+    model_id: str
+
+
+def committed_model(name: str) -> LinearModel | None:
+    """A model shipped in the package (indexer/`name`), if there is one."""
+    resource = resources.files("indexer").joinpath(name)
+    if not resource.is_file():
+        return None
+    return LinearModel.load(resource.read_bytes())
+
+
+def model_for(embedder: _Embedder, name: str, train: Callable[[Any], LinearModel]) -> LinearModel:
+    """The committed model when it was trained on this embedder's vectors, else one trained
+    now (another embedding model: a few seconds to a minute, once per process)."""
+    model = committed_model(name)
+    if model is not None and model.meta.get("model_id") == embedder.model_id:
+        return model
+    return train(embedder)

@@ -1,0 +1,103 @@
+"""Issue 11 end to end: honest silence, a request said indirectly, asking when unsure, the
+request button under an answer about a right, and odd input, through the fake Bot API."""
+
+from __future__ import annotations
+
+import html
+
+from sqlmodel import select
+
+from backend.models import ConversationRecord
+from tests.bot.conftest import Assistant
+from tests.support.fake_bot_api import ApiCall
+
+
+def labels(call: ApiCall) -> list[str]:
+    markup = call.params.get("reply_markup") or {"inline_keyboard": []}
+    return [button["text"] for row in markup["inline_keyboard"] for button in row]
+
+
+async def test_a_silent_policy_says_so_and_quotes_nothing(assistant: Assistant) -> None:
+    # The bot's own /help example at a shop whose policy names no retention period.
+    await assistant.say("/start kivismart")
+    reply = await assistant.say("How long do you keep my address?")
+    text = html.unescape(reply.params["text"])
+    assert "KIVI SMART PURCHASING's policy does not say how long it keeps your data" in text
+    assert "one month" in text  # what the law gives the customer anyway
+    assert "<blockquote>" not in text  # no passage passed off as the answer
+    assert "info@kivismart.example" in text
+    buttons = labels(reply)
+    assert "Delete my data" in buttons and "Talk to a person" in buttons
+    async with assistant.services.database.session() as session:
+        [record] = (await session.exec(select(ConversationRecord))).all()
+    assert not record.answered
+
+
+async def test_a_silent_policy_in_the_customers_language(assistant: Assistant) -> None:
+    await assistant.say("/start kivismart", language_code="de")
+    reply = await assistant.say("Wie lange speichert ihr meine Adresse?", language_code="de")
+    text = reply.params["text"]
+    assert "KIVI SMART PURCHASING" in text and "<blockquote>" not in text
+    assert "does not say" not in text  # German, not the English msgid
+
+
+async def test_a_covered_practice_is_still_answered_with_a_quote(assistant: Assistant) -> None:
+    await assistant.say("/start webstore")
+    reply = await assistant.say("How long do you keep my address?")
+    assert "<blockquote>" in reply.params["text"] and "5 years" in reply.params["text"]
+
+
+async def test_an_indirect_request_starts_the_flow(assistant: Assistant) -> None:
+    await assistant.say("/start webstore")
+    reply = await assistant.say("I've moved to another shop, so you can forget me")
+    text = reply.params["text"]
+    buttons = labels(reply)
+    # Either it is sure (the request is explained and offered) or it asks first.
+    assert "Shall I" in text
+    assert "Confirm" in buttons or "Yes, start a deletion request" in buttons
+
+
+async def test_unsure_asks_with_buttons_and_either_answer_works(assistant: Assistant) -> None:
+    await assistant.say("/start webstore")
+    # Asked as a question about deleting: answered, or asked about, never started unasked.
+    reply = await assistant.say("what about deleting my stuff?")
+    buttons = labels(reply)
+    if "No, tell me what the policy says" in buttons:
+        await assistant.press(reply, "No, tell me what the policy says")
+        answer = (await assistant.fake.wait_for("sendMessage", count=3))[-1]
+        assert "<blockquote>" in answer.params["text"]
+        assert "Delete my data" in labels(answer)
+    else:
+        assert "Delete my data" in buttons
+
+
+async def test_a_stale_clarify_button_changes_nothing(assistant: Assistant) -> None:
+    await assistant.say("/start webstore")
+    assistant.fake.push_update(
+        assistant.fake.callback_update(
+            "clr:question:deletion", user_id=1001, message_id=1, message_text="old"
+        )
+    )
+    answered = await assistant.fake.wait_for("answerCallbackQuery")
+    assert "no longer valid" in answered[-1].params.get("text", "")
+
+
+async def test_a_question_about_a_right_carries_the_button_that_starts_it(
+    assistant: Assistant,
+) -> None:
+    await assistant.say("/start klingit")
+    reply = await assistant.say("Can I unsubscribe from your marketing emails at any time?")
+    assert "Unsubscribe from marketing" in labels(reply)
+    await assistant.press(reply, "Unsubscribe from marketing")
+    offer = (await assistant.fake.wait_for("sendMessage", count=3))[-1]
+    assert "Shall I start it?" in offer.params["text"]
+
+
+async def test_odd_messages_get_a_sensible_reply(assistant: Assistant) -> None:
+    await assistant.say("/start webstore")
+    for text in ("🙂🙂🙂", "?!", "x" * 4000, "Tere, kui kaua te minu andmeid hoiate?"):
+        reply = await assistant.say(text)
+        assert reply.params["text"], text
+        assert "Sorry, something went wrong" not in reply.params["text"]
+    mixed = await assistant.say("Hi, jak dlouho uchováváte moje data? thanks")
+    assert "5 years" in mixed.params["text"] or "<blockquote>" in mixed.params["text"]
