@@ -91,13 +91,14 @@ def sentence_evidence(
     terms: QuestionTerms,
     rarity: TermRarity,
     sentence_concepts: Sequence[frozenset[str]],
+    sentence_stems: Sequence[frozenset[str]],
 ) -> np.ndarray:
     """Evidence per sentence that it answers the question (dense cosine plus the rest)."""
     weights = {stem: rarity.weight(stem) for stem in terms.stems}
     total = sum(weights.values()) or 1.0
     out = np.asarray(dense, dtype=np.float64).copy()
     for i, sentence in enumerate(sentences):
-        stems = set(lexical_tokens(sentence))
+        stems = sentence_stems[i]
         lexical = sum(w for stem, w in weights.items() if stem in stems) / total
         shared = len(terms.concepts & sentence_concepts[i])
         concept = shared / max(len(terms.concepts), 1)

@@ -124,7 +124,7 @@ class ShopIndex:
         labelled = set().union(*self.topics) if passages else set()
         self.covered: frozenset[str] | None = frozenset(labelled) if labelled else None
         self.rarity = TermRarity(passages)
-        self._sentence_concepts: dict[int, list[frozenset[str]]] = {}
+        self._sentence_concepts: dict[int, tuple[list[frozenset[str]], list[frozenset[str]]]] = {}
         self._dense = _Dense(passage_vectors, len(passages) > approximate_above)
         # Sentences are read only for candidates: half precision halves their memory.
         order = np.argsort(sentence_owners, kind="stable")
@@ -170,26 +170,31 @@ class ShopIndex:
             sims[scored] = own
         return sims
 
-    def _concepts_of_sentences(self, row: int) -> list[frozenset[str]]:
+    def _sentence_terms(self, row: int) -> tuple[list[frozenset[str]], list[frozenset[str]]]:
+        """The concepts and word stems of each sentence of a passage, memoised: the same
+        passages come up for question after question."""
         found = self._sentence_concepts.get(row)
         if found is None:
             if len(self._sentence_concepts) > 4096:  # a bounded memo for large shops
                 self._sentence_concepts.clear()
-            found = [
-                frozenset(self.glossary.concepts_in(sentence))
-                for sentence in self.passages[row].sentences
-            ]
+            sentences = self.passages[row].sentences
+            found = (
+                [frozenset(self.glossary.concepts_in(sentence)) for sentence in sentences],
+                [frozenset(lexical_tokens(sentence)) for sentence in sentences],
+            )
             self._sentence_concepts[row] = found
         return found
 
     def evidence(self, row: int, query: Vectors, terms: QuestionTerms) -> np.ndarray:
         """How much each sentence of the passage looks like the answer (quotes.py)."""
+        concepts, stems = self._sentence_terms(row)
         return sentence_evidence(
             self.passages[row].sentences,
             self.sentence_dense(row, query),
             terms,
             self.rarity,
-            self._concepts_of_sentences(row),
+            concepts,
+            stems,
         )
 
     def quote(self, row: int, query: Vectors, terms: QuestionTerms, limit: int = 2) -> list[str]:
