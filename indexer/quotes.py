@@ -31,13 +31,13 @@ from indexer.tokens import lexical_tokens
 
 # Weights of the evidence besides the dense cosine, fitted on the team's eval files
 # (tests/eval/questions.jsonl and holdout.jsonl; never on tests/eval/unseen/).
-LEXICAL_WEIGHT = 0.08
+LEXICAL_WEIGHT = 0.15
 CONCEPT_WEIGHT = 0.03
 FIGURE_WEIGHT = 0.03
 # A sentence without its own vector: the passage's cosine, less this.
 SHORT_SENTENCE_PENALTY = 0.02
 # A second sentence joins the best one when its evidence is at least this close.
-SECOND_SENTENCE_MARGIN = 0.03
+SECOND_SENTENCE_MARGIN = 0.06
 FRAGMENT_CHARS = 40
 # Questions whose answer is a figure: how long data is kept, from what age.
 FIGURE_CONCEPTS = frozenset({"retention", "children"})
@@ -116,7 +116,7 @@ def _lead_in_before(sentences: Sequence[str], index: int) -> int | None:
     return None
 
 
-def choose_quote(sentences: Sequence[str], evidence: np.ndarray, limit: int = 2) -> list[int]:
+def choose_quote(sentences: Sequence[str], evidence: np.ndarray, limit: int = 3) -> list[int]:
     """Indexes (in reading order) of the sentences to quote; all of a short passage."""
     count = len(sentences)
     if count <= limit + 1:

@@ -186,7 +186,7 @@ class Retriever:
             return True
 
     def quote(
-        self, result: SearchResult, hit: Hit, query_vector: Vectors, limit: int = 2
+        self, result: SearchResult, hit: Hit, query_vector: Vectors, limit: int = 3
     ) -> list[str]:
         """The sentences of `hit` that hold the answer, in reading order (quotes.py)."""
         terms = QuestionTerms.of(result.question, result.concepts)
@@ -275,9 +275,13 @@ class Retriever:
     ) -> None:
         """In place: the practice asked about, and the best sentence's evidence, for the top."""
         weights = self.weights
-        if weights.practice and practice.sure:
+        if weights.practice and practice.probabilities:
+            # How likely the passage's practices are the one asked about: a soft match, so an
+            # unsure question ("rights" 0.35, "collection" 0.3) still favours either.
+            probability = practice.probabilities
             scores += weights.practice * np.array(
-                [practice.practice in index.topics[int(row)] for row in rows], dtype=np.float64
+                [sum(probability.get(t, 0.0) for t in index.topics[int(row)]) for row in rows],
+                dtype=np.float64,
             )
         if weights.evidence:
             terms = QuestionTerms.of(question, concepts)

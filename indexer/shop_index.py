@@ -197,7 +197,7 @@ class ShopIndex:
             stems,
         )
 
-    def quote(self, row: int, query: Vectors, terms: QuestionTerms, limit: int = 2) -> list[str]:
+    def quote(self, row: int, query: Vectors, terms: QuestionTerms, limit: int = 3) -> list[str]:
         """The passage's sentences that hold the answer, in reading order."""
         passage = self.passages[row]
         if not passage.sentences:

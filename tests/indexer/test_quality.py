@@ -42,7 +42,7 @@ def test_hybrid_meets_the_quality_bar(corpus_retriever: Retriever) -> None:
     # Measured 0.056: the practice check (issue 11) silences about 0.03 of these questions
     # whose practice it misreads, the price of catching 0.95 of the uncovered ones.
     assert report["in_scope_rejected"] <= 0.07, report
-    assert report["answer@1"] >= 0.72, report  # measured 0.766
+    assert report["answer@1"] >= 0.78, report  # measured 0.822
     for key in ("recall@1", "same_language", "by_lang"):
         assert key in report
 
