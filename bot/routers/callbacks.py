@@ -12,6 +12,7 @@ from backend.conversation_log import set_feedback
 from backend.customers import bind_shop, set_language
 from bot.answers import render_full_section
 from bot.keyboards import (
+    ClarifyCallback,
     FeedbackCallback,
     LanguageCallback,
     MenuCallback,
@@ -27,6 +28,7 @@ from bot.routers.questions import (
     RIGHT_QUESTIONS,
     answer_question,
     explain_right,
+    on_clarify,
     shop_for,
 )
 from bot.services import Services
@@ -166,5 +168,7 @@ def create_router() -> Router:
     router.callback_query.register(on_shop_chosen, ShopCallback.filter())
     router.callback_query.register(on_language_chosen, LanguageCallback.filter())
     router.callback_query.register(on_menu, MenuCallback.filter())
+    # The answer to "start the request, or see what the policy says?" (bot.routers.questions).
+    router.callback_query.register(on_clarify, ClarifyCallback.filter())
     router.callback_query.register(on_unknown_button, F.data)
     return router

@@ -350,5 +350,4 @@ def create_router() -> Router:
     router.message.register(
         on_group_text, F.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP}), F.text
     )
-    router.callback_query.register(on_clarify, ClarifyCallback.filter())
     return router

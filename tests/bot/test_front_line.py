@@ -57,18 +57,29 @@ async def test_an_indirect_request_starts_the_flow(assistant: Assistant) -> None
     assert "Confirm" in buttons or "Yes, start a deletion request" in buttons
 
 
-async def test_unsure_asks_with_buttons_and_either_answer_works(assistant: Assistant) -> None:
+async def test_unsure_asks_with_buttons_and_the_answer_leads_to_the_policy(
+    assistant: Assistant,
+) -> None:
     await assistant.say("/start webstore")
-    # Asked as a question about deleting: answered, or asked about, never started unasked.
-    reply = await assistant.say("what about deleting my stuff?")
-    buttons = labels(reply)
-    if "No, tell me what the policy says" in buttons:
-        await assistant.press(reply, "No, tell me what the policy says")
-        answer = (await assistant.fake.wait_for("sendMessage", count=3))[-1]
-        assert "<blockquote>" in answer.params["text"]
-        assert "Delete my data" in labels(answer)
-    else:
-        assert "Delete my data" in buttons
+    # Between "delete my account" and a question about deletion: one question, two buttons.
+    ask = await assistant.say("account removal?")
+    assert "Shall I start a request to delete your data at Online Store" in html.unescape(
+        ask.params["text"]
+    )
+    assert labels(ask) == ["Yes, start a deletion request", "No, tell me what the policy says"]
+    await assistant.press(ask, "No, tell me what the policy says")
+    answer = (await assistant.fake.wait_for("sendMessage", count=3))[-1]
+    assert "<blockquote>" in answer.params["text"]
+    assert "Delete my data" in labels(answer)  # still one tap from the request
+
+
+async def test_unsure_asks_and_yes_starts_the_request(assistant: Assistant) -> None:
+    await assistant.say("/start webstore")
+    ask = await assistant.say("account removal?")
+    await assistant.press(ask, "Yes, start a deletion request")
+    offer = (await assistant.fake.wait_for("sendMessage", count=3))[-1]
+    assert "Shall I start it?" in offer.params["text"]
+    assert "Confirm" in labels(offer)
 
 
 async def test_a_stale_clarify_button_changes_nothing(assistant: Assistant) -> None:
