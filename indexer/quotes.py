@@ -124,10 +124,13 @@ def choose_quote(sentences: Sequence[str], evidence: np.ndarray, limit: int = 3)
     best = int(np.argmax(evidence))
     chosen = {best}
     if is_lead_in(sentences[best]):
-        # A lead-in says what a list is about; the answer is one of its items.
+        # A lead-in says what a list is about; the answer is one of its items (or, without
+        # bullets, the sentence it introduces).
         items = [j for j in range(best + 1, count) if is_item(sentences[j])]
         if items:
             chosen.add(max(items, key=lambda j: evidence[j]))
+        elif best + 1 < count:
+            chosen.add(best + 1)
     elif is_item(sentences[best]):
         lead = _lead_in_before(sentences, best)
         if lead is not None:

@@ -26,10 +26,13 @@ from indexer.confidence import Calibration, load_calibration, topic_margin
 from indexer.embedding import Embedder, Vectors
 from indexer.glossary import Glossary, default_glossary
 from indexer.language import detect_language
+from indexer.linear_model import LinearModel, committed_model
 from indexer.passages import Passage
 from indexer.publish import CURRENT, Manifest, current_version_dir
 from indexer.quotes import QuestionTerms
 from indexer.ranking import FusionWeights, Mode, fuse
+from indexer.reranking import MODEL_FILE as RANKER_FILE
+from indexer.reranking import RankingInput, candidate_features, top_candidates
 from indexer.shop_index import ShopIndex
 from indexer.tokens import lexical_tokens
 from indexer.topics import NONE, SILENT_AT, AskedPractice, PracticeLabeller
@@ -110,10 +113,21 @@ class Retriever:
         glossary: Glossary | None = None,
         weights: FusionWeights | None = None,
         labeller: PracticeLabeller | None = None,
+        ranker: LinearModel | bool | None = True,
     ) -> None:
+        """`ranker`: True takes the committed learned ranker when it was trained for this
+        embedder; False (or a missing one) ranks with the fusion weights alone."""
         self.index_dir = index_dir
         self.embedder = embedder
         self.labeller = labeller or PracticeLabeller(embedder, glossary)
+        if ranker is True:
+            committed = committed_model(RANKER_FILE)
+            ranker = (
+                committed
+                if committed is not None and committed.meta.get("model_id") == embedder.model_id
+                else None
+            )
+        self.ranker: LinearModel | None = ranker or None
         self.calibration = calibration or load_calibration()
         self.glossary = glossary or default_glossary()
         self.weights = weights or FusionWeights()
@@ -205,6 +219,31 @@ class Retriever:
     def embed_questions(self, questions: list[str]) -> Vectors:
         return self.embedder.embed_queries(questions)
 
+    def ranking_input(
+        self,
+        question: str,
+        shop: str,
+        vector: Vectors,
+        *,
+        mode: Mode = "hybrid",
+        language: str | None = None,
+    ) -> tuple[ShopIndex, RankingInput, str, list[str]]:
+        """The first stage for one question: candidates, their fused scores and what the
+        second stage needs; also the question's language and concepts."""
+        index = self._state.shops[self.resolve_shop(shop)]
+        question_language = language or detect_language(question)
+        concepts = self.glossary.concepts_in(question)
+        signals = index.signals(vector, lexical_tokens(question), concepts)
+        scores = fuse(signals, question_language, index.languages, mode, self.weights)
+        given = RankingInput(
+            signals=signals,
+            fused=scores,
+            same_language=index.languages[signals.rows] == question_language,
+            practice=self.labeller.asked(question, vector),
+            terms=QuestionTerms.of(question, concepts),
+        )
+        return index, given, question_language, concepts
+
     def search(
         self,
         question: str,
@@ -217,17 +256,16 @@ class Retriever:
     ) -> SearchResult:
         state = self._state
         shop_id = self.resolve_shop(shop)
-        index = state.shops[shop_id]
         vector = (
             query_vector if query_vector is not None else self.embedder.embed_queries([question])[0]
         )
-        question_language = language or detect_language(question)
-        concepts = self.glossary.concepts_in(question)
-        signals = index.signals(vector, lexical_tokens(question), concepts)
-        scores = fuse(signals, question_language, index.languages, mode, self.weights)
-        practice = self.labeller.asked(question, vector)
+        index, given, question_language, concepts = self.ranking_input(
+            question, shop_id, vector, mode=mode, language=language
+        )
+        signals, practice = given.signals, given.practice
+        scores = given.fused.copy()
         if mode == "hybrid":
-            self._rerank(index, signals.rows, scores, vector, question, concepts, practice)
+            self._rerank(index, scores, vector, given)
         order = np.argsort(-scores, kind="stable")[:k]
         hits = [
             Hit(
@@ -264,29 +302,29 @@ class Retriever:
         )
 
     def _rerank(
-        self,
-        index: ShopIndex,
-        rows: np.ndarray,
-        scores: np.ndarray,
-        vector: Vectors,
-        question: str,
-        concepts: list[str],
-        practice: AskedPractice,
+        self, index: ShopIndex, scores: np.ndarray, vector: Vectors, given: RankingInput
     ) -> None:
-        """In place: the practice asked about, and the best sentence's evidence, for the top."""
+        """In place: the second stage over the top candidates. The learned ranker when one
+        was trained for this embedder; otherwise the practice asked about and the best
+        sentence's evidence, with the fusion weights."""
+        if self.ranker is not None:
+            top = top_candidates(scores)
+            logits = self.ranker.logits(candidate_features(index, vector, given, top))[:, 0]
+            # The top stay above every other candidate, in the ranker's order.
+            scores[top] = float(scores.max()) + 1000.0 + logits
+            return
         weights = self.weights
-        if weights.practice and practice.probabilities:
+        rows = given.signals.rows
+        if weights.practice and given.practice.probabilities:
             # How likely the passage's practices are the one asked about: a soft match, so an
             # unsure question ("rights" 0.35, "collection" 0.3) still favours either.
-            probability = practice.probabilities
+            probability = given.practice.probabilities
             scores += weights.practice * np.array(
                 [sum(probability.get(t, 0.0) for t in index.topics[int(row)]) for row in rows],
                 dtype=np.float64,
             )
         if weights.evidence:
-            terms = QuestionTerms.of(question, concepts)
             top = np.argsort(-scores, kind="stable")[: weights.rerank_depth]
             for i in top:
-                scores[i] += weights.evidence * float(
-                    index.evidence(int(rows[i]), vector, terms).max()
-                )
+                evidence = index.evidence(int(rows[i]), vector, given.terms)
+                scores[i] += weights.evidence * float(evidence.max())

@@ -1,0 +1,168 @@
+"""Issue 11's parts below the bot: the training sets, the linear models, practice labels in
+the index, honest silence, quotes that hold the answer, and the eval's new figures."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexer.evaluation import EvalQuestion, quote_holds_answer, read_questions, run, summarize
+from indexer.intents import LABELS
+from indexer.linear_model import LinearModel, fit, fit_temperature, folds, out_of_fold
+from indexer.quotes import choose_quote
+from indexer.retriever import Retriever
+from indexer.settings import PROJECT_ROOT
+from indexer.topics import NONE, practice_ids
+from indexer.training import (
+    gold_topics,
+    per_label_scores,
+    question_topic_examples,
+    read_intent_examples,
+    synthetic_passages,
+)
+
+LANGUAGES = {"en", "cs", "uk", "sv", "ru", "de", "pl"}
+
+
+def test_the_intent_training_set_covers_every_intent_in_every_language() -> None:
+    examples = read_intent_examples()
+    counts = Counter((e.lang, e.intent) for e in examples)
+    for lang in LANGUAGES:
+        for intent in LABELS:
+            assert counts[(lang, intent)] >= 40, (lang, intent, counts[(lang, intent)])
+    styles = {e.style for e in examples if e.intent in {"unsubscribe", "access", "deletion"}}
+    assert styles >= {"direct", "indirect", "typo", "no_diacritics", "translit", "slang"}
+    assert styles >= {"mixed", "short", "long"}
+
+
+def test_every_practice_has_training_questions_and_passages() -> None:
+    asked = Counter(topic for _, topic in question_topic_examples())
+    passages = Counter(t for p in synthetic_passages() for t in p.topics)
+    for practice in practice_ids():
+        assert asked[practice] >= 20, practice
+        assert passages[practice] >= 10, practice
+    assert asked[NONE] >= 50
+
+
+def test_training_is_deterministic_and_models_round_trip(tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(120, 5))
+    y = (x[:, 0] + x[:, 1] > 0).astype(int) + (x[:, 2] > 1).astype(int)
+    first = fit(x, y, ("a", "b", "c"), "softmax", steps=100)
+    second = fit(x, y, ("a", "b", "c"), "softmax", steps=100)
+    assert np.array_equal(first.weights, second.weights)
+    logits = out_of_fold(
+        x, y, ("a", "b", "c"), "softmax", folds([str(i % 4) for i in range(120)], 4)
+    )
+    temperature = fit_temperature(logits, y)
+    assert 0.3 <= temperature <= 4.0
+    path = tmp_path / "model.npz"
+    first.save(path)
+    loaded = LinearModel.load(path)
+    assert loaded.classes == ("a", "b", "c")
+    assert np.allclose(loaded.probabilities(x[:3]), first.probabilities(x[:3]))
+    assert np.allclose(first.probabilities(x[:3]).sum(axis=1), 1.0)
+
+
+def test_per_label_scores() -> None:
+    scores = per_label_scores([["a"], ["b"], ["a", "b"]], [["a"], ["a"], ["b"]], ["a", "b"])
+    assert scores["a"] == {"precision": 0.5, "recall": 0.5, "n": 2}
+    assert scores["b"] == {"precision": 1.0, "recall": 0.5, "n": 2}
+
+
+def test_gold_topics_of_a_passage_come_from_the_snippets_it_holds() -> None:
+    labels = [("keep data for 5 years", ("retention",)), ("Cookies help", ("cookies",))]
+    assert gold_topics("Intro. We keep data for 5 years. Cookies help us.", labels) == (
+        "cookies",
+        "retention",
+    )
+    assert gold_topics("Nothing labelled here.", labels) is None
+
+
+def test_a_quote_keeps_a_list_item_with_its_lead_in() -> None:
+    sentences = [
+        "We care about your privacy.",
+        "For technical reasons we use cookies to:",
+        "• 1. Keep you logged in.",
+        "• 2. Remember your cart between visits.",
+        "• 3. Talk to the payment processor.",
+        "Nothing else is stored.",
+    ]
+    evidence = np.array([0.1, 0.2, 0.3, 0.9, 0.2, 0.1])
+    assert choose_quote(sentences, evidence, limit=2) == [1, 3]
+    # A lead-in that wins takes its best item with it.
+    evidence = np.array([0.1, 0.9, 0.2, 0.5, 0.3, 0.1])
+    assert choose_quote(sentences, evidence, limit=2) == [1, 3]
+    # A fragment takes its neighbour; a short passage is quoted whole.
+    fragment = ["Our policy explains a lot.", "In short:", "Data is kept 5 years.", "Bye for now."]
+    assert choose_quote(fragment, np.array([0.1, 0.2, 0.1, 0.0]), limit=1) == [1, 2]
+    assert choose_quote(sentences[:3], np.array([0.1, 0.2, 0.3]), limit=2) == [0, 1, 2]
+
+
+def test_passages_carry_practices_and_shops_their_coverage(corpus_retriever: Retriever) -> None:
+    shops = corpus_retriever._state.shops
+    webstore = shops["webstore"]
+    assert webstore.covered is not None and "retention" in webstore.covered
+    retention = [p for p in webstore.passages if "retention" in p.topics]
+    assert any("5 years" in p.text for p in retention)
+    kivi = shops["kivismart"]
+    assert kivi.covered is not None and "retention" not in kivi.covered
+    assert "cookies" in kivi.covered
+
+
+def test_silence_is_said_where_the_policy_is_silent_only(corpus_retriever: Retriever) -> None:
+    silent = corpus_retriever.search("How long do you keep my address?", "kivismart")
+    assert silent.silent and not silent.answered
+    assert silent.practice.practice == "retention"
+    answered = corpus_retriever.search("How long do you keep my address?", "webstore")
+    assert answered.answered and not answered.silent
+
+
+def test_answer_at_one_counts_the_quote_not_the_passage(corpus_retriever: Retriever) -> None:
+    assert quote_holds_answer(["We keep  data\nfor 5 years."], ["keep data for 5 years"])
+    assert not quote_holds_answer(["Something else."], ["keep data for 5 years"])
+    question = EvalQuestion(
+        "t1", "webstore", "en", "How long do you keep my data?", ["up to 5 years"], "question"
+    )
+    uncovered = EvalQuestion(
+        "t2", "kivismart", "en", "How long do you keep my data?", [], "uncovered", "retention"
+    )
+    report = summarize(run(corpus_retriever, [question, uncovered]))
+    assert report["answer@1"] == 1.0
+    assert report["uncovered_said"] == 1.0
+    assert report["question_practices"]["retention"]["recall"] == 1.0
+
+
+def test_eval_files_of_issue_11_are_well_formed() -> None:
+    eval_dir = PROJECT_ROOT / "tests" / "eval"
+    uncovered = read_questions(eval_dir / "uncovered.jsonl")
+    assert len(uncovered) >= 40 and {q.lang for q in uncovered} >= LANGUAGES
+    assert {q.shop for q in uncovered} >= {
+        "kinaexpert",
+        "kivismart",
+        "autoparts-ua",
+        "klingit",
+        "webstore",
+    }
+    unseen = read_questions(eval_dir / "unseen" / "questions.jsonl")
+    chat = read_questions(eval_dir / "unseen" / "chat.jsonl")
+    assert len(unseen) >= 150 and len(chat) >= 150
+    assert {q.lang for q in unseen} >= LANGUAGES and {q.lang for q in chat} >= LANGUAGES
+
+
+@pytest.mark.parametrize("ranker", [True, False])
+def test_search_with_and_without_the_learned_ranker(
+    corpus_index: Path, corpus_retriever: Retriever, ranker: bool
+) -> None:
+    retriever = Retriever(
+        corpus_index,
+        corpus_retriever.embedder,
+        labeller=corpus_retriever.labeller,
+        ranker=ranker,
+    )
+    result = retriever.search("Do you share my address with the courier?", "webstore", 3)
+    assert len(result.hits) == 3
+    assert "sharing" in result.hits[0].passage.topics
