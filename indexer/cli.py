@@ -280,28 +280,6 @@ def cmd_train_topics(args: argparse.Namespace, settings: IndexerSettings) -> int
     return 0
 
 
-def cmd_train_ranker(args: argparse.Namespace, settings: IndexerSettings) -> int:
-    from indexer.evaluation import read_questions
-    from indexer.reranking import MODEL_FILE
-    from indexer.retriever import Retriever
-    from indexer.training import train_ranker
-
-    retriever = Retriever(
-        settings.index_dir,
-        _embedder(settings),
-        approximate_above=settings.approximate_above,
-        ranker=False,
-    )
-    questions = read_questions(Path(args.file))
-    report: dict[str, Any] = {}
-    model = train_ranker(retriever, questions, report)
-    out = Path(args.out) if args.out else Path(__file__).parent / MODEL_FILE
-    model.save(out)
-    report["file"] = str(out)
-    _emit(args, report, json.dumps(report, ensure_ascii=False, indent=1))
-    return 0
-
-
 def cmd_stats(args: argparse.Namespace, settings: IndexerSettings) -> int:
     from collections import Counter
 
@@ -430,13 +408,6 @@ def parser() -> argparse.ArgumentParser:
         "train-intents", cmd_train_intents, "train the intent classifier on data/training/intents"
     )
     train_intents.add_argument("--out", help="where to write (default: the packaged model)")
-    train_ranker = add(
-        "train-ranker", cmd_train_ranker, "train the second-stage ranker on the serving index"
-    )
-    train_ranker.add_argument(
-        "file", nargs="?", default=str(Path(__file__).parent / "data/training/ranking.jsonl")
-    )
-    train_ranker.add_argument("--out", help="where to write (default: the packaged model)")
     train_topics = add(
         "train-topics", cmd_train_topics, "train the question and passage practice labellers"
     )

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -48,10 +48,6 @@ from indexer.linear_model import (
 )
 from indexer.normalize import fold_for_match, normalize_text
 from indexer.topics import NONE, PASSAGE_SURE, practice_ids, topic_features
-
-if TYPE_CHECKING:
-    from indexer.evaluation import EvalQuestion
-    from indexer.retriever import Retriever
 
 FOLDS = 5
 INTENT_OPTIONS: dict[str, Any] = {"l2": 1e-2, "steps": 300, "rate": 0.03}
@@ -412,69 +408,3 @@ def coverage_scores(covered: dict[str, dict[str, list[str]]]) -> dict[str, Any]:
             "extra": sorted(labelled - gold),
         }
     return out
-
-
-# --- the learned ranker -------------------------------------------------------------------
-
-RANKER_OPTIONS: dict[str, Any] = {"l2": 1e-2, "steps": 400, "rate": 0.03}
-
-
-def ranking_rows(
-    retriever: Retriever, questions: list[EvalQuestion]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Features, labels (the candidate holds a gold string) and question numbers, for the
-    top candidates of every question that has a gold passage among them."""
-    from indexer.evaluation import passage_holds
-    from indexer.reranking import candidate_features, top_candidates
-
-    vectors = retriever.embed_questions([q.question for q in questions])
-    features, labels, groups = [], [], []
-    for number, (question, vector) in enumerate(zip(questions, vectors, strict=True)):
-        index, given, _, _ = retriever.ranking_input(question.question, question.shop, vector)
-        top = top_candidates(given.fused)
-        wanted = [
-            passage_holds(index.passages[int(given.signals.rows[i])].text, question.gold)
-            for i in top
-        ]
-        if not any(wanted):
-            continue  # nothing to learn: the answer is not among the candidates
-        features.append(candidate_features(index, vector, given, top))
-        labels.extend(wanted)
-        groups.extend([number] * len(top))
-    return np.vstack(features), np.asarray(labels, dtype=np.float64), np.asarray(groups)
-
-
-def train_ranker(
-    retriever: Retriever, questions: list[EvalQuestion], report: dict[str, Any] | None = None
-) -> LinearModel:
-    from indexer.reranking import FEATURES
-
-    x, y, groups = ranking_rows(retriever, questions)
-    target = y.reshape(-1, 1)
-    if report is not None:
-        # Held-out folds by question: is the first candidate of each question a right one?
-        fold_rows = folds([str(g % FOLDS) for g in groups], FOLDS)
-        logits = out_of_fold(x, target, ("answers",), "sigmoid", fold_rows, **RANKER_OPTIONS)
-        first_learned, first_fused = [], []
-        for group in np.unique(groups):
-            rows = np.flatnonzero(groups == group)
-            first_learned.append(bool(y[rows[int(np.argmax(logits[rows, 0]))]]))
-            first_fused.append(bool(y[rows[0]]))
-        report["cross_validated"] = {
-            "recall@1_learned": round(float(np.mean(first_learned)), 4),
-            "recall@1_fused": round(float(np.mean(first_fused)), 4),
-            "questions": len(first_learned),
-        }
-    model = fit(x, target, ("answers",), "sigmoid", **RANKER_OPTIONS)
-    if report is not None:
-        report["weights"] = {
-            name: round(float(w / s), 4)
-            for name, w, s in zip(FEATURES, model.weights[:, 0], model.scale, strict=True)
-        }
-    return with_temperature(
-        model,
-        1.0,
-        model_id=retriever.embedder.model_id,
-        examples=len(y),
-        data=_digest(q.question + "|".join(q.gold) for q in questions),
-    )

@@ -7,7 +7,6 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from indexer.evaluation import EvalQuestion, quote_holds_answer, read_questions, run, summarize
 from indexer.intents import LABELS
@@ -151,18 +150,3 @@ def test_eval_files_of_issue_11_are_well_formed() -> None:
     chat = read_questions(eval_dir / "unseen" / "chat.jsonl")
     assert len(unseen) >= 150 and len(chat) >= 150
     assert {q.lang for q in unseen} >= LANGUAGES and {q.lang for q in chat} >= LANGUAGES
-
-
-@pytest.mark.parametrize("ranker", [True, False])
-def test_search_with_and_without_the_learned_ranker(
-    corpus_index: Path, corpus_retriever: Retriever, ranker: bool
-) -> None:
-    retriever = Retriever(
-        corpus_index,
-        corpus_retriever.embedder,
-        labeller=corpus_retriever.labeller,
-        ranker=ranker,
-    )
-    result = retriever.search("Do you share my address with the courier?", "webstore", 3)
-    assert len(result.hits) == 3
-    assert "sharing" in result.hits[0].passage.topics
