@@ -8,7 +8,7 @@ import time
 
 from aiogram import F, Router
 from aiogram.enums import ChatAction, ChatType
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import AiogramError
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import get_i18n
@@ -251,12 +251,14 @@ async def answer_question(
 
 
 async def _show_typing(message: Message) -> None:
-    """A courtesy: when Telegram refuses it, the answer goes out all the same."""
+    """A courtesy: when Telegram refuses it, or something between answers what is not the
+    Bot API (a proxy's error page: aiogram's ClientDecodeError), the answer goes out all the
+    same."""
     if message.bot is None:
         return
     try:
         await message.bot.send_chat_action(message.chat.id, ChatAction.TYPING)
-    except (TelegramAPIError, OSError, TimeoutError) as error:
+    except (AiogramError, OSError, TimeoutError) as error:
         log.info("no typing indicator: %s", type(error).__name__)
 
 

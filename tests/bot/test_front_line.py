@@ -112,3 +112,12 @@ async def test_odd_messages_get_a_sensible_reply(assistant: Assistant) -> None:
         assert "Sorry, something went wrong" not in reply.params["text"]
     mixed = await assistant.say("Hi, jak dlouho uchováváte moje data? thanks")
     assert "5 years" in mixed.params["text"] or "<blockquote>" in mixed.params["text"]
+
+
+async def test_a_garbled_typing_indicator_does_not_sink_the_answer(assistant: Assistant) -> None:
+    # Issue 12, defect 10: a proxy's HTML error page for sendChatAction.
+    await assistant.say("/start webstore")
+    assistant.fake.garble_next("sendChatAction")
+    reply = await assistant.say("How long do you keep my personal data?")
+    assert "<blockquote>" in reply.params["text"]
+    assert [c.status for c in assistant.fake.calls_to("sendChatAction")][-1] == 502

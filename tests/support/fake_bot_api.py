@@ -565,6 +565,7 @@ class FakeBotAPI:
         self._files: dict[str, _StoredFile] = {}
         self._file_seq = itertools.count(1)
         self._failures: dict[str, list[_Failure]] = {}
+        self._garbled: dict[str, int] = {}
         self._blocked: set[int] = set()
         self._left: set[int] = set()
         self._member_status: dict[tuple[int, int], str] = {}
@@ -787,6 +788,11 @@ class FakeBotAPI:
         self._failures.setdefault(method.lower(), []).append(
             _Failure(error_code, description, retry_after, times)
         )
+
+    def garble_next(self, method: str, *, times: int = 1) -> None:
+        """Make the next ``times`` calls of ``method`` answer like a proxy's error page: HTTP
+        502 with an HTML body, which is not the Bot API's JSON."""
+        self._garbled[method.lower()] = self._garbled.get(method.lower(), 0) + times
 
     def forget_topic(self, chat_id: int, message_thread_id: int) -> None:
         """From now on, sending into that thread answers 400 "message thread not found"."""
@@ -1071,6 +1077,15 @@ class FakeBotAPI:
         call = ApiCall(canonical, params, at, files)
         self.calls.append(call)
         self._notify()
+        if self._garbled.get(canonical.lower(), 0) > 0:
+            self._garbled[canonical.lower()] -= 1
+            call.status, call.response = 502, None
+            self._notify()
+            return web.Response(
+                text="<html><body><h1>502 Bad Gateway</h1></body></html>",
+                status=502,
+                content_type="text/html",
+            )
         try:
             if (gate := self._holds.get(canonical)) is not None:
                 await gate.wait()
