@@ -138,7 +138,21 @@ async def test_too_many_requests_in_the_period_are_refused(
 
 
 @pytest.mark.parametrize(
-    "email", ["", "anna", "anna@", "@example.org", "an na@example.org", "anna@localhost"]
+    "email",
+    [
+        "",
+        "anna",
+        "anna@",
+        "@example.org",
+        "an na@example.org",
+        "anna@localhost",
+        # Issue 12, defect 8: control, bidirectional and zero-width characters.
+        "a\u0000\u202eb@example.com",
+        "an\u202ena@example.org",
+        "an\u200bna@example.org",
+        "anna@exa\u200dmple.org",
+        "anna@example.org\u0007",
+    ],
 )
 async def test_a_malformed_address_is_refused(
     db: Database, mailbox: ConsoleMailbox, email: str
