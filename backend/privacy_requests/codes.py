@@ -9,12 +9,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import update
+from sqlalchemy import select, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from backend.models import PrivacyRequest, VerificationChallenge
-from backend.privacy_requests.errors import CodeSendLimitError, ResendTooSoonError
+from backend.privacy_requests.errors import (
+    CodeSendLimitError,
+    NotAwaitingVerificationError,
+    ResendTooSoonError,
+)
 from backend.privacy_requests.hashing import code_hash
 from backend.privacy_requests.lifecycle import record_event
 from backend.privacy_requests.mail import MailSender, code_message
@@ -114,19 +119,28 @@ async def check_code(
     if now >= challenge.expires_at:
         return CodeCheck("expired", rules.code_max_attempts - challenge.attempts)
     # Counted in the database, conditionally, so that guesses sent at the same moment
-    # cannot together get more tries than allowed.
+    # cannot together get more tries than allowed. RETURNING, not a refresh: a concurrent
+    # right code may have deleted the challenge meanwhile, and then there is nothing to read.
     used = await session.exec(
         update(VerificationChallenge)
         .where(col(VerificationChallenge.request_id) == request.id)
         .where(col(VerificationChallenge.attempts) < rules.code_max_attempts)
         .where(col(VerificationChallenge.locked).is_(False))
         .values(attempts=col(VerificationChallenge.attempts) + 1)
+        .returning(col(VerificationChallenge.attempts))
         .execution_options(synchronize_session=False)
     )
-    await session.refresh(challenge)
-    if used.rowcount != 1:
+    attempts = used.scalar_one_or_none()
+    if attempts is None:
+        status = await session.scalar(
+            select(col(PrivacyRequest.status)).where(col(PrivacyRequest.id) == request.id)
+        )
+        if status != "identity_pending":
+            # Another tap of the same code verified it a moment ago.
+            raise NotAwaitingVerificationError(request.id, str(status))
         return CodeCheck("locked", 0)
-    tries_left = rules.code_max_attempts - challenge.attempts
+    set_committed_value(challenge, "attempts", attempts)
+    tries_left = rules.code_max_attempts - attempts
     expected = code_hash(rules.server_key, request.id, typed)
     if hmac.compare_digest(expected, challenge.code_hash):
         await session.delete(challenge)
