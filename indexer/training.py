@@ -6,6 +6,8 @@ embedder they belong to. Same data and embedder, same weights: no randomness any
 
 - intents/<lang>.jsonl: customer messages with their intent (and, for questions, the
   practice asked about), written by the team in seven languages;
+- practice_questions.jsonl: questions per practice in seven languages, many on the
+  boundaries between practices ("what do you collect" against "what for");
 - passage_examples.jsonl: policy-style paragraphs with the practices they disclose;
 - policy_topics.jsonl: the practices of each paragraph of the demo policies, by a verbatim
   snippet. They train the final passage labeller too; its quality is reported by leaving
@@ -198,9 +200,15 @@ def _intent_report(examples: list[IntentExample], logits: np.ndarray) -> dict[st
 
 
 def question_topic_examples() -> list[tuple[str, str]]:
-    """(text, practice or NONE) from the intent training set."""
+    """(text, practice or NONE): the questions written for the practices
+    (practice_questions.jsonl), and the messages of the intent training set."""
     known = set(practice_ids())
     pairs = []
+    for row in _jsonl(_training().joinpath("practice_questions.jsonl")):
+        topic = str(row["topic"])
+        if topic != NONE and topic not in known:
+            raise ValueError(f"practice_questions.jsonl: unknown practice {topic!r}")
+        pairs.append((str(row["text"]), topic))
     for example in read_intent_examples():
         if example.intent in {Intent.QUESTION.value, RIGHTS_QUESTION}:
             topic = example.topic if example.topic in known else NONE
