@@ -37,7 +37,13 @@ EventType = Literal[
 ]
 # The form documented is a conservative one; the domain's normalise_email decides (it also
 # takes internationalised addresses) and says what is wrong with one it refuses.
-EMAIL_FORM = r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$"
+# Dot-atom local part; host labels of at most 63 characters without a hyphen at either end;
+# a top-level domain of two or three letters (no special-use name, such as .test or .local,
+# is that short).
+EMAIL_FORM = (
+    r"^[A-Za-z0-9_%+'-]+(\.[A-Za-z0-9_%+'-]+)*"
+    r"@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,3}$"
+)
 Email = Annotated[str, Field(max_length=254, json_schema_extra={"pattern": EMAIL_FORM})]
 
 

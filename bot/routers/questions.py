@@ -133,7 +133,7 @@ PENDING_CLARIFY = "pending_clarify"
 
 
 async def ask_to_clarify(
-    message: Message, state: FSMContext, intent: Intent, shop: Shop, text: str
+    message: Message, state: FSMContext, intent: Intent, shop: Shop, text: str, notice: str = ""
 ) -> None:
     """One question with buttons instead of a guess, when a request is likely but not sure."""
     await state.update_data({PENDING_CLARIFY: text})
@@ -155,7 +155,7 @@ async def ask_to_clarify(
         ),
     }[intent]
     await message.answer(
-        question.format(shop=shop.name), reply_markup=clarify_keyboard(intent.value)
+        notice + question.format(shop=shop.name), reply_markup=clarify_keyboard(intent.value)
     )
 
 
@@ -224,7 +224,7 @@ async def answer_question(
         and state is not None
         and message.chat.type == ChatType.PRIVATE
     ):
-        await ask_to_clarify(message, state, unsure, shop, text)
+        await ask_to_clarify(message, state, unsure, shop, text, notice)
         return
     if intent is Intent.GREETING:
         await message.answer(
