@@ -55,7 +55,7 @@ async def receive_signed_call(request: web.Request) -> web.Response:
         raise ProblemError(401, "Signature not accepted", f"the call was refused: {reason}")
     call = InboundCall.model_validate(parsed)
     async with ctx.database.session() as session:
-        found = await get_request(session, shop_id, call.request_id)
+        found = await get_request(session, shop_id, call.request_id, for_update=True)
         if call.action == "verify":
             await confirm_by_shop(session, found, rules=ctx.rules)
         elif call.action == "start":

@@ -155,7 +155,9 @@ async def create_request(request: web.Request) -> web.Response:
 async def _step(request: web.Request, step: Step) -> web.Response:
     ctx = context(request)
     async with ctx.database.session() as session:
-        found = await get_request(session, shop_of(request), request.match_info["request_id"])
+        found = await get_request(
+            session, shop_of(request), request.match_info["request_id"], for_update=True
+        )
         await step(session, found)
         return json_response(200, _dump(await view(session, found, ctx.rules.server_key)))
 
@@ -240,7 +242,9 @@ async def upload_export(request: web.Request) -> web.Response:
             raise too_large
     filename = request.query.get("filename", "")
     async with ctx.database.session() as session:
-        found = await get_request(session, shop_of(request), request.match_info["request_id"])
+        found = await get_request(
+            session, shop_of(request), request.match_info["request_id"], for_update=True
+        )
         export = await attach_export(
             session, found, filename, content_type, bytes(data), policy=policy
         )

@@ -16,6 +16,7 @@ from backend.privacy_requests.errors import (
     InvalidRequestError,
     NotAwaitingVerificationError,
     RequestNotFoundError,
+    StateConflictError,
 )
 from backend.webhooks.targets import TargetRefusedError
 
@@ -77,7 +78,7 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         return problem_response(422, "Invalid request body", detail, extra={"errors": errors})
     except RequestNotFoundError as error:
         return problem_response(404, "Not found", str(error))
-    except (IllegalTransitionError, NotAwaitingVerificationError) as error:
+    except (IllegalTransitionError, NotAwaitingVerificationError, StateConflictError) as error:
         return problem_response(409, "Conflict with the request's status", str(error))
     except (InvalidRequestError, TargetRefusedError) as error:
         return problem_response(422, "Not accepted", str(error))

@@ -9,6 +9,7 @@ from backend.privacy_requests.audit_export import audit_trail_csv
 from backend.privacy_requests.deadlines import add_months
 from backend.privacy_requests.errors import (
     CodeSendLimitError,
+    ExtensionLimitError,
     IllegalTransitionError,
     InvalidRequestError,
     MailNotSentError,
@@ -17,6 +18,7 @@ from backend.privacy_requests.errors import (
     RequestLimitError,
     RequestNotFoundError,
     ResendTooSoonError,
+    StateConflictError,
 )
 from backend.privacy_requests.fulfilment import (
     cancel,
@@ -62,6 +64,7 @@ __all__ = [
     "TRANSITIONS",
     "CodeSendLimitError",
     "ConsoleMailSender",
+    "ExtensionLimitError",
     "IllegalTransitionError",
     "InvalidRequestError",
     "MailNotSentError",
@@ -75,6 +78,7 @@ __all__ = [
     "ResendTooSoonError",
     "SmtpMailSender",
     "SmtpSettings",
+    "StateConflictError",
     "Verification",
     "add_months",
     "audit_trail_csv",

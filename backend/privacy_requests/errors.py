@@ -33,6 +33,22 @@ class IllegalTransitionError(PrivacyRequestError):
         self.to_status = to_status
 
 
+class StateConflictError(PrivacyRequestError):
+    """The ask is well formed, but the request as it now stands does not allow it (an API
+    answers 409): asked again later, or after another change, it may be accepted."""
+
+
+class ExtensionLimitError(StateConflictError):
+    """The request already has as much extension as the law allows (two months in all)."""
+
+    def __init__(self, request_id: str, extension_months: int) -> None:
+        super().__init__(
+            f"privacy request {request_id} is already extended by {extension_months} "
+            "month(s); two months in all is the most the law allows"
+        )
+        self.request_id = request_id
+
+
 class InvalidRequestError(PrivacyRequestError):
     """An argument the domain does not accept: an unknown kind, a malformed e-mail address,
     a denial without a reason, an extension too long."""

@@ -18,9 +18,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from backend.models import AccessExport, PrivacyRequest, utc_now
 from backend.privacy_requests.deadlines import MAX_EXTENSION_MONTHS, end_pause, iso, set_deadlines
 from backend.privacy_requests.errors import (
+    ExtensionLimitError,
     IllegalTransitionError,
     InvalidRequestError,
     RequestNotFoundError,
+    StateConflictError,
 )
 from backend.privacy_requests.lifecycle import (
     TRANSITIONS,
@@ -51,9 +53,18 @@ class SystemOutcome:
 PAUSABLE = frozenset({"verified", "in_progress"})
 
 
-async def get_request(session: AsyncSession, shop_id: str, request_id: str) -> PrivacyRequest:
-    """The shop's request; RequestNotFoundError for another shop's, existing or not."""
-    request = await session.get(PrivacyRequest, request_id)
+async def get_request(
+    session: AsyncSession, shop_id: str, request_id: str, *, for_update: bool = False
+) -> PrivacyRequest:
+    """The shop's request; RequestNotFoundError for another shop's, existing or not.
+
+    `for_update` locks its row until the transaction ends (SELECT … FOR UPDATE on
+    PostgreSQL): every step that reads the request, changes it and writes it back takes it,
+    so that parallel steps on one request run one after the other on fresh data instead of
+    overwriting each other (ten parallel outcome reports kept two or three systems)."""
+    request = await session.get(
+        PrivacyRequest, request_id, with_for_update=for_update, populate_existing=for_update
+    )
     if request is None or request.shop_id != shop_id:
         raise RequestNotFoundError(request_id)
     return request
@@ -122,8 +133,9 @@ async def complete(
         if not request.outcomes:
             raise InvalidRequestError("a deletion is completed with what each system did")
         if any(entry["outcome"] == "failed" for entry in request.outcomes):
-            raise InvalidRequestError(
-                "a system failed to delete; report it again once it has, then complete"
+            raise StateConflictError(
+                "a system failed to delete; report it again once it has (erased, or retained "
+                "with a legal basis), or deny the request"
             )
         detail = _outcome_counts(request.outcomes)
     if request.kind == "access" and await _has_no_export(session, request.id):
@@ -218,11 +230,11 @@ async def extend(
     now = now or utc_now()
     if request.status not in PAUSABLE:
         raise IllegalTransitionError(request.id, request.status, request.status)
-    if months < 1 or request.extension_months + months > MAX_EXTENSION_MONTHS:
-        raise InvalidRequestError(
-            f"an extension of 1 to {MAX_EXTENSION_MONTHS - request.extension_months} "
-            "months is possible"
-        )
+    if months < 1 or months > MAX_EXTENSION_MONTHS:
+        raise InvalidRequestError(f"an extension of 1 to {MAX_EXTENSION_MONTHS} months is asked")
+    if request.extension_months + months > MAX_EXTENSION_MONTHS:
+        # A conflict with what the request already has, not a malformed ask (409).
+        raise ExtensionLimitError(request.id, request.extension_months)
     request.extension_reason = _reason(reason, "an extension")
     request.extension_months += months
     request.updated_at = now
@@ -254,7 +266,7 @@ async def pause(
     """Stop the clock while the shop waits for the customer (say, for a detail it needs)."""
     now = now or utc_now()
     if request.status not in PAUSABLE or request.paused_since is not None:
-        raise InvalidRequestError(f"privacy request {request.id} cannot be paused now")
+        raise IllegalTransitionError(request.id, request.status, "paused")
     request.paused_since = now
     request.updated_at = now
     await record_event(session, request, actor=actor, action="paused", now=now)
@@ -271,7 +283,7 @@ async def resume(
     """Start the clock again; the deadline moves by the time it stood still."""
     now = now or utc_now()
     if request.paused_since is None:
-        raise InvalidRequestError(f"privacy request {request.id} is not paused")
+        raise IllegalTransitionError(request.id, request.status, "resumed")
     seconds = end_pause(request, now)
     request.updated_at = now
     await record_event(

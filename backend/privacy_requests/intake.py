@@ -308,7 +308,7 @@ async def verify_code(
     completed in the same transaction.
     """
     now = now or utc_now()
-    request = await get_customer_request(session, pseudonym, request_id)
+    request = await get_customer_request(session, pseudonym, request_id, for_update=True)
     if request.status != "identity_pending":
         raise NotAwaitingVerificationError(request.id, request.status)
     check = await check_code(session, request, code, rules=rules, now=now)
@@ -381,10 +381,13 @@ async def list_requests_for(
 
 
 async def get_customer_request(
-    session: AsyncSession, pseudonym: str, request_id: str
+    session: AsyncSession, pseudonym: str, request_id: str, *, for_update: bool = False
 ) -> PrivacyRequest:
-    """The customer's own request; RequestNotFoundError for any other, existing or not."""
-    request = await session.get(PrivacyRequest, request_id)
+    """The customer's own request; RequestNotFoundError for any other, existing or not.
+    `for_update` locks its row for the transaction, as `fulfilment.get_request` does."""
+    request = await session.get(
+        PrivacyRequest, request_id, with_for_update=for_update, populate_existing=for_update
+    )
     if request is None or request.pseudonym is None or request.pseudonym != pseudonym:
         raise RequestNotFoundError(request_id)
     return request

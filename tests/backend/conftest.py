@@ -79,6 +79,19 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
+async def empty_postgres_tables(database: Database) -> None:
+    """Every table of the session's PostgreSQL database emptied, ids restarted."""
+    async with database.engine.begin() as connection:
+        await connection.exec_driver_sql(
+            "TRUNCATE customer_profile, conversation_record, webhook_delivery, outbox_event, "
+            "webhook_endpoint, inbound_webhook_id, api_key, idempotency_record, customer_notice, "
+            "access_export, support_topic, handoff, relayed_message, support_outbox, canned_reply, "
+            "staff_member, policy_subscription, policy_change, request_card, "
+            "privacy_request, privacy_audit_event, suppression_entry, verification_challenge "
+            "RESTART IDENTITY CASCADE"
+        )
+
+
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[Database]:
     """A migrated database with empty tables."""
@@ -86,15 +99,7 @@ async def db(database_url: str) -> AsyncIterator[Database]:
     if database.engine.dialect.name == "sqlite":
         await database.migrate()
     else:
-        async with database.engine.begin() as connection:
-            await connection.exec_driver_sql(
-                "TRUNCATE customer_profile, conversation_record, webhook_delivery, outbox_event, "
-                "webhook_endpoint, inbound_webhook_id, api_key, idempotency_record, customer_notice, "
-                "access_export, support_topic, handoff, relayed_message, support_outbox, canned_reply, "
-                "staff_member, policy_subscription, policy_change, request_card, "
-                "privacy_request, privacy_audit_event, suppression_entry, verification_challenge "
-                "RESTART IDENTITY CASCADE"
-            )
+        await empty_postgres_tables(database)
     try:
         yield database
     finally:

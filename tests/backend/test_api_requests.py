@@ -126,7 +126,7 @@ async def test_a_deletion_is_worked_through_with_per_system_outcomes(api: Api) -
     )
     assert status == 200 and body["status"] == "in_progress"
     status, body, _ = await api.call("POST", f"{path}/complete", {})
-    assert status == 422 and "failed" in body["detail"]
+    assert status == 409 and "failed" in body["detail"]
     status, body, _ = await api.call(
         "POST",
         f"{path}/complete",
@@ -165,7 +165,7 @@ async def test_an_extension_needs_a_reason_and_at_most_two_months(api: Api) -> N
     assert status == 200
     assert body["extension_months"] == 2 and body["deadline"] > request["deadline"]
     status, body, _ = await api.call("POST", f"{path}/extend", {"months": 1, "reason": "more"})
-    assert status == 422 and "months" in body["detail"]
+    assert status == 409 and "two months" in body["detail"]
 
 
 async def test_pause_and_resume_move_the_deadline(api: Api) -> None:
@@ -173,7 +173,7 @@ async def test_pause_and_resume_move_the_deadline(api: Api) -> None:
     path = f"/api/v1/requests/{request['id']}"
     status, paused, _ = await api.call("POST", f"{path}/pause")
     assert status == 200 and paused["paused"] is True
-    assert (await api.call("POST", f"{path}/pause"))[0] == 422
+    assert (await api.call("POST", f"{path}/pause"))[0] == 409
     status, resumed, _ = await api.call("POST", f"{path}/resume")
     assert status == 200 and resumed["paused"] is False
     assert resumed["deadline"] >= request["deadline"]

@@ -11,6 +11,7 @@ from sqlmodel import col, select
 from backend.database import Database
 from backend.models import AuditEvent
 from backend.privacy_requests import (
+    ExtensionLimitError,
     IllegalTransitionError,
     InvalidRequestError,
     add_months,
@@ -74,7 +75,7 @@ async def test_a_pause_moves_the_deadline_by_the_time_it_lasted(
         request = await get_request(session, SHOP, request.id)
         await start_work(session, request, now=at(2026, 2, 2))
         await pause(session, request, now=at(2026, 2, 3))
-        with pytest.raises(InvalidRequestError, match="cannot be paused"):
+        with pytest.raises(IllegalTransitionError, match="paused"):
             await pause(session, request, now=at(2026, 2, 4))
     async with db.session() as session:
         request = await get_request(session, SHOP, request.id)
@@ -84,7 +85,7 @@ async def test_a_pause_moves_the_deadline_by_the_time_it_lasted(
     assert request.due_at == at(2026, 2, 28) + timedelta(days=7, hours=12)
     async with db.session() as session:
         request = await get_request(session, SHOP, request.id)
-        with pytest.raises(InvalidRequestError, match="not paused"):
+        with pytest.raises(IllegalTransitionError, match="resumed"):
             await resume(session, request, now=at(2026, 2, 11))
         events = await session.exec(
             select(AuditEvent.action, AuditEvent.detail).where(
@@ -123,7 +124,7 @@ async def test_an_extension_needs_a_reason_and_stops_at_two_months(
     assert (request.due_at, request.extended_until) == (at(2026, 2, 28), at(2026, 3, 31))
     async with db.session() as session:
         request = await get_request(session, SHOP, request.id)
-        with pytest.raises(InvalidRequestError, match="1 to 1 months"):
+        with pytest.raises(ExtensionLimitError, match="already extended by 1 month"):
             await extend(session, request, 2, "Still searching.")
         await extend(session, request, 1, "Still searching.", now=at(2026, 3, 20))
     # Counted from the verification, not from the month-end it was clipped to.
@@ -131,7 +132,7 @@ async def test_an_extension_needs_a_reason_and_stops_at_two_months(
     assert request.extension_reason == "Still searching."
     async with db.session() as session:
         request = await get_request(session, SHOP, request.id)
-        with pytest.raises(InvalidRequestError):
+        with pytest.raises(ExtensionLimitError):
             await extend(session, request, 1, "Once more?")
         extensions = await session.exec(
             select(AuditEvent.detail)
@@ -164,5 +165,5 @@ async def test_a_closed_request_cannot_be_extended_or_paused(
         request = await get_request(session, SHOP, request.id)
         with pytest.raises(IllegalTransitionError):
             await extend(session, request, 1, "Too late.")
-        with pytest.raises(InvalidRequestError):
+        with pytest.raises(IllegalTransitionError):
             await pause(session, request)
