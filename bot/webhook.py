@@ -18,6 +18,7 @@ from typing import Any
 from aiogram import Bot, Dispatcher
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
+from pydantic import ValidationError
 
 from backend.observability.health import ReadinessCheck, add_ops_routes, mark_shutting_down
 from backend.observability.logs import request_context
@@ -46,8 +47,11 @@ class ClaimingRequestHandler(SimpleRequestHandler):
     async def _handle_request(self, bot: Bot, request: web.Request) -> web.Response:
         try:
             update = json.loads(await request.text())
-            update_id = int(update["update_id"])
-        except (ValueError, KeyError, TypeError):
+            update_id = update["update_id"]
+            # Infinity, 1e400 and 2002.7 parse as floats; Telegram's ids are whole numbers.
+            if not isinstance(update_id, int) or isinstance(update_id, bool):
+                raise TypeError("update_id")
+        except (ValueError, KeyError, TypeError, RecursionError):
             return web.json_response({"ok": False, "description": "not an update"}, status=400)
         with request_context(f"update-{update_id}", *typed_texts(update)):
             claim = await self.claims.claim(update_id)
@@ -66,6 +70,12 @@ class ClaimingRequestHandler(SimpleRequestHandler):
                     result: Any = await self.dispatcher.feed_webhook_update(
                         bot, update, **self.data
                     )
+            except ValidationError:
+                # A poison update ("message": [1, 2]): answered 200 so that Telegram stops
+                # sending it again, and logged (without its content).
+                log.warning("update %d is not one aiogram can read; dropped", update_id)
+                await self.claims.finish(update_id)
+                return web.json_response({})
             except BaseException:
                 await self.claims.release(update_id)
                 raise

@@ -16,7 +16,6 @@ from backend.database import Database
 from backend.policies import PolicyDesk
 from backend.privacy_requests.exports import ExportPolicy
 from backend.privacy_requests.settings import RequestRules
-from backend.webhooks.inbound import InboundWebhookIds, SeenWebhookIds
 from backend.webhooks.settings import WebhookSettings
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -28,13 +27,8 @@ class ApiContext:
     rules: RequestRules
     settings: ApiSettings = field(default_factory=ApiSettings)
     webhook_settings: WebhookSettings = field(default_factory=WebhookSettings)
-    seen_inbound_ids: SeenWebhookIds | None = None
     # The knowledge and index folders that shops publish policies into; None: none here.
     policies: PolicyDesk | None = None
-
-    def __post_init__(self) -> None:
-        if self.seen_inbound_ids is None:
-            self.seen_inbound_ids = InboundWebhookIds(self.database)
 
     @property
     def export_policy(self) -> ExportPolicy:
@@ -61,7 +55,7 @@ async def body_of(request: web.Request, model: type[Model]) -> tuple[Model, byte
         raise ProblemError(415, "Unsupported media type", "send the body as application/json")
     try:
         parsed = json.loads(raw or b"null")
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: "[" nested 100,000 deep
         raise ProblemError(400, "Malformed JSON", "the body is not valid JSON") from exc
     return model.model_validate(parsed), raw
 
@@ -82,6 +76,7 @@ def decode_cursor(cursor: str | None) -> int:
 def limit_of(request: web.Request) -> int:
     ceiling = context(request).settings.page_limit
     text = request.query.get("limit", str(min(50, ceiling)))
-    if not text.isdigit() or not 1 <= int(text) <= ceiling:
+    # isdigit() alone takes "²", which int() refuses.
+    if not (text.isascii() and text.isdigit()) or len(text) > 9 or not 1 <= int(text) <= ceiling:
         raise ProblemError(400, "Bad limit", f"limit is a whole number from 1 to {ceiling}")
     return int(text)

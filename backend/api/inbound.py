@@ -17,7 +17,11 @@ from backend.models import WebhookEndpoint, utc_now
 from backend.privacy_requests import complete, deny, extend, get_request, start_work
 from backend.privacy_requests.errors import InvalidRequestError
 from backend.privacy_requests.intake import confirm_by_shop
-from backend.webhooks.inbound import InboundWebhookRejectedError, verify_inbound
+from backend.webhooks.inbound import (
+    InboundWebhookRejectedError,
+    authenticate_inbound,
+    record_sighting,
+)
 from backend.webhooks.signing import signing_secrets
 
 BODY_MAX_BYTES = 256 * 1024
@@ -39,22 +43,28 @@ async def receive_signed_call(request: web.Request) -> web.Response:
         secrets_of_shop = [
             secret for endpoint in endpoints for secret in signing_secrets(endpoint, now)
         ]
-    assert ctx.seen_inbound_ids is not None
-    parsed = None
+    authentic = None
     reason = "bad_signature"
     for secret in secrets_of_shop:
         try:
-            parsed = await verify_inbound(request.headers, raw, secret, ctx.seen_inbound_ids)
+            authentic = authenticate_inbound(request.headers, raw, secret)
             break
         except InboundWebhookRejectedError as error:
             reason = error.reason
             if reason != "bad_signature":
                 break
-    if parsed is None:
+    if authentic is None:
         # The same answer for an unknown shop and a wrong signature.
         raise ProblemError(401, "Signature not accepted", f"the call was refused: {reason}")
-    call = InboundCall.model_validate(parsed)
+    call = InboundCall.model_validate(authentic.body)
     async with ctx.database.session() as session:
+        # The id is recorded with the action: if the action fails, nothing is recorded and
+        # the shop's retry is taken, not refused as a replay.
+        first = await record_sighting(
+            session, authentic.webhook_id, keep_until=authentic.keep_until, now=utc_now()
+        )
+        if not first:
+            raise ProblemError(401, "Signature not accepted", "the call was refused: replayed")
         found = await get_request(session, shop_id, call.request_id, for_update=True)
         if call.action == "verify":
             await confirm_by_shop(session, found, rules=ctx.rules)

@@ -119,11 +119,13 @@ async def list_requests(request: web.Request) -> web.Response:
 
 
 def _moment(text: str, name: str) -> datetime:
+    """An ISO 8601 moment in UTC; one that falls outside the years 1 to 9999 once in UTC
+    (0001-01-01T00:00+01:00) is refused like any malformed one."""
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError as exc:
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
         raise ProblemError(400, f"Bad {name}", f"{name} is an ISO 8601 date or time") from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 async def read_request(request: web.Request) -> web.Response:

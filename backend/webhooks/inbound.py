@@ -12,6 +12,7 @@ import binascii
 import hmac
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -19,6 +20,7 @@ from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
 from standardwebhooks.webhooks import Webhook
 
 from backend.database import Database
@@ -48,37 +50,50 @@ class InboundWebhookIds:
         self.database = database
 
     async def first_sighting(self, webhook_id: str, *, keep_until: datetime, now: datetime) -> bool:
-        insert = (
-            postgresql_insert
-            if self.database.engine.dialect.name == "postgresql"
-            else sqlite_insert
-        )
-        # One statement, so that two copies of the app given the same call cannot both win.
-        statement = (
-            insert(InboundWebhookId)
-            .values(webhook_id=webhook_id, expires_at=keep_until)
-            .on_conflict_do_nothing(index_elements=["webhook_id"])
-            .returning(col(InboundWebhookId.webhook_id))
-        )
         async with self.database.session() as session:
-            await session.exec(
-                delete(InboundWebhookId).where(col(InboundWebhookId.expires_at) < now)
-            )
-            inserted = (await session.exec(statement)).first()
-        return inserted is not None
+            return await record_sighting(session, webhook_id, keep_until=keep_until, now=now)
 
 
-async def verify_inbound(
+async def record_sighting(
+    session: AsyncSession, webhook_id: str, *, keep_until: datetime, now: datetime
+) -> bool:
+    """Remember `webhook_id` in the caller's transaction; False when it was remembered
+    already. Called in the transaction of the action the call asks for, so that an action
+    that fails leaves the id unrecorded and the sender's retry is accepted."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    # One statement, so that two copies of the app given the same call cannot both win.
+    statement = (
+        insert(InboundWebhookId)
+        .values(webhook_id=webhook_id, expires_at=keep_until)
+        .on_conflict_do_nothing(index_elements=["webhook_id"])
+        .returning(col(InboundWebhookId.webhook_id))
+    )
+    await session.exec(delete(InboundWebhookId).where(col(InboundWebhookId.expires_at) < now))
+    inserted = (await session.exec(statement)).first()
+    return inserted is not None
+
+
+@dataclass(frozen=True)
+class AuthenticCall:
+    """A call whose signature and timestamp are good; whether it is a replay is decided
+    where its id is recorded."""
+
+    webhook_id: str
+    keep_until: datetime
+    body: Any
+
+
+def authenticate_inbound(
     headers: Mapping[str, str],
     body: bytes | str,
     secret: str,
-    seen_ids_store: SeenWebhookIds,
     tolerance: timedelta = DEFAULT_TOLERANCE,
     *,
     now: datetime | None = None,
-) -> Any:
-    """The parsed JSON body of a genuine, first-seen call signed with `secret`;
-    InboundWebhookRejectedError otherwise."""
+) -> AuthenticCall:
+    """The call, parsed, if it is signed with `secret` within the tolerance;
+    InboundWebhookRejectedError otherwise (a body that is not UTF-8 JSON included)."""
     now = now or utc_now()
     lowered = {name.lower(): value for name, value in headers.items()}
     webhook_id = lowered.get("webhook-id", "")
@@ -92,16 +107,40 @@ async def verify_inbound(
         raise InboundWebhookRejectedError("bad_timestamp") from exc
     if abs(now - sent_at) > tolerance:
         raise InboundWebhookRejectedError("timestamp_out_of_tolerance")
-    text = body.decode() if isinstance(body, bytes) else body
+    try:
+        text = body.decode() if isinstance(body, bytes) else body
+    except UnicodeDecodeError as exc:
+        raise InboundWebhookRejectedError("bad_body") from exc
     if not _signature_matches(secret, webhook_id, sent_at, text, signatures):
         raise InboundWebhookRejectedError("bad_signature")
-    # Remembered only once genuine, so that forged calls cannot use up a shop's ids.
-    if not await seen_ids_store.first_sighting(webhook_id, keep_until=sent_at + tolerance, now=now):
-        raise InboundWebhookRejectedError("replayed")
     try:
-        return json.loads(text)
-    except ValueError as exc:
+        parsed = json.loads(text)
+    except (ValueError, RecursionError) as exc:
         raise InboundWebhookRejectedError("bad_body") from exc
+    return AuthenticCall(webhook_id, sent_at + tolerance, parsed)
+
+
+async def verify_inbound(
+    headers: Mapping[str, str],
+    body: bytes | str,
+    secret: str,
+    seen_ids_store: SeenWebhookIds,
+    tolerance: timedelta = DEFAULT_TOLERANCE,
+    *,
+    now: datetime | None = None,
+) -> Any:
+    """The parsed JSON body of a genuine, first-seen call signed with `secret`;
+    InboundWebhookRejectedError otherwise. The id is remembered at once, in a transaction
+    of its own: for a call that starts an action, record it with the action instead
+    (`authenticate_inbound`, then `record_sighting` in the action's transaction)."""
+    now = now or utc_now()
+    call = authenticate_inbound(headers, body, secret, tolerance, now=now)
+    # Remembered only once genuine, so that forged calls cannot use up a shop's ids.
+    if not await seen_ids_store.first_sighting(
+        call.webhook_id, keep_until=call.keep_until, now=now
+    ):
+        raise InboundWebhookRejectedError("replayed")
+    return call.body
 
 
 def _signature_matches(

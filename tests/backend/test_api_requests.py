@@ -290,9 +290,32 @@ async def test_a_request_the_customer_started_is_listed_and_filtered(
     )
     assert len(rest["items"]) == 1 and rest["next_cursor"] is None
     assert rest["items"][0]["id"] != page["items"][0]["id"]
-    for query in ("status=done", "kind=x", "due_before=soon", "limit=0", "cursor=%%%"):
+    for query in (
+        "status=done",
+        "kind=x",
+        "due_before=soon",
+        "limit=0",
+        "cursor=%%%",
+        # Issue 12, defect 7: these answered 500.
+        "limit=%C2%B2",
+        "due_before=0001-01-01T00:00:00%2B01:00",
+        "due_before=9999-12-31T23:59:59-01:00",
+    ):
         status, _problem, response = await api.call("GET", f"/api/v1/requests?{query}")
         assert status == 400 and response.content_type == PROBLEM, query
+    for query in ("since=0001-01-01T00:00:00%2B01:00", "until=9999-12-31T23:59:59-01:00"):
+        status, _problem, response = await api.call("GET", f"/api/v1/audit.csv?{query}")
+        assert status == 400 and response.content_type == PROBLEM, query
+
+
+async def test_a_body_nested_too_deep_is_a_problem_not_a_500(api: Api) -> None:
+    async with api.http.post(
+        api.base + "/api/v1/requests",
+        data=b"[" * 100_000,
+        headers={**api.auth(), "Content-Type": "application/json"},
+    ) as response:
+        assert response.status == 400
+        assert response.content_type == PROBLEM
 
 
 async def test_the_shop_verifies_a_request_waiting_for_it(

@@ -155,3 +155,39 @@ async def test_a_forged_or_misdirected_signed_call_is_refused(api: Api) -> None:
         assert response.status == 401
     _status, still, _ = await api.call("GET", f"/api/v1/requests/{request['id']}")
     assert still["status"] == "verified"
+
+
+async def test_a_signed_action_that_fails_can_be_sent_again(api: Api) -> None:
+    # Issue 12, defect 2: the webhook-id is recorded with the action, so an action that
+    # fails (here a completion the request cannot take yet) does not use the id up.
+    endpoint = await _endpoint(api)
+    _, request, _ = await api.call(
+        "POST", "/api/v1/requests", {"kind": "deletion", "email": "anna@example.org"}
+    )
+    path = f"/api/v1/shops/{SHOP}/inbound"
+    call = {
+        "action": "complete",
+        "request_id": request["id"],
+        "outcomes": [{"system": "orders", "outcome": "erased"}],
+    }
+    raw, headers = _signed(endpoint["secret"], call, "msg_retry")
+    async with api.http.post(api.base + path, data=raw, headers=headers) as response:
+        assert response.status == 409  # verified, not in progress: nothing applied
+    assert (await api.call("POST", f"/api/v1/requests/{request['id']}/start"))[0] == 200
+    async with api.http.post(api.base + path, data=raw, headers=headers) as response:
+        body = await response.json()
+        assert response.status == 200, body
+        assert body["request"]["status"] == "completed"
+    async with api.http.post(api.base + path, data=raw, headers=headers) as response:
+        assert response.status == 401  # applied once: now a replay
+
+
+async def test_a_body_that_is_not_utf8_gets_a_problem_not_a_500(api: Api) -> None:
+    endpoint = await _endpoint(api)
+    _, headers = _signed(endpoint["secret"], {"action": "start", "request_id": "x"})
+    for raw in (b"\xff\xfe\x00garbage", b"[" * 100_000):
+        async with api.http.post(
+            api.base + f"/api/v1/shops/{SHOP}/inbound", data=raw, headers=headers
+        ) as response:
+            assert 400 <= response.status < 500
+            assert response.content_type == "application/problem+json"

@@ -83,7 +83,7 @@ async def test_a_redelivered_update_is_answered_once_and_a_busy_one_is_retried_l
         assert "Online Store" in reply.params["text"]
 
 
-async def test_an_update_that_is_not_one_is_refused_with_400(
+async def test_an_update_that_is_not_one_is_refused_and_a_poison_one_dropped(
     tmp_path: Path, corpus_index: Path
 ) -> None:
     async with (
@@ -93,7 +93,37 @@ async def test_an_update_that_is_not_one_is_refused_with_400(
         headers = {"X-Telegram-Bot-Api-Secret-Token": assistant.services.settings.secret_token()}
         async with client.post(url, data=b'{"no": "update"}', headers=headers) as response:
             assert response.status == 400
+        # Issue 12, defect 7: these answered 500.
+        for body in (
+            b'{"update_id": Infinity}',
+            b'{"update_id": 1e400}',
+            b'{"update_id": 2002.7}',
+            b'{"update_id": true}',
+            b"[" * 100_000,
+        ):
+            async with client.post(url, data=body, headers=headers) as response:
+                assert response.status == 400, body[:30]
+        # A poison update in Telegram's shape: 200, so that Telegram stops sending it.
+        for body in (
+            b'{"update_id": 7001, "message": [1, 2]}',
+            b'{"update_id": 7002, "message": {"message_id": "x"}}',
+            b'{"update_id": 7003, "callback_query": {"id": "1", "data": '
+            + b"[" * 500
+            + b"]" * 500
+            + b"}}",
+        ):
+            async with client.post(url, data=body, headers=headers) as response:
+                assert response.status == 200, body[:40]
         assert assistant.fake.calls_to("sendMessage") == []
+        # ...and the bot still answers the next real update.
+        assert (
+            await assistant.fake.deliver_webhook(
+                assistant.fake.message_update("/start webstore", user_id=503)
+            )
+            == 200
+        )
+        [reply] = await assistant.fake.wait_for("sendMessage")
+        assert "Online Store" in reply.params["text"]
 
 
 async def test_the_first_reply_finishes_the_claim_before_the_handler_ends() -> None:
