@@ -30,7 +30,7 @@ from backend.webhooks.endpoints import disable_endpoint
 from backend.webhooks.schedule import parse_retry_after, retry_delay
 from backend.webhooks.settings import WebhookSettings
 from backend.webhooks.signing import signed_headers, signing_secrets
-from backend.webhooks.targets import TargetRefusedError, check_target
+from backend.webhooks.targets import TargetRefusedError, check_target, checked_http_client
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +96,9 @@ class OutboxWorker:
         self.database = database
         self.worker_id = worker_id or f"worker-{secrets.token_hex(4)}"
         self.settings = settings or WebhookSettings()
-        self._http_client_factory = http_client_factory or aiohttp.ClientSession
+        self._http_client_factory = http_client_factory or (
+            lambda: checked_http_client(allow_private=self.settings.allow_private_targets)
+        )
         self._http: aiohttp.ClientSession | None = None
         self._clock = clock
         self._rng = rng or random.Random()

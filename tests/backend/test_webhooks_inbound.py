@@ -3,12 +3,17 @@ And the server calls no private, loopback or link-local address unless allowed t
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import random
+import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
+import aiohttp
 import pytest
+from aiohttp import web
+from aiohttp.abc import AbstractResolver, ResolveResult
 from sqlmodel import select
 from standardwebhooks.webhooks import Webhook
 
@@ -24,6 +29,7 @@ from backend.webhooks import (
     verify_inbound,
 )
 from backend.webhooks.schedule import parse_retry_after, retry_delay
+from backend.webhooks.targets import CheckedResolver, is_public
 
 SECRET = new_secret()
 BODY = json.dumps({"type": "privacy_request.completed", "data": {"request_id": "pr_1"}})
@@ -96,6 +102,13 @@ async def test_a_remembered_id_is_forgotten_once_its_timestamp_would_fail(
         "http://[::1]/hooks",
         "http://[::ffff:127.0.0.1]/hooks",
         "http://0.0.0.0/hooks",
+        # Issue 12, defect 3: these were accepted.
+        "http://100.100.100.200/latest/meta-data",
+        "http://[2002:c0a8:101::1]/hooks",
+        "http://[2002:808:808::1]/hooks",
+        "http://[fec0::1]/hooks",
+        "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/hooks",
+        "http://[64:ff9b::a00:1]/hooks",
     ],
 )
 async def test_private_targets_are_refused_unless_allowed(url: str) -> None:
@@ -127,3 +140,62 @@ def test_retry_schedule_and_retry_after() -> None:
     assert parse_retry_after("Sun, 01 Mar 2026 12:02:00 GMT", now) == timedelta(minutes=2)
     assert parse_retry_after("999999", now) == timedelta(hours=10)
     assert parse_retry_after("soon", now) is None
+
+
+class _RebindingResolver(AbstractResolver):
+    """Answers a public address the first time and loopback afterwards, as a DNS
+    rebinding attack would."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.calls = 0
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        self.calls += 1
+        address = "93.184.215.14" if self.calls == 1 else "127.0.0.1"
+        return [
+            {
+                "hostname": host,
+                "host": address,
+                "port": self.port,
+                "family": socket.AF_INET,
+                "proto": 0,
+                "flags": 0,
+            }
+        ]
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_the_address_connected_to_is_the_one_checked() -> None:
+    # A receiver on loopback stands for the internal service the attacker aims at.
+    hits: list[str] = []
+
+    async def receive(request: web.Request) -> web.Response:
+        hits.append(request.path)
+        return web.Response(text="internal")
+
+    app = web.Application()
+    app.router.add_post("/hooks", receive)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    base = _RebindingResolver(port)
+    connector = aiohttp.TCPConnector(
+        resolver=CheckedResolver(allow_private=False, base=base), use_dns_cache=False
+    )
+    try:
+        async with aiohttp.ClientSession(connector=connector) as http:
+            # The first look-up (public) would pass a separate check; the connection's own
+            # look-up is the rebinding one, and it is refused before any byte is sent.
+            assert is_public(ipaddress.ip_address((await base.resolve("hook.example"))[0]["host"]))
+            with pytest.raises(aiohttp.ClientError):
+                await http.post(f"http://hook.example:{port}/hooks", data=b"{}")
+        assert hits == []
+    finally:
+        await runner.cleanup()
