@@ -62,8 +62,14 @@ async def download_export(request: web.Request) -> web.Response:
     try:
         async with ctx.database.session() as session:
             export = await redeem(session, request.match_info["token"], now=utc_now())
+            # Rendered before the transaction ends: if the page cannot be made, the link is
+            # not spent (the redemption rolls back) and the customer can try again.
+            return _response(export)
     except ExportUnavailableError:
         return _gone()
+
+
+def _response(export: AccessExport) -> web.Response:
     if export.content_type == "application/json":
         return _json_page(export)
     return web.Response(

@@ -8,10 +8,11 @@ A link opens once: the download that takes it marks it used in the same statemen
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import delete, or_, update
 from sqlmodel import col, select
@@ -76,6 +77,8 @@ async def attach_export(
         raise InvalidRequestError("the export is empty")
     if len(data) > policy.max_bytes:
         raise InvalidRequestError(f"an export of at most {policy.max_bytes} bytes is accepted")
+    if content_type == "application/json":
+        _check_json(data)
     await session.exec(delete(AccessExport).where(col(AccessExport.request_id) == request.id))
     export = AccessExport(
         id=new_export_id(),
@@ -143,6 +146,37 @@ async def usable(session: AsyncSession, token: str, *, now: datetime) -> bool:
         .where(col(AccessExport.expires_at) > now)
     )
     return found.first() is not None
+
+
+# The customer's page shows a JSON export as nested tables: deeper than this is no
+# person's data, and would not render.
+MAX_JSON_DEPTH = 32
+
+
+def _check_json(data: bytes) -> None:
+    """A JSON export must be UTF-8 JSON nested at most MAX_JSON_DEPTH deep."""
+    try:
+        value = json.loads(data)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidRequestError("a JSON export must be valid UTF-8 JSON") from exc
+    if json_depth(value) > MAX_JSON_DEPTH:
+        raise InvalidRequestError(f"a JSON export may be nested at most {MAX_JSON_DEPTH} deep")
+
+
+def json_depth(value: Any) -> int:
+    """How deeply lists and objects nest in `value` (a scalar is 0), without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+        else:
+            continue
+        deepest = max(deepest, depth + 1)
+    return deepest
 
 
 async def redeem(session: AsyncSession, token: str, *, now: datetime) -> AccessExport:

@@ -408,3 +408,39 @@ async def test_a_key_created_for_another_rules_key_still_cannot_open_emails(db: 
         assert response.status == 200 and body["email"] is None
     finally:
         await server.close()
+
+
+async def test_an_export_nested_too_deep_is_refused_and_a_failed_page_spends_no_link(
+    api: Api,
+) -> None:
+    # Issue 12, defect 6.
+    request = await _create(api, kind="access")
+    rid = request["id"]
+    await api.call("POST", f"/api/v1/requests/{rid}/start")
+    path = f"/api/v1/requests/{rid}/export"
+    for data in (b"[" * 600 + b"]" * 600, b"[" * 100_000, b'{"a": "\xff"}'):
+        status, body, response = await api.call(
+            "PUT", path, data=data, headers={"Content-Type": "application/json"}
+        )
+        assert status == 422 and response.content_type == PROBLEM, data[:20]
+    assert await _count(api.database, AccessExport) == 0
+    # An export that cannot be rendered (stored before the check existed): the page fails,
+    # the link stays unspent, and the data is still there for a try after a fix.
+    status, _, _ = await api.call(
+        "PUT", path, data=b'{"ok": true}', headers={"Content-Type": "application/json"}
+    )
+    assert status == 201
+    async with api.database.session() as session:
+        stored = (await session.exec(select(AccessExport))).one()
+        stored.data = b"[" * 5000 + b"]" * 5000
+        session.add(stored)
+        token = await issue_link(session, stored, policy=api_policy(), now=_now())
+    async with api.http.post(f"{api.base}/exports/{token}") as response:
+        assert response.status == 500
+    async with api.database.session() as session:
+        again = (await session.exec(select(AccessExport))).one()
+        assert again.downloaded_at is None
+        again.data = b'{"ok": true}'
+        session.add(again)
+    async with api.http.post(f"{api.base}/exports/{token}") as response:
+        assert response.status == 200
