@@ -42,7 +42,6 @@ from backend.api.schemas import (
 )
 from backend.models import AccessExport, PrivacyRequest, SuppressionEntry
 from backend.privacy_requests import (
-    audit_trail_csv,
     complete,
     deny,
     extend,
@@ -51,6 +50,7 @@ from backend.privacy_requests import (
     resume,
     start_work,
 )
+from backend.privacy_requests.audit_export import audit_trail_page, csv_header
 from backend.privacy_requests.exports import EXPORT_TYPES, attach_export, export_of, exports_of
 from backend.privacy_requests.fulfilment import SystemOutcome, report_outcomes
 from backend.privacy_requests.hashing import email_hash
@@ -269,15 +269,26 @@ async def check_suppressions(request: web.Request) -> web.Response:
     return json_response(200, _dump(SuppressionResult(suppressed=suppressed)))
 
 
-async def audit_csv(request: web.Request) -> web.Response:
+async def audit_csv(request: web.Request) -> web.StreamResponse:
+    """The shop's audit trail as CSV, streamed page by page: each page is read in a short
+    transaction of its own, and written to the network after it ends."""
     ctx = context(request)
-    since = request.query.get("since")
-    until = request.query.get("until")
-    async with ctx.database.session() as session:
-        text = await audit_trail_csv(
-            session,
-            shop_of(request),
-            since=_moment(since, "since") if since else None,
-            until=_moment(until, "until") if until else None,
-        )
-    return web.Response(text=text, content_type="text/csv")
+    since_text = request.query.get("since")
+    until_text = request.query.get("until")
+    since = _moment(since_text, "since") if since_text else None
+    until = _moment(until_text, "until") if until_text else None
+    shop_id = shop_of(request)
+    response = web.StreamResponse(headers={"Content-Type": "text/csv; charset=utf-8"})
+    await response.prepare(request)
+    await response.write(csv_header().encode())
+    after = None
+    while True:
+        async with ctx.database.session() as session:
+            text, after = await audit_trail_page(
+                session, shop_id, since=since, until=until, after=after
+            )
+        await response.write(text.encode())
+        if after is None:
+            break
+    await response.write_eof()
+    return response

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -148,9 +148,17 @@ async def replay_delivery(request: web.Request) -> web.Response:
             raise ProblemError(
                 409, "Endpoint disabled", "the endpoint is disabled; add it again to replay"
             )
-        await session.exec(
+        # Not while a worker holds it: clearing a live lease let a second worker send the
+        # same delivery while the first was still sending it.
+        replayed = await session.exec(
             update(WebhookDelivery)
             .where(col(WebhookDelivery.id) == delivery_id)
+            .where(
+                or_(
+                    col(WebhookDelivery.locked_until).is_(None),
+                    col(WebhookDelivery.locked_until) <= now,
+                )
+            )
             .values(
                 status="pending",
                 next_attempt_at=now,
@@ -160,6 +168,10 @@ async def replay_delivery(request: web.Request) -> web.Response:
             )
             .execution_options(synchronize_session=False)
         )
+        if replayed.rowcount != 1:
+            raise ProblemError(
+                409, "Being sent", "the delivery is being sent right now; replay it afterwards"
+            )
         await session.refresh(delivery)
         answer = DeliveryView.of(delivery, event.type)
     return json_response(202, _dump(answer))

@@ -419,7 +419,7 @@ async def test_an_export_nested_too_deep_is_refused_and_a_failed_page_spends_no_
     await api.call("POST", f"/api/v1/requests/{rid}/start")
     path = f"/api/v1/requests/{rid}/export"
     for data in (b"[" * 600 + b"]" * 600, b"[" * 100_000, b'{"a": "\xff"}'):
-        status, body, response = await api.call(
+        status, _, response = await api.call(
             "PUT", path, data=data, headers={"Content-Type": "application/json"}
         )
         assert status == 422 and response.content_type == PROBLEM, data[:20]

@@ -191,3 +191,33 @@ async def test_a_body_that_is_not_utf8_gets_a_problem_not_a_500(api: Api) -> Non
         ) as response:
             assert 400 <= response.status < 500
             assert response.content_type == "application/problem+json"
+
+
+async def test_a_delivery_being_sent_is_not_replayed_under_its_worker(api: Api) -> None:
+    # Issue 12, defect 11: replay cleared a live lease, so a second worker could send the
+    # same delivery while the first still was.
+    await _endpoint(api)
+    await api.call("POST", "/api/v1/requests", {"kind": "deletion", "email": "anna@example.org"})
+    _, page, _ = await api.call("GET", "/api/v1/webhook-deliveries")
+    held = page["items"][0]
+    until = utc_now() + timedelta(seconds=30)
+    async with api.database.session() as session:
+        await session.exec(
+            update(WebhookDelivery)
+            .where(col(WebhookDelivery.id) == held["id"])
+            .values(locked_by="worker-a", locked_until=until)
+        )
+    status, body, _ = await api.call("POST", f"/api/v1/webhook-deliveries/{held['id']}/replay")
+    assert status == 409 and "being sent" in body["detail"]
+    async with api.database.session() as session:
+        delivery = await session.get(WebhookDelivery, held["id"])
+        assert delivery is not None and delivery.locked_by == "worker-a"
+    # Once the lease has run out, it replays.
+    async with api.database.session() as session:
+        await session.exec(
+            update(WebhookDelivery)
+            .where(col(WebhookDelivery.id) == held["id"])
+            .values(locked_until=utc_now() - timedelta(seconds=1))
+        )
+    status, _, _ = await api.call("POST", f"/api/v1/webhook-deliveries/{held['id']}/replay")
+    assert status == 202

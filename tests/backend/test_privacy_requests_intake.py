@@ -233,3 +233,26 @@ async def test_purge_removes_only_closed_requests_past_retention(
         assert await is_suppressed(session, SHOP, "anna@example.org", rules=RULES)
     assert left == events == {old_open.id, recent.id}
     assert old_closed.id not in left
+
+
+async def test_the_audit_trail_pages_add_up_to_the_whole(
+    db: Database, mailbox: ConsoleMailbox
+) -> None:
+    # Issue 12, defect 11: the API streams the trail page by page (keyset on time and id).
+    from backend.privacy_requests.audit_export import audit_trail_page, csv_header
+
+    await verified(db, mailbox, kind="unsubscribe", email="anna.novak@example.org")
+    await started(db, mailbox, pseudonym=BOB, email="bob@example.org")
+    async with db.session() as session:
+        whole = await audit_trail_csv(session, SHOP)
+        parts = [csv_header()]
+        after = None
+        pages = 0
+        while True:
+            text, after = await audit_trail_page(session, SHOP, after=after, rows=2)
+            parts.append(text)
+            pages += 1
+            if after is None:
+                break
+    assert "".join(parts) == whole
+    assert pages == 4  # 7 events, 2 a page
