@@ -29,7 +29,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from backend.customers import get_profile
 from backend.models import AccessExport, CustomerNotice, PrivacyRequest, utc_now
-from backend.privacy_requests.exports import ExportPolicy, export_of, issue_link, mark_handed_over
+from backend.privacy_requests.exports import (
+    ExportPolicy,
+    export_of,
+    issue_link,
+    mark_handed_over,
+    withdraw_link,
+)
 from backend.privacy_requests.notices import due_notices, notice_failed, notice_sent
 from bot.i18n import DEFAULT_LANGUAGE
 from bot.notice_texts import chunks, export_by_link, export_gone, export_in_chat, render_notice
@@ -49,8 +55,9 @@ class Outgoing:
 
     text: str
     document: AccessExport | None = None
-    # The export's link was issued in the open transaction: send before it commits.
-    holds_link: bool = False
+    # The export's link (export id, token), issued and committed before the send; taken
+    # back if the send fails.
+    link: tuple[str, str] | None = None
 
 
 def notice_language(
@@ -152,19 +159,24 @@ class NoticeRelay:
         )
 
     async def _deliver(self, notice: CustomerNotice, now: datetime) -> None:
+        # No transaction is open while Telegram is called: a slow Bot API must not hold the
+        # database (with SQLite's one connection, every API call waited behind it).
         async with self._services.database.session() as session:
             request = await session.get(PrivacyRequest, notice.request_id)
             if request is None:  # purged meanwhile: there is nothing left to tell
                 await notice_sent(session, notice.id or 0)
                 return
             outgoing = await self._prepare(session, notice, request, now)
-            if outgoing.holds_link:
-                # Inside the transaction: a failed send rolls the token back.
-                await self._send(notice.chat_id, outgoing)
-                await notice_sent(session, notice.id or 0)
-                return
-        # Anything else goes out with no transaction open (a file may take a while).
-        await self._send(notice.chat_id, outgoing)
+        try:
+            await self._send(notice.chat_id, outgoing)
+        except BaseException:
+            if outgoing.link is not None:
+                # The link never reached the customer: take it back, so that the export
+                # waits for the next attempt rather than for a link nobody has.
+                export_id, token = outgoing.link
+                async with self._services.database.session() as session:
+                    await withdraw_link(session, export_id, token)
+            raise
         async with self._services.database.session() as session:
             if outgoing.document is not None:
                 export = await session.get(AccessExport, outgoing.document.id)
@@ -194,7 +206,9 @@ class NoticeRelay:
         token = await issue_link(session, export, policy=self._export_policy, now=now)
         assert export.expires_at is not None  # just set by issue_link
         url = f"{self._public_url}/exports/{token}"
-        return Outgoing(export_by_link(request, shop, url, export.expires_at), holds_link=True)
+        return Outgoing(
+            export_by_link(request, shop, url, export.expires_at), link=(export.id, token)
+        )
 
     async def _send(self, chat_id: int, outgoing: Outgoing) -> None:
         if outgoing.document is not None:

@@ -137,6 +137,19 @@ async def issue_link(
     return token
 
 
+async def withdraw_link(session: AsyncSession, export_id: str, token: str) -> None:
+    """Take back a link that never reached the customer (its message failed), unless a
+    newer one replaced it meanwhile: the export waits for the next attempt as before."""
+    await session.exec(
+        update(AccessExport)
+        .where(col(AccessExport.id) == export_id)
+        .where(col(AccessExport.token_hash) == _token_hash(token))
+        .where(col(AccessExport.downloaded_at).is_(None))
+        .values(token_hash=None, expires_at=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def usable(session: AsyncSession, token: str, *, now: datetime) -> bool:
     """Whether `token` would still open its export (without using it up)."""
     found = await session.exec(

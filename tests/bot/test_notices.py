@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 from babel.dates import format_date
-from sqlmodel import select
+from sqlalchemy import update
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from backend.customers import set_language
@@ -555,3 +556,30 @@ async def test_two_relays_never_send_the_same_notice(
     second = new_relay(assistant, tmp_path, clock=clock)
     assert sorted(await asyncio.gather(first.run_once(), second.run_once())) == [0, 1]
     assert len(sent(assistant)) == 1
+
+
+async def test_a_slow_telegram_does_not_hold_the_database(
+    assistant: Assistant, relay: NoticeRelay
+) -> None:
+    # Issue 12, defect 5: the export link was sent inside an open transaction, so with
+    # SQLite's one connection every other database call waited for Telegram.
+    request = await verified(assistant, "access")
+    await shop_does(assistant, request.id, working)
+    assert await relay.run_once() == 1  # "in progress" out of the way
+    await shop_does(assistant, request.id, with_export, completed)
+    gate = assistant.fake.hold("sendMessage")
+    relaying = asyncio.create_task(relay.run_once())
+    try:
+        await assistant.fake.wait_for("sendMessage", count=2)  # the link, in Telegram's hands
+        # While it hangs there, the database serves others (a write, which SQLite's lock
+        # would have refused too). The bound only keeps a regression from hanging the run.
+        async with asyncio.timeout(10), assistant.services.database.session() as session:
+            assert (await session.exec(select(PrivacyRequest))).all()
+            await session.exec(
+                update(PrivacyRequest)
+                .where(col(PrivacyRequest.id) == "no-such-request")
+                .values(updated_at=utc_now())
+            )
+    finally:
+        gate.set()
+    await relaying
