@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import Bot, Dispatcher
+from aiogram.types.update import UpdateTypeLookupError
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
 from pydantic import ValidationError
@@ -70,9 +71,10 @@ class ClaimingRequestHandler(SimpleRequestHandler):
                     result: Any = await self.dispatcher.feed_webhook_update(
                         bot, update, **self.data
                     )
-            except ValidationError:
-                # A poison update ("message": [1, 2]): answered 200 so that Telegram stops
-                # sending it again, and logged (without its content).
+            except (ValidationError, UpdateTypeLookupError):
+                # A poison update ("message": [1, 2]), or one of a kind this aiogram does not
+                # know: answered 200 so that Telegram stops sending it again, and logged
+                # (without its content).
                 log.warning("update %d is not one aiogram can read; dropped", update_id)
                 await self.claims.finish(update_id)
                 return web.json_response({})

@@ -147,3 +147,46 @@ def test_the_documented_event_types_are_the_ones_the_outbox_takes() -> None:
     from backend.models import WEBHOOK_EVENT_TYPES
 
     assert set(get_args(EventType)) == {"*", *WEBHOOK_EVENT_TYPES}
+
+
+def test_invalid_calls_get_a_4xx_problem_and_never_a_server_error(
+    api_schema: schemathesis.BaseSchema, api_thread: ApiThread
+) -> None:
+    # Issue 12: schemathesis's negative mode, data that breaks the document on purpose
+    # (wrong types, missing fields, out-of-range values, malformed parameters). Whatever
+    # is sent, no operation may answer 5xx, and a refusal is problem+json.
+    from schemathesis import GenerationMode
+    from schemathesis.checks import not_a_server_error
+
+    failures: list[str] = []
+    checked = 0
+    auth = {"Authorization": f"Bearer {api_thread.key}"}
+    for result in api_schema.get_all_operations():
+        operation = result.ok()
+        if operation.path.startswith("/exports/"):
+            continue
+
+        @given(case=operation.as_strategy(generation_mode=GenerationMode.NEGATIVE))
+        @settings(
+            max_examples=15,
+            deadline=None,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+            derandomize=True,
+            database=None,
+        )
+        def run(case: schemathesis.Case) -> None:
+            response = case.call(headers={**(case.headers or {}), **auth}, timeout=30)
+            case.validate_response(response, checks=[not_a_server_error])
+            if 400 <= response.status_code < 500:
+                headers = {name.lower(): value for name, value in response.headers.items()}
+                kind = str(headers.get("content-type", ""))
+                assert "application/problem+json" in kind, (response.status_code, kind)
+
+        try:
+            run()
+        except Exception as failure:
+            failures.append(f"{operation.label}: {failure}")
+        checked += 1
+    assert checked >= 20
+    assert not failures, "\n\n".join(failures)
