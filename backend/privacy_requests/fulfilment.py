@@ -32,6 +32,7 @@ from backend.privacy_requests.lifecycle import (
     transition,
 )
 from backend.privacy_requests.notices import queue_notice
+from backend.text_safety import hidden_character
 
 REASON_MAX_CHARS = 2000
 SYSTEM_MAX_CHARS = 100
@@ -157,6 +158,7 @@ def _checked_outcomes(outcomes: Sequence[SystemOutcome]) -> list[dict[str, Any]]
         system = outcome.system.strip()
         if not system or len(system) > SYSTEM_MAX_CHARS:
             raise InvalidRequestError(f"a system name of 1 to {SYSTEM_MAX_CHARS} characters")
+        _refuse_hidden(system, "a system name")
         if outcome.outcome not in get_args(Outcome):
             raise InvalidRequestError(f"unknown outcome {outcome.outcome!r}")
         entry: dict[str, Any] = {"system": system, "outcome": outcome.outcome}
@@ -303,4 +305,12 @@ def _reason(text: str, what: str) -> str:
         raise InvalidRequestError(f"{what} needs a reason")
     if len(reason) > REASON_MAX_CHARS:
         raise InvalidRequestError(f"a reason of at most {REASON_MAX_CHARS} characters is needed")
+    _refuse_hidden(reason, what)
     return reason
+
+
+def _refuse_hidden(text: str, what: str) -> None:
+    """Texts the customer is shown must read as they are (no bidi tricks, no invisibles)."""
+    found = hidden_character(text)
+    if found is not None:
+        raise InvalidRequestError(f"{what} may not contain the invisible character {found}")

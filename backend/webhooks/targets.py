@@ -22,6 +22,8 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import ThreadedResolver
 
+from backend.text_safety import hidden_character
+
 
 class TargetRefusedError(ValueError):
     """The URL is not one the server calls; the message says why, without the URL."""
@@ -51,6 +53,8 @@ def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
 
 def check_url_form(url: str) -> tuple[str, int]:
     """The host and port of an http(s) URL; TargetRefusedError for anything else."""
+    if hidden_character(url) is not None:
+        raise TargetRefusedError("the URL holds control or invisible characters")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise TargetRefusedError("an http or https URL with a host is needed")

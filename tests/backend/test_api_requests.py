@@ -444,3 +444,24 @@ async def test_an_export_nested_too_deep_is_refused_and_a_failed_page_spends_no_
         session.add(again)
     async with api.http.post(f"{api.base}/exports/{token}") as response:
         assert response.status == 200
+
+
+async def test_texts_with_hidden_characters_are_refused(api: Api) -> None:
+    # Issue 12, defect 8: control, bidirectional and zero-width characters are refused
+    # wherever a shop's text is kept (the customer is shown these texts).
+    request = await _create(api)
+    path = f"/api/v1/requests/{request['id']}"
+    assert (await api.call("POST", f"{path}/start"))[0] == 200
+    for reason in ("Archive\u202eevihcra", "Archive\u200bsearch", "Bell\u0007"):
+        status, body, _ = await api.call("POST", f"{path}/extend", {"months": 1, "reason": reason})
+        assert status == 422 and "invisible character" in body["detail"], reason
+    status, body, _ = await api.call(
+        "POST", f"{path}/outcomes", {"outcomes": [{"system": "crm\u2066", "outcome": "erased"}]}
+    )
+    assert status == 422 and "U+2066" in body["detail"]
+    status, body, _ = await api.call(
+        "POST", f"{path}/extend", {"months": 1, "reason": "Two archives,\nboth offline."}
+    )
+    assert status == 200
+    _, stored, _ = await api.call("GET", path)
+    assert stored["extension_months"] == 1 and not stored["outcomes"]
