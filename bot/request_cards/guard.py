@@ -30,8 +30,12 @@ class RefusedError(Exception):
 async def staff_request(
     session: AsyncSession, services: Services, request_id: str, *, chat_id: int, user_id: int
 ) -> tuple[Shop, PrivacyRequest]:
-    """The request and its shop, if `user_id` is its staff acting in its support group."""
-    request = await session.get(PrivacyRequest, request_id)
+    """The request and its shop, if `user_id` is its staff acting in its support group.
+    The request's row is locked for the transaction: a card's step reads, changes and
+    writes it back, and two staff pressing at once must not overwrite each other."""
+    request = await session.get(
+        PrivacyRequest, request_id, with_for_update=True, populate_existing=True
+    )
     if request is None:
         raise RefusedError("no such request")
     shop = services.shops.resolve(request.shop_id)
