@@ -46,7 +46,7 @@ from bot.i18n import create_i18n
 from bot.index_follow import IndexFollower, index_switched
 from bot.local_chat import LocalChat
 from bot.notices import NoticeRelay
-from bot.outgoing import SendingLimits
+from bot.outgoing import SendingLimits, pin_response_types
 from bot.request_cards.worker import RequestCardWorker
 from bot.services import Services
 from bot.settings import BotSettings
@@ -171,6 +171,7 @@ def telegram_bot(settings: BotSettings, shared: SharedState | None = None) -> Bo
     """The Bot, its sends paced within Telegram's limits (shared by the replicas when
     `shared` is in Redis)."""
     assert settings.bot_token is not None
+    pin_response_types()
     token = settings.bot_token.get_secret_value()
     room = shared.sending_room(extract_bot_id(token)) if shared is not None else None
     session = (
