@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import schemathesis
 from aiohttp import web
 from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
 
 from backend.api.app import create_api_app
 from backend.api.context import ApiContext
@@ -100,14 +102,16 @@ def test_the_document_is_openapi_3_1_and_covers_every_route() -> None:
     assert len(operations) >= 20
 
 
-def test_every_operation_answers_as_documented(
-    api_schema: schemathesis.BaseSchema, api_thread: ApiThread
+def _check_every_operation(
+    api_schema: schemathesis.BaseSchema,
+    check: Callable[[schemathesis.Case], None],
+    mode: GenerationMode = GenerationMode.POSITIVE,
 ) -> None:
-    # Driven through Hypothesis directly: schemathesis's pytest plugin does not run under
-    # this pytest. One run per operation, each failure reported with its operation.
+    """`check` on 15 generated cases of every operation (deterministic), every failure
+    reported with its operation. Driven through Hypothesis directly: schemathesis's pytest
+    plugin does not run under this pytest."""
     failures: list[str] = []
     checked = 0
-    auth = {"Authorization": f"Bearer {api_thread.key}"}
     for result in api_schema.get_all_operations():
         operation = result.ok()
         if operation.path.startswith("/exports/"):
@@ -115,7 +119,7 @@ def test_every_operation_answers_as_documented(
             # schemathesis would count as valid data rejected; it has its own tests.
             continue
 
-        @given(case=operation.as_strategy())
+        @given(case=operation.as_strategy(generation_mode=mode))
         @settings(
             max_examples=15,
             deadline=None,
@@ -125,11 +129,7 @@ def test_every_operation_answers_as_documented(
             database=None,
         )
         def run(case: schemathesis.Case) -> None:
-            # Generated keys repeat across different bodies, which the API rightly refuses
-            # (422, as the IETF Idempotency-Key draft says); idempotency has its own tests.
-            if case.headers:
-                case.headers.pop("Idempotency-Key", None)
-            case.call_and_validate(headers=auth, timeout=30)
+            check(case)
 
         try:
             run()
@@ -138,6 +138,21 @@ def test_every_operation_answers_as_documented(
         checked += 1
     assert checked >= 20
     assert not failures, "\n\n".join(failures)
+
+
+def test_every_operation_answers_as_documented(
+    api_schema: schemathesis.BaseSchema, api_thread: ApiThread
+) -> None:
+    auth = {"Authorization": f"Bearer {api_thread.key}"}
+
+    def check(case: schemathesis.Case) -> None:
+        # Generated keys repeat across different bodies, which the API rightly refuses
+        # (422, as the IETF Idempotency-Key draft says); idempotency has its own tests.
+        if case.headers:
+            case.headers.pop("Idempotency-Key", None)
+        case.call_and_validate(headers=auth, timeout=30)
+
+    _check_every_operation(api_schema, check)
 
 
 def test_the_documented_event_types_are_the_ones_the_outbox_takes() -> None:
@@ -155,38 +170,14 @@ def test_invalid_calls_get_a_4xx_problem_and_never_a_server_error(
     # Issue 12: schemathesis's negative mode, data that breaks the document on purpose
     # (wrong types, missing fields, out-of-range values, malformed parameters). Whatever
     # is sent, no operation may answer 5xx, and a refusal is problem+json.
-    from schemathesis import GenerationMode
-    from schemathesis.checks import not_a_server_error
-
-    failures: list[str] = []
-    checked = 0
     auth = {"Authorization": f"Bearer {api_thread.key}"}
-    for result in api_schema.get_all_operations():
-        operation = result.ok()
-        if operation.path.startswith("/exports/"):
-            continue
 
-        @given(case=operation.as_strategy(generation_mode=GenerationMode.NEGATIVE))
-        @settings(
-            max_examples=15,
-            deadline=None,
-            phases=[Phase.explicit, Phase.generate],
-            suppress_health_check=list(HealthCheck),
-            derandomize=True,
-            database=None,
-        )
-        def run(case: schemathesis.Case) -> None:
-            response = case.call(headers={**(case.headers or {}), **auth}, timeout=30)
-            case.validate_response(response, checks=[not_a_server_error])
-            if 400 <= response.status_code < 500:
-                headers = {name.lower(): value for name, value in response.headers.items()}
-                kind = str(headers.get("content-type", ""))
-                assert "application/problem+json" in kind, (response.status_code, kind)
+    def check(case: schemathesis.Case) -> None:
+        response = case.call(headers={**(case.headers or {}), **auth}, timeout=30)
+        case.validate_response(response, checks=[not_a_server_error])
+        if 400 <= response.status_code < 500:
+            headers = {name.lower(): value for name, value in response.headers.items()}
+            kind = str(headers.get("content-type", ""))
+            assert "application/problem+json" in kind, (response.status_code, kind)
 
-        try:
-            run()
-        except Exception as failure:
-            failures.append(f"{operation.label}: {failure}")
-        checked += 1
-    assert checked >= 20
-    assert not failures, "\n\n".join(failures)
+    _check_every_operation(api_schema, check, GenerationMode.NEGATIVE)
