@@ -98,11 +98,6 @@ def _holds(text: str, targets: list[str]) -> bool:
     return any(target in haystack for target in targets)
 
 
-def passage_holds(text: str, gold: Iterable[str]) -> bool:
-    """Whether a passage's text contains a gold string (folded like the passages)."""
-    return _holds(text, _targets(gold))
-
-
 def gold_rank(result: SearchResult, gold: Iterable[str]) -> int | None:
     """1-based rank of the first hit that contains any gold string, else None."""
     targets = _targets(gold)

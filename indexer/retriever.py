@@ -30,7 +30,7 @@ from indexer.passages import Passage
 from indexer.publish import CURRENT, Manifest, current_version_dir
 from indexer.quotes import QuestionTerms
 from indexer.ranking import FusionWeights, Mode, fuse
-from indexer.shop_index import Candidates, ShopIndex
+from indexer.shop_index import ShopIndex
 from indexer.tokens import lexical_tokens
 from indexer.topics import NONE, SILENT_AT, AskedPractice, PracticeLabeller
 
@@ -45,17 +45,6 @@ def _settle() -> None:
     gc.unfreeze()
     gc.collect()
     gc.freeze()
-
-
-@dataclass(frozen=True)
-class RankingInput:
-    """The first stage's view of one question's candidates, for the second stage."""
-
-    signals: Candidates
-    fused: np.ndarray  # aligned with signals.rows
-    same_language: np.ndarray  # bool, aligned with signals.rows
-    practice: AskedPractice
-    terms: QuestionTerms
 
 
 class UnknownShopError(KeyError):
@@ -216,31 +205,6 @@ class Retriever:
     def embed_questions(self, questions: list[str]) -> Vectors:
         return self.embedder.embed_queries(questions)
 
-    def ranking_input(
-        self,
-        question: str,
-        shop: str,
-        vector: Vectors,
-        *,
-        mode: Mode = "hybrid",
-        language: str | None = None,
-    ) -> tuple[ShopIndex, RankingInput, str, list[str]]:
-        """The first stage for one question: candidates, their fused scores and what the
-        second stage needs; also the question's language and concepts."""
-        index = self._state.shops[self.resolve_shop(shop)]
-        question_language = language or detect_language(question)
-        concepts = self.glossary.concepts_in(question)
-        signals = index.signals(vector, lexical_tokens(question), concepts)
-        scores = fuse(signals, question_language, index.languages, mode, self.weights)
-        given = RankingInput(
-            signals=signals,
-            fused=scores,
-            same_language=index.languages[signals.rows] == question_language,
-            practice=self.labeller.asked(question, vector),
-            terms=QuestionTerms.of(question, concepts),
-        )
-        return index, given, question_language, concepts
-
     def search(
         self,
         question: str,
@@ -253,16 +217,18 @@ class Retriever:
     ) -> SearchResult:
         state = self._state
         shop_id = self.resolve_shop(shop)
+        index = state.shops[shop_id]
         vector = (
             query_vector if query_vector is not None else self.embedder.embed_queries([question])[0]
         )
-        index, given, question_language, concepts = self.ranking_input(
-            question, shop_id, vector, mode=mode, language=language
-        )
-        signals, practice = given.signals, given.practice
-        scores = given.fused.copy()
+        question_language = language or detect_language(question)
+        concepts = self.glossary.concepts_in(question)
+        signals = index.signals(vector, lexical_tokens(question), concepts)
+        scores = fuse(signals, question_language, index.languages, mode, self.weights)
+        practice = self.labeller.asked(question, vector)
         if mode == "hybrid":
-            self._rerank(index, scores, vector, given)
+            terms = QuestionTerms.of(question, concepts)
+            self._rerank(index, signals.rows, scores, vector, practice, terms)
         order = np.argsort(-scores, kind="stable")[:k]
         hits = [
             Hit(
@@ -299,7 +265,13 @@ class Retriever:
         )
 
     def _rerank(
-        self, index: ShopIndex, scores: np.ndarray, vector: Vectors, given: RankingInput
+        self,
+        index: ShopIndex,
+        rows: np.ndarray,
+        scores: np.ndarray,
+        vector: Vectors,
+        practice: AskedPractice,
+        terms: QuestionTerms,
     ) -> None:
         """In place: the second stage over the top candidates, the practice asked about and
         the best sentence's evidence.
@@ -308,11 +280,10 @@ class Retriever:
         data/training/ranking.jsonl) was tried and measured worse than these two weights on
         questions neither had seen (recall@1 0.824 against 0.838), so it is not used."""
         weights = self.weights
-        rows = given.signals.rows
-        if weights.practice and given.practice.probabilities:
+        if weights.practice and practice.probabilities:
             # How likely the passage's practices are the one asked about: a soft match, so an
             # unsure question ("rights" 0.35, "collection" 0.3) still favours either.
-            probability = given.practice.probabilities
+            probability = practice.probabilities
             scores += weights.practice * np.array(
                 [sum(probability.get(t, 0.0) for t in index.topics[int(row)]) for row in rows],
                 dtype=np.float64,
@@ -320,5 +291,5 @@ class Retriever:
         if weights.evidence:
             top = np.argsort(-scores, kind="stable")[: weights.rerank_depth]
             for i in top:
-                evidence = index.evidence(int(rows[i]), vector, given.terms)
+                evidence = index.evidence(int(rows[i]), vector, terms)
                 scores[i] += weights.evidence * float(evidence.max())

@@ -30,8 +30,6 @@ from indexer.linear_model import LinearModel, model_for
 NONE = "none"
 QUESTION_MODEL_FILE = "data/models/question_topics.npz"
 PASSAGE_MODEL_FILE = "data/models/passage_topics.npz"
-# A question's practice counts (for ranking) when the labeller gives it at least this.
-QUESTION_SURE = 0.5
 # The policy is called silent when this much of the question's probability lies on practices
 # the shop's policy does not cover. Chosen on the team's eval files (questions, holdout,
 # uncovered: `python -m indexer eval`): at 0.95, 0.007 of the in-scope questions are silenced
@@ -80,10 +78,6 @@ class AskedPractice:
     practice: str  # a taxonomy id, or NONE
     probability: float
     probabilities: dict[str, float] = field(default_factory=dict, compare=False)
-
-    @property
-    def sure(self) -> bool:
-        return self.practice != NONE and self.probability >= QUESTION_SURE
 
     def uncovered(self, covered: frozenset[str]) -> float:
         """How likely the question is about a practice outside `covered`."""
