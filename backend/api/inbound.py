@@ -20,7 +20,7 @@ from backend.privacy_requests.intake import confirm_by_shop
 from backend.webhooks.inbound import (
     InboundWebhookRejectedError,
     authenticate_inbound,
-    record_sighting,
+    remember_call,
 )
 from backend.webhooks.signing import signing_secrets
 
@@ -60,11 +60,12 @@ async def receive_signed_call(request: web.Request) -> web.Response:
     async with ctx.database.session() as session:
         # The id is recorded with the action: if the action fails, nothing is recorded and
         # the shop's retry is taken, not refused as a replay.
-        first = await record_sighting(
-            session, authentic.webhook_id, keep_until=authentic.keep_until, now=utc_now()
-        )
-        if not first:
-            raise ProblemError(401, "Signature not accepted", "the call was refused: replayed")
+        try:
+            await remember_call(session, authentic, now=utc_now())
+        except InboundWebhookRejectedError as error:
+            raise ProblemError(
+                401, "Signature not accepted", f"the call was refused: {error.reason}"
+            ) from error
         found = await get_request(session, shop_id, call.request_id, for_update=True)
         if call.action == "verify":
             await confirm_by_shop(session, found, rules=ctx.rules)

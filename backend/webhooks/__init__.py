@@ -19,10 +19,10 @@ from backend.webhooks.events import (
     record_event,
 )
 from backend.webhooks.inbound import (
-    InboundWebhookIds,
+    AuthenticCall,
     InboundWebhookRejectedError,
-    SeenWebhookIds,
-    verify_inbound,
+    authenticate_inbound,
+    remember_call,
 )
 from backend.webhooks.settings import WebhookSettings
 from backend.webhooks.signing import new_secret, signed_headers
@@ -42,19 +42,19 @@ __all__ = [
     "REQUEST_EXPIRED",
     "REQUEST_OVERDUE",
     "REQUEST_VERIFIED",
+    "AuthenticCall",
     "DeadDelivery",
-    "InboundWebhookIds",
     "InboundWebhookRejectedError",
     "OutboxWorker",
-    "SeenWebhookIds",
     "TargetRefusedError",
     "WebhookSettings",
+    "authenticate_inbound",
     "check_target",
     "create_endpoint",
     "disable_endpoint",
     "new_secret",
     "record_event",
+    "remember_call",
     "rotate_secret",
     "signed_headers",
-    "verify_inbound",
 ]

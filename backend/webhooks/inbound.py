@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -23,7 +23,6 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 from standardwebhooks.webhooks import Webhook
 
-from backend.database import Database
 from backend.models import InboundWebhookId, utc_now
 
 DEFAULT_TOLERANCE = timedelta(seconds=300)
@@ -36,42 +35,6 @@ class InboundWebhookRejectedError(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-class SeenWebhookIds(Protocol):
-    async def first_sighting(self, webhook_id: str, *, keep_until: datetime, now: datetime) -> bool:
-        """Remember `webhook_id`; False when it was remembered already."""
-
-
-class InboundWebhookIds:
-    """The accepted ids in the database, shared by every copy of the app."""
-
-    def __init__(self, database: Database) -> None:
-        self.database = database
-
-    async def first_sighting(self, webhook_id: str, *, keep_until: datetime, now: datetime) -> bool:
-        async with self.database.session() as session:
-            return await record_sighting(session, webhook_id, keep_until=keep_until, now=now)
-
-
-async def record_sighting(
-    session: AsyncSession, webhook_id: str, *, keep_until: datetime, now: datetime
-) -> bool:
-    """Remember `webhook_id` in the caller's transaction; False when it was remembered
-    already. Called in the transaction of the action the call asks for, so that an action
-    that fails leaves the id unrecorded and the sender's retry is accepted."""
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    # One statement, so that two copies of the app given the same call cannot both win.
-    statement = (
-        insert(InboundWebhookId)
-        .values(webhook_id=webhook_id, expires_at=keep_until)
-        .on_conflict_do_nothing(index_elements=["webhook_id"])
-        .returning(col(InboundWebhookId.webhook_id))
-    )
-    await session.exec(delete(InboundWebhookId).where(col(InboundWebhookId.expires_at) < now))
-    inserted = (await session.exec(statement)).first()
-    return inserted is not None
 
 
 @dataclass(frozen=True)
@@ -120,27 +83,24 @@ def authenticate_inbound(
     return AuthenticCall(webhook_id, sent_at + tolerance, parsed)
 
 
-async def verify_inbound(
-    headers: Mapping[str, str],
-    body: bytes | str,
-    secret: str,
-    seen_ids_store: SeenWebhookIds,
-    tolerance: timedelta = DEFAULT_TOLERANCE,
-    *,
-    now: datetime | None = None,
-) -> Any:
-    """The parsed JSON body of a genuine, first-seen call signed with `secret`;
-    InboundWebhookRejectedError otherwise. The id is remembered at once, in a transaction
-    of its own: for a call that starts an action, record it with the action instead
-    (`authenticate_inbound`, then `record_sighting` in the action's transaction)."""
-    now = now or utc_now()
-    call = authenticate_inbound(headers, body, secret, tolerance, now=now)
-    # Remembered only once genuine, so that forged calls cannot use up a shop's ids.
-    if not await seen_ids_store.first_sighting(
-        call.webhook_id, keep_until=call.keep_until, now=now
-    ):
+async def remember_call(session: AsyncSession, call: AuthenticCall, *, now: datetime) -> None:
+    """Remember the call's `webhook-id` in the caller's transaction, the one of the action
+    the call asks for: an action that fails leaves the id unrecorded, and the sender's
+    retry is taken. InboundWebhookRejectedError("replayed") for an id seen before.
+
+    Only genuine calls get here, so forged ones cannot use up a shop's ids."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    # One statement, so that two copies of the app given the same call cannot both win.
+    statement = (
+        insert(InboundWebhookId)
+        .values(webhook_id=call.webhook_id, expires_at=call.keep_until)
+        .on_conflict_do_nothing(index_elements=["webhook_id"])
+        .returning(col(InboundWebhookId.webhook_id))
+    )
+    await session.exec(delete(InboundWebhookId).where(col(InboundWebhookId.expires_at) < now))
+    if (await session.exec(statement)).first() is None:
         raise InboundWebhookRejectedError("replayed")
-    return call.body
 
 
 def _signature_matches(

@@ -7,8 +7,8 @@ import ipaddress
 import json
 import random
 import socket
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import aiohttp
 import pytest
@@ -20,13 +20,13 @@ from standardwebhooks.webhooks import Webhook
 from backend.database import Database
 from backend.models import InboundWebhookId, utc_now
 from backend.webhooks import (
-    InboundWebhookIds,
     InboundWebhookRejectedError,
     TargetRefusedError,
+    authenticate_inbound,
     check_target,
     create_endpoint,
     new_secret,
-    verify_inbound,
+    remember_call,
 )
 from backend.webhooks.schedule import parse_retry_after, retry_delay
 from backend.webhooks.targets import CheckedResolver, is_public
@@ -46,20 +46,26 @@ def signed(
     }
 
 
-@pytest.fixture
-async def seen(db: Database) -> AsyncIterator[InboundWebhookIds]:
-    yield InboundWebhookIds(db)
+async def accepted(
+    db: Database, headers: dict[str, str], body: str | bytes, *, now: datetime | None = None
+) -> Any:
+    """The call authenticated and its id remembered, as the API does (in one transaction)."""
+    now = now or utc_now()
+    call = authenticate_inbound(headers, body, SECRET, now=now)
+    async with db.session() as session:
+        await remember_call(session, call, now=now)
+    return call.body
 
 
-async def test_a_genuine_call_is_accepted_once(seen: InboundWebhookIds) -> None:
-    payload = await verify_inbound(signed(), BODY.encode(), SECRET, seen)
+async def test_a_genuine_call_is_accepted_once(db: Database) -> None:
+    payload = await accepted(db, signed(), BODY.encode())
     assert payload["data"] == {"request_id": "pr_1"}
     with pytest.raises(InboundWebhookRejectedError) as replay:
-        await verify_inbound(signed(), BODY.encode(), SECRET, seen)
+        await accepted(db, signed(), BODY.encode())
     assert replay.value.reason == "replayed"
 
 
-async def test_forged_and_stale_calls_are_refused(seen: InboundWebhookIds) -> None:
+async def test_forged_and_stale_calls_are_refused(db: Database) -> None:
     cases = [
         (signed(secret=new_secret()), BODY, "bad_signature"),
         (signed(), BODY.replace("pr_1", "pr_2"), "bad_signature"),
@@ -70,23 +76,21 @@ async def test_forged_and_stale_calls_are_refused(seen: InboundWebhookIds) -> No
     ]
     for headers, body, reason in cases:
         with pytest.raises(InboundWebhookRejectedError) as refused:
-            await verify_inbound(headers, body, SECRET, seen)
+            await accepted(db, headers, body)
         assert refused.value.reason == reason
     # None of the refused calls used up the id: the genuine one still passes.
-    await verify_inbound(signed(), BODY, SECRET, seen)
+    await accepted(db, signed(), BODY)
 
 
-async def test_a_remembered_id_is_forgotten_once_its_timestamp_would_fail(
-    seen: InboundWebhookIds,
-) -> None:
+async def test_a_remembered_id_is_forgotten_once_its_timestamp_would_fail(db: Database) -> None:
     then = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-    await verify_inbound(signed(at=then), BODY, SECRET, seen, now=then)
+    await accepted(db, signed(at=then), BODY, now=then)
     later = then + timedelta(minutes=10)
     with pytest.raises(InboundWebhookRejectedError) as stale:
-        await verify_inbound(signed(at=then), BODY, SECRET, seen, now=later)
+        await accepted(db, signed(at=then), BODY, now=later)
     assert stale.value.reason == "timestamp_out_of_tolerance"
-    await verify_inbound(signed(webhook_id="msg_2", at=later), BODY, SECRET, seen, now=later)
-    async with seen.database.session() as session:
+    await accepted(db, signed(webhook_id="msg_2", at=later), BODY, now=later)
+    async with db.session() as session:
         kept = [row.webhook_id for row in await session.exec(select(InboundWebhookId))]
     assert kept == ["msg_2"]
 
