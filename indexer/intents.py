@@ -15,7 +15,6 @@ policy says?"), and answer the question otherwise.
 
 from __future__ import annotations
 
-import threading
 import tomllib
 from collections import defaultdict
 from collections.abc import Iterable
@@ -29,7 +28,7 @@ import numpy as np
 
 from indexer.embedding import Embedder
 from indexer.glossary import Glossary, default_glossary
-from indexer.linear_model import LinearModel, model_for
+from indexer.linear_model import LazyModel, LinearModel
 from indexer.tokens import words
 
 
@@ -213,6 +212,14 @@ def decide(probabilities: np.ndarray, labels: Iterable[str] = LABELS) -> Recogni
 MODEL_FILE = "data/models/intents.npz"
 
 
+def _train(embedder: Embedder) -> LinearModel:
+    # Imported here: training pulls in the training data and the build, which recognising
+    # with the committed model needs not.
+    from indexer.training import train_intent_model
+
+    return train_intent_model(embedder)
+
+
 class IntentRecogniser:
     def __init__(
         self,
@@ -223,19 +230,11 @@ class IntentRecogniser:
         self.embedder = embedder
         self.glossary = glossary or default_glossary()
         self.vocabulary = default_vocabulary()
-        self._model = model
-        self._lock = threading.Lock()
+        self._model = LazyModel(embedder, MODEL_FILE, _train, model)
 
     @property
     def model(self) -> LinearModel:
-        # Loaded (or, for another embedder, trained) on first use, so that constructing a
-        # recogniser costs nothing.
-        with self._lock:
-            if self._model is None:
-                from indexer.training import train_intent_model
-
-                self._model = model_for(self.embedder, MODEL_FILE, train_intent_model)
-            return self._model
+        return self._model.get()
 
     def features(self, text: str, vector: np.ndarray) -> np.ndarray:
         return intent_features(text, vector, self.vocabulary, self.glossary)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -202,10 +203,32 @@ def committed_model(name: str) -> LinearModel | None:
     return LinearModel.load(resource.read_bytes())
 
 
-def model_for(embedder: _Embedder, name: str, train: Callable[[Any], LinearModel]) -> LinearModel:
-    """The committed model when it was trained on this embedder's vectors, else one trained
-    now (another embedding model: a few seconds to a minute, once per process)."""
-    model = committed_model(name)
-    if model is not None and model.meta.get("model_id") == embedder.model_id:
-        return model
-    return train(embedder)
+class LazyModel:
+    """A model for one embedder, made on first use (so that constructing its owner costs
+    nothing) and kept: the committed one when it was trained on this embedder's vectors,
+    else one trained now (another embedding model: a few seconds to a minute, once)."""
+
+    def __init__(
+        self,
+        embedder: _Embedder,
+        name: str,
+        train: Callable[[Any], LinearModel],
+        model: LinearModel | None = None,
+    ) -> None:
+        self._embedder = embedder
+        self._name = name
+        self._train = train
+        self._model = model
+        self._lock = threading.Lock()
+
+    def get(self) -> LinearModel:
+        with self._lock:
+            if self._model is None:
+                committed = committed_model(self._name)
+                if committed is not None and (
+                    committed.meta.get("model_id") == self._embedder.model_id
+                ):
+                    self._model = committed
+                else:
+                    self._model = self._train(self._embedder)
+            return self._model

@@ -13,7 +13,6 @@ is silent, not the nearest passage quoted as if it answered.
 
 from __future__ import annotations
 
-import threading
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ import numpy as np
 
 from indexer.embedding import Embedder, Vectors
 from indexer.glossary import Glossary, default_glossary
-from indexer.linear_model import LinearModel, model_for
+from indexer.linear_model import LazyModel, LinearModel
 
 NONE = "none"
 QUESTION_MODEL_FILE = "data/models/question_topics.npz"
@@ -98,37 +97,30 @@ class PracticeLabeller:
         cache: Path | None = None,
     ) -> None:
         self.embedder = embedder
-        self.cache = cache  # where training texts' vectors are kept, for another embedder
         self.glossary = glossary or default_glossary()
-        self._question = question_model
-        self._passage = passage_model
-        self._lock = threading.Lock()
+
+        # Imported when training: the training data and the build are not needed to label
+        # with the committed models. `cache` keeps the training texts' vectors.
+        def train_questions(embedder: Embedder) -> LinearModel:
+            from indexer.training import train_question_topics
+
+            return train_question_topics(embedder, cache)
+
+        def train_passages(embedder: Embedder) -> LinearModel:
+            from indexer.training import train_passage_topics
+
+            return train_passage_topics(embedder, cache)
+
+        self._question = LazyModel(embedder, QUESTION_MODEL_FILE, train_questions, question_model)
+        self._passage = LazyModel(embedder, PASSAGE_MODEL_FILE, train_passages, passage_model)
 
     @property
     def question_model(self) -> LinearModel:
-        with self._lock:
-            if self._question is None:
-                from indexer.training import train_question_topics
-
-                self._question = model_for(
-                    self.embedder,
-                    QUESTION_MODEL_FILE,
-                    lambda embedder: train_question_topics(embedder, self.cache),
-                )
-            return self._question
+        return self._question.get()
 
     @property
     def passage_model(self) -> LinearModel:
-        with self._lock:
-            if self._passage is None:
-                from indexer.training import train_passage_topics
-
-                self._passage = model_for(
-                    self.embedder,
-                    PASSAGE_MODEL_FILE,
-                    lambda embedder: train_passage_topics(embedder, self.cache),
-                )
-            return self._passage
+        return self._passage.get()
 
     def question_probabilities(self, text: str, vector: np.ndarray) -> dict[str, float]:
         model = self.question_model
