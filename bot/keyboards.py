@@ -152,14 +152,8 @@ def answer_keyboard(
 def unanswered_keyboard(
     record: int | None, requests: list[str] | None = None
 ) -> InlineKeyboardMarkup:
-    rows = [
-        *request_buttons([r for r in requests or [] if r != "handoff"]),
-        [
-            InlineKeyboardButton(
-                text=_("Talk to a person"), callback_data=MenuCallback(action="person").pack()
-            )
-        ],
-    ]
+    # A person is always offered, last.
+    rows = request_buttons([*(r for r in requests or [] if r != "handoff"), "handoff"])
     if record is not None:
         rows.append(_feedback_row(record))
     return InlineKeyboardMarkup(inline_keyboard=rows)
@@ -171,10 +165,7 @@ def menu_keyboard() -> InlineKeyboardMarkup:
 
     return InlineKeyboardMarkup(
         inline_keyboard=[
-            [button(_("Unsubscribe from marketing"), "unsubscribe")],
-            [button(_("Get a copy of my data"), "access")],
-            [button(_("Delete my data"), "deletion")],
-            [button(_("Talk to a person"), "person")],
+            *request_buttons(["unsubscribe", "access", "deletion", "handoff"]),
             [button(_("What this bot stores"), "privacy"), button(_("Language"), "language")],
         ]
     )

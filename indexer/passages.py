@@ -59,12 +59,13 @@ class _Unit:
     text: str
 
 
-def _is_bullet(line: str) -> bool:
+def is_bullet(line: str) -> bool:
+    """Whether a line is a list item (a bullet, a number or a letter in front)."""
     return bool(_BULLET.match(line))
 
 
 def _looks_like_heading(line: str, following: str | None) -> bool:
-    if following is None or (_is_bullet(line) and not re.match(r"^\d{1,2}\.\s+\S", line)):
+    if following is None or (is_bullet(line) and not re.match(r"^\d{1,2}\.\s+\S", line)):
         return False
     words = line.split()
     if len(line) > MAX_HEADING_CHARS or len(words) > MAX_HEADING_WORDS or not words:
@@ -74,7 +75,7 @@ def _looks_like_heading(line: str, following: str | None) -> bool:
         return False
     if line.endswith(":"):
         # "Contacting Us:" is a heading; "We use it to:" before a list is a lead-in.
-        return len(words) <= 4 and not _is_bullet(following)
+        return len(words) <= 4 and not is_bullet(following)
     return True
 
 
@@ -89,7 +90,7 @@ def _units(text: str) -> list[_Unit]:
         following = next((rest for rest in lines[index + 1 :] if rest), None)
         if _looks_like_heading(line, following):
             units.append(_Unit("heading", line))
-        elif _is_bullet(line):
+        elif is_bullet(line):
             units.append(_Unit("item", line))
         elif (
             units

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# The child runs `-m indexer.pdf_text` from the project, wherever the caller's cwd is.
+# The child runs `-m indexer.pdf_text` from the project, wherever the caller's cwd is (not
+# indexer.settings.PROJECT_ROOT: the child imports this module, and stays light).
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 

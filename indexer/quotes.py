@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from indexer.passages import Passage
+from indexer.passages import Passage, is_bullet
 from indexer.tokens import lexical_tokens
 
 # Weights of the evidence besides the dense cosine, fitted on the team's eval files
@@ -42,7 +42,6 @@ FRAGMENT_CHARS = 40
 # Questions whose answer is a figure: how long data is kept, from what age.
 FIGURE_CONCEPTS = frozenset({"retention", "children"})
 _DIGIT = re.compile(r"\d")
-_BULLET = re.compile(r"^\s*(?:[•◦▪·‣\-–—*+]|\(?[0-9ivx]{1,4}[.)]|[a-z][.)])\s", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -82,7 +81,8 @@ def is_lead_in(sentence: str) -> bool:
 
 
 def is_item(sentence: str) -> bool:
-    return bool(_BULLET.match(sentence))
+    # The same test that made the list items when the passage was split.
+    return is_bullet(sentence)
 
 
 def sentence_evidence(

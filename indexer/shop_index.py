@@ -124,7 +124,7 @@ class ShopIndex:
         labelled = set().union(*self.topics) if passages else set()
         self.covered: frozenset[str] | None = frozenset(labelled) if labelled else None
         self.rarity = TermRarity(passages)
-        self._sentence_concepts: dict[int, tuple[list[frozenset[str]], list[frozenset[str]]]] = {}
+        self._sentence_terms_memo: dict[int, tuple[list[frozenset[str]], list[frozenset[str]]]] = {}
         self._dense = _Dense(passage_vectors, len(passages) > approximate_above)
         # Sentences are read only for candidates: half precision halves their memory.
         order = np.argsort(sentence_owners, kind="stable")
@@ -173,16 +173,16 @@ class ShopIndex:
     def _sentence_terms(self, row: int) -> tuple[list[frozenset[str]], list[frozenset[str]]]:
         """The concepts and word stems of each sentence of a passage, memoised: the same
         passages come up for question after question."""
-        found = self._sentence_concepts.get(row)
+        found = self._sentence_terms_memo.get(row)
         if found is None:
-            if len(self._sentence_concepts) > 4096:  # a bounded memo for large shops
-                self._sentence_concepts.clear()
+            if len(self._sentence_terms_memo) > 4096:  # a bounded memo for large shops
+                self._sentence_terms_memo.clear()
             sentences = self.passages[row].sentences
             found = (
                 [frozenset(self.glossary.concepts_in(sentence)) for sentence in sentences],
                 [frozenset(lexical_tokens(sentence)) for sentence in sentences],
             )
-            self._sentence_concepts[row] = found
+            self._sentence_terms_memo[row] = found
         return found
 
     def evidence(self, row: int, query: Vectors, terms: QuestionTerms) -> np.ndarray:

@@ -130,7 +130,7 @@ def _embed(embedder: Embedder, texts: Sequence[str], cache: Path | None, as_quer
 
 
 def _fold_rows(count: int) -> list[np.ndarray]:
-    return folds([str(i % FOLDS) for i in range(count)], FOLDS)
+    return folds(count, FOLDS)
 
 
 def train_intent_model(
@@ -365,7 +365,9 @@ def _passage_report(
             truth.append([c for c, v in zip(classes, wanted, strict=True) if v])
             left_out.append([c for c, p in zip(classes, row, strict=True) if p >= PASSAGE_SURE])
         for row in only.probabilities(x[held]):
-            synthetic_only.append([c for c, p in zip(classes, row, strict=True) if p >= 0.5])
+            synthetic_only.append(
+                [c for c, p in zip(classes, row, strict=True) if p >= PASSAGE_SURE]
+            )
         covered[shop] = {
             "gold": sorted({c for c, v in zip(classes, y[held].max(axis=0), strict=True) if v}),
             "labelled": sorted({c for labels in left_out[-int(held.sum()) :] for c in labels}),

@@ -53,9 +53,7 @@ def test_training_is_deterministic_and_models_round_trip(tmp_path: Path) -> None
     first = fit(x, y, ("a", "b", "c"), "softmax", steps=100)
     second = fit(x, y, ("a", "b", "c"), "softmax", steps=100)
     assert np.array_equal(first.weights, second.weights)
-    logits = out_of_fold(
-        x, y, ("a", "b", "c"), "softmax", folds([str(i % 4) for i in range(120)], 4)
-    )
+    logits = out_of_fold(x, y, ("a", "b", "c"), "softmax", folds(120, 4))
     temperature = fit_temperature(logits, y)
     assert 0.3 <= temperature <= 4.0
     path = tmp_path / "model.npz"
