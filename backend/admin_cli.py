@@ -106,6 +106,7 @@ def _print_update(update: PolicyUpdate, as_json: bool) -> None:
                     "index_version": update.index_version,
                     "previous_index_version": update.previous_index_version,
                     **update.diff.summary(),
+                    "warnings": list(update.warnings),
                 },
                 ensure_ascii=False,
                 indent=2,

@@ -57,6 +57,7 @@ def change_summary(update: PolicyUpdate) -> dict[str, Any]:
         **update.diff.summary(),
         "version": update.version,
         "previous_version": update.previous_version,
+        "warnings": list(update.warnings),
     }
 
 

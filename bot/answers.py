@@ -6,12 +6,14 @@ characters (the quote is shortened at a sentence, never inside a tag).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
 from aiogram.utils.i18n import gettext as _
 
 from bot.practice_texts import law_note, silent_sentence
+from indexer.hidden_emails import count_hidden_emails, show_contact_email
 from indexer.passages import Passage
 from indexer.retriever import SearchResult
 
@@ -68,22 +70,53 @@ def _language_notice(passage: Passage, customer_language: str) -> str:
     )
 
 
-def render_answer(result: SearchResult, quote: list[str], customer_language: str) -> RenderedAnswer:
+def _as_shown(sentences: Sequence[str], contact_email: str | None) -> tuple[list[str], str]:
+    """The sentences as the customer sees them, and the note that says what was changed: an
+    address the policy's web page hid ("[email protected]") is shown as the shop's own
+    contact address."""
+    if not contact_email or not any(count_hidden_emails(s) for s in sentences):
+        return list(sentences), ""
+    note = _(
+        "The policy's text hides this e-mail address; shown instead is the shop's contact address."
+    )
+    return [show_contact_email(s, contact_email) for s in sentences], f"\n<i>{escape(note)}</i>"
+
+
+def _see_also(top: Passage, result: SearchResult) -> list[str]:
+    """Up to two other sections among the hits, each name once."""
+    seen = {" ".join(top.section.split()).casefold()}
+    names: list[str] = []
+    for hit in result.hits[1:]:
+        key = " ".join(hit.passage.section.split()).casefold()
+        if key not in seen:
+            seen.add(key)
+            names.append(hit.passage.section)
+    return names[:2]
+
+
+def render_answer(
+    result: SearchResult,
+    quote: list[str],
+    customer_language: str,
+    contact_email: str | None = None,
+) -> RenderedAnswer:
     top = result.hits[0].passage
     shortened = len(quote) < len(top.sentences)
-    body = _fit(quote, QUOTE_BUDGET)
+    shown, note = _as_shown(quote, contact_email)
+    body = _fit(shown, QUOTE_BUDGET)
     text = (
         _citation(top)
         + _language_notice(top, customer_language)
         + f"\n<blockquote>{escape(body)}</blockquote>"
+        + note
     )
-    others = [hit.passage for hit in result.hits[1:3] if hit.passage.section != top.section]
+    others = _see_also(top, result)
     if others:
         text += (
             "\n"
             + escape(_("See also:"))
             + " "
-            + ", ".join(f"<i>{escape(p.section)}</i>" for p in others[:2])
+            + ", ".join(f"<i>{escape(section)}</i>" for section in others)
         )
     return RenderedAnswer(text[:TELEGRAM_LIMIT], full_section_available=shortened)
 
@@ -104,18 +137,21 @@ def render_silent(result: SearchResult, shop_name: str, contact_email: str) -> s
 
 def render_unanswered(result: SearchResult, customer_language: str, contact_email: str) -> str:
     text = escape(_("I could not find this in the shop's privacy policy, so I won't guess."))
-    if result.hits:
+    # A passage next to a question about something else (brake pads, delivery) only
+    # puzzles: the closest section is offered for questions about privacy alone.
+    if result.hits and result.practice.about_privacy:
         closest = result.hits[0].passage
+        shown, note = _as_shown(closest.sentences, contact_email)
         text += "\n\n" + escape(_("The closest section is:")) + "\n" + _citation(closest)
         text += _language_notice(closest, customer_language)
-        text += f"\n<blockquote>{escape(_fit(list(closest.sentences), 600))}</blockquote>"
+        text += f"\n<blockquote>{escape(_fit(shown, 600))}</blockquote>" + note
     text += "\n\n" + escape(
         _("You can ask a person from the shop, or write to {email}.").format(email=contact_email)
     )
     return text[:TELEGRAM_LIMIT]
 
 
-def render_full_section(passages: list[Passage]) -> str:
+def render_full_section(passages: list[Passage], contact_email: str | None = None) -> str:
     if not passages:
         return escape(_("This section is no longer in the current version of the policy."))
     header = _citation(passages[0])
@@ -124,7 +160,8 @@ def render_full_section(passages: list[Passage]) -> str:
         for line in passage.text.splitlines():
             if line not in lines:  # overlapping passages repeat a lead-in or a sentence
                 lines.append(line)
-    room = TELEGRAM_LIMIT - len(header) - 40
+    lines, note = _as_shown(lines, contact_email)
+    room = TELEGRAM_LIMIT - len(header) - len(note) - 40
     kept: list[str] = []
     used = 0
     for line in lines:  # cut between lines, before escaping, so no entity is split
@@ -134,4 +171,4 @@ def render_full_section(passages: list[Passage]) -> str:
             break
         kept.append(line)
         used += cost
-    return f"{header}\n<blockquote>{escape(chr(10).join(kept))}</blockquote>"
+    return f"{header}\n<blockquote>{escape(chr(10).join(kept))}</blockquote>{note}"

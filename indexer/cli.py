@@ -369,6 +369,7 @@ def cmd_policy(args: argparse.Namespace, settings: IndexerSettings) -> int:
         "index_version": update.index_version,
         "previous_index_version": update.previous_index_version,
         **update.diff.summary(),
+        "warnings": list(update.warnings),
     }
     _emit(args, payload, "\n".join(update.describe()))
     return 0

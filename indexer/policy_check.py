@@ -22,6 +22,7 @@ from indexer.build import CACHE_FILE, TOPIC_VECTORS
 from indexer.confidence import topic_margin, topic_prototypes
 from indexer.embedding import Embedder, EmbeddingCache, Vectors
 from indexer.errors import IndexNotFoundError, PolicyError
+from indexer.hidden_emails import count_hidden_emails
 from indexer.language import SUPPORTED, detect_language
 from indexer.loaders import SUPPORTED_SUFFIXES, load_bytes
 from indexer.passages import Passage, split_passages
@@ -63,6 +64,20 @@ class NotAPolicyError(PolicyError):
 class CheckedPolicy:
     passages: list[Passage]
     sha256: str
+    # What is acceptable but worth the admin's attention, in a line each (English).
+    warnings: tuple[str, ...] = ()
+
+
+def hidden_email_warning(text: str) -> str | None:
+    """The line that tells the admin about addresses the policy's web page hid."""
+    count = count_hidden_emails(text)
+    if not count:
+        return None
+    return (
+        f'{count} e-mail address{"es" if count > 1 else ""} read "[email protected]": the web '
+        "page the text was copied from hides addresses from scrapers. Customers are shown the "
+        "shop's contact_email in their place; put the real addresses in the file to quote them."
+    )
 
 
 def check_name_and_size(filename: str, size: int | None, max_bytes: int) -> str:
@@ -185,4 +200,5 @@ def check_policy(
         raise NotAPolicyError(filename, "no passages could be made from its text")
     _check_language(filename, passages, language)
     _check_topic(filename, passages, settings, embedder)
-    return CheckedPolicy(passages, loaded.sha256)
+    warning = hidden_email_warning(loaded.text)
+    return CheckedPolicy(passages, loaded.sha256, (warning,) if warning else ())

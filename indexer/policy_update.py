@@ -81,6 +81,7 @@ class PolicyUpdate:
     index_version: int
     previous_index_version: int | None
     diff: PolicyDiff
+    warnings: tuple[str, ...] = ()  # the upload check's (policy_check.CheckedPolicy)
 
     def describe(self) -> list[str]:
         """In a few English lines, for admins and the CLI."""
@@ -90,6 +91,7 @@ class PolicyUpdate:
             f"{verb} {self.shop_id}'s policy ({self.language}) version {self.version}{was}, "
             f"index v{self.index_version}.",
             *describe(self.diff),
+            *(f"Note: {warning}" for warning in self.warnings),
         ]
 
 
@@ -278,6 +280,7 @@ def add_policy(
             index_version=manifest.version,
             previous_index_version=serving.version if serving else None,
             diff=diff_passages(before, checked.passages),
+            warnings=checked.warnings,
         )
         _append_history(
             shop.folder,

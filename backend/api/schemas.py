@@ -279,6 +279,9 @@ class PolicyChangeView(BaseModel):
     removed: list[str]
     reworded: list[str]
     unchanged: int
+    # What the upload check noticed but let through, e.g. addresses hidden as
+    # "[email protected]" by the web page the policy was copied from.
+    warnings: list[str]
     created_at: datetime
     announced_at: datetime | None
 
@@ -299,6 +302,7 @@ class PolicyChangeView(BaseModel):
             removed=list(summary.get("removed") or []),
             reworded=list(summary.get("reworded") or []),
             unchanged=int((summary.get("counts") or {}).get("unchanged", 0)),
+            warnings=[str(warning) for warning in summary.get("warnings") or []],
             created_at=change.created_at,
             announced_at=change.announced_at,
         )

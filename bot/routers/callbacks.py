@@ -67,8 +67,11 @@ async def on_full_section(
     except KeyError:
         passages = []
     await query.answer()
+    shop = services.shops.resolve(callback_data.shop)
     if message is not None:
-        await message.answer(render_full_section(passages))
+        await message.answer(
+            render_full_section(passages, shop.contact_email if shop is not None else None)
+        )
 
 
 async def on_shop_chosen(

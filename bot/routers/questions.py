@@ -88,7 +88,9 @@ async def explain_right(
     }[intent]
     result = understanding.result
     if result.answered:
-        rendered = render_answer(result, list(result.hits[0].passage.sentences), current_language())
+        rendered = render_answer(
+            result, list(result.hits[0].passage.sentences), current_language(), shop.contact_email
+        )
         body = _("Here is what {shop}'s policy says about it:").format(shop=shop.name)
         text = f"{intro} {body}\n\n{rendered.text}"
     else:
@@ -292,7 +294,7 @@ async def _answer_policy_question(
             )
     glossary = services.engine.retriever.glossary
     if result.answered and top is not None:
-        rendered = render_answer(result, list(understanding.quote), language)
+        rendered = render_answer(result, list(understanding.quote), language, shop.contact_email)
         more = rendered.full_section_available or (
             len(services.engine.retriever.section_passages(shop.id, top.key)) > 1
         )

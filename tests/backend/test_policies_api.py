@@ -197,3 +197,16 @@ async def test_without_a_key_or_a_knowledge_folder(db: Database, folders: Policy
         assert status == 404
         status, body, _ = await api.call("GET", POLICIES)
         assert status == 200 and body == {"items": []}
+
+
+@SQLITE_ONLY
+async def test_hidden_addresses_are_flagged_in_the_answer(api: Api) -> None:
+    copied = POLICY_V2.replace("privacy@demo-shop.example", "[email protected]")
+    status, body = await upload(api, copied.encode(), "?language=en&filename=copied.md")
+    assert status == 201, body
+    warnings = body["warnings"]
+    assert isinstance(warnings, list)
+    [warning] = warnings
+    assert '"[email protected]"' in warning and "contact_email" in warning
+    status, page, _ = await api.call("GET", POLICIES)
+    assert status == 200 and page["items"][0]["warnings"] == [warning]

@@ -7,6 +7,7 @@ from aiogram.utils.i18n import I18n
 from bot.answers import TELEGRAM_LIMIT, render_answer, render_full_section, render_unanswered
 from indexer.passages import Passage
 from indexer.retriever import Hit, SearchResult
+from indexer.topics import AskedPractice
 from tests.support.fake_bot_api import parse_telegram_html
 
 
@@ -18,7 +19,9 @@ def _passage(text: str, section: str = "Cookies <&> Co", language: str = "cs") -
 
 
 def _result(passage: Passage) -> SearchResult:
-    return SearchResult("q", "shop", "en", [], [Hit(passage, 0, 1.0, 0.9, 0.0, 0.0)], 0.9, 0.5, 1)
+    asked = AskedPractice("cookies", 0.9, {"cookies": 0.9, "none": 0.0})
+    hits = [Hit(passage, 0, 1.0, 0.9, 0.0, 0.0)]
+    return SearchResult("q", "shop", "en", [], hits, 0.9, 0.5, 1, practice=asked)
 
 
 def test_policy_text_is_escaped_and_parses_as_telegram_html(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -44,6 +47,7 @@ def test_very_long_passages_stay_under_the_limit(tmp_path) -> None:  # type: ign
         assert len(text) <= TELEGRAM_LIMIT
         parse_telegram_html(text)
     assert answer.text.count("Sentence") < 600
+    assert "closest section" in unanswered
 
 
 def test_customer_language_order() -> None:
@@ -59,3 +63,58 @@ def test_customer_language_order() -> None:
     # A short question read unsure stays in the fallback language.
     assert customer_language(None, unknown_client, "what do brake pads cost?") == "en"
     assert customer_language(None, None, "/start") == "en"
+
+
+def _hits(*sections: str) -> list[Hit]:
+    return [
+        Hit(_passage(f"About {s}. More.", section=s), i, 1.0, 0.9, 0.0, 0.0)
+        for i, s in enumerate(sections)
+    ]
+
+
+def test_see_also_names_each_section_once(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    result = SearchResult(
+        "q", "shop", "en", [], _hits("Cookies", "Rights", " rights "), 0.9, 0.5, 1
+    )
+    i18n = I18n(path=tmp_path, default_locale="en")
+    with i18n.context(), i18n.use_locale("en"):
+        text = render_answer(result, ["About Cookies."], "en").text
+    assert text.count("See also:") == 1
+    assert text.lower().count("rights") == 1  # "Rights" and " rights " are one name
+    top_again = SearchResult("q", "shop", "en", [], _hits("Cookies", "Cookies"), 0.9, 0.5, 1)
+    with i18n.context(), i18n.use_locale("en"):
+        assert "See also" not in render_answer(top_again, ["About Cookies."], "en").text
+
+
+def _rejected(none: float) -> SearchResult:
+    asked = AskedPractice("none" if none >= 0.5 else "retention", 0.9, {"none": none})
+    passage = _passage("Wir speichern Daten fünf Jahre. Danach löschen wir sie.", language="de")
+    return SearchResult(
+        "q", "shop", "en", [], [Hit(passage, 0, 1.0, 0.4, 0.0, 0.0)], 0.2, 0.5, 1, practice=asked
+    )
+
+
+def test_the_closest_section_is_offered_only_for_questions_about_privacy(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    i18n = I18n(path=tmp_path, default_locale="en")
+    with i18n.context(), i18n.use_locale("en"):
+        about_privacy = render_unanswered(_rejected(none=0.02), "en", "a@b.example")
+        about_brakes = render_unanswered(_rejected(none=0.95), "en", "a@b.example")
+    assert "The closest section is" in about_privacy and "fünf Jahre" in about_privacy
+    assert "could not find this" in about_brakes and "a@b.example" in about_brakes
+    assert "closest section" not in about_brakes and "<blockquote>" not in about_brakes
+
+
+def test_a_hidden_address_is_quoted_as_the_shops_contact_address(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    text = "Write to our DPO at [email protected] any time. We answer within a month."
+    passage = _passage(text, language="en")
+    i18n = I18n(path=tmp_path, default_locale="en")
+    with i18n.context(), i18n.use_locale("en"):
+        answer = render_answer(_result(passage), list(passage.sentences), "en", "dpo@shop.example")
+        section = render_full_section([passage], "dpo@shop.example")
+        unanswered = render_unanswered(_rejected(none=0.0), "en", "dpo@shop.example")
+    for shown in (answer.text, section):
+        assert "[email protected]" not in shown and "DPO at dpo@shop.example any time" in shown
+        assert "hides this e-mail address" in shown
+        parse_telegram_html(shown)
+    assert "hides this" not in unanswered  # nothing hidden there, nothing said
+    assert "[email protected]" in passage.text  # the passage itself stays as loaded

