@@ -66,6 +66,8 @@ def build_dispatcher(
         # Before the catch-alls of callbacks and questions: a flow's own buttons and answers.
         privacy_requests.create_router(),
         callbacks.create_router(),
+        # A command none of the routers above took: said so, not searched in the policy.
+        commands.create_unknown_command_router(),
         questions.create_router(),
         media.create_router(),
     )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from aiogram import Router
+import re
+
+from aiogram import F, Router
+from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
@@ -10,10 +13,15 @@ from aiogram.utils.i18n import gettext as _
 
 from backend.conversation_log import stored_about
 from backend.customers import bind_shop, forget_customer
+from backend.privacy_requests import list_requests_for
 from bot.keyboards import language_keyboard, menu_keyboard, shop_keyboard
 from bot.middlewares.customer import Customer
 from bot.routers.questions import shop_for
 from bot.services import Services
+from indexer.shops import Shop
+
+# "/foo" or "/foo@somebot", alone or before words: a command, where "/etc/hosts" is not.
+COMMAND_FORM = re.compile(r"^/(\w{1,64})(?:@(\w+))?(?:\s|$)")
 
 
 def help_text(shop_name: str | None) -> str:
@@ -58,19 +66,42 @@ async def on_start(
         async with services.database.session() as session:
             await bind_shop(session, customer.pseudonym, shop.id)
         customer.shop_id = shop.id
-    shop = shop or shop_for(customer, services)
+    await send_help(message, services, shop or shop_for(customer, services))
+
+
+async def send_help(
+    message: Message, services: Services, shop: Shop | None, lead: str = ""
+) -> None:
+    """What the bot does and its commands, after `lead`; with no shop chosen yet, the shops
+    to choose from, since nothing can be answered before."""
     if shop is None:
         await message.answer(
-            help_text(None) + "\n\n" + _("Which shop is your question about?"),
+            lead + help_text(None) + "\n\n" + _("Which shop is your question about?"),
             reply_markup=shop_keyboard(services.shops.choices()),
         )
         return
-    await message.answer(help_text(shop.name), reply_markup=menu_keyboard())
+    await message.answer(lead + help_text(shop.name), reply_markup=menu_keyboard())
 
 
 async def on_help(message: Message, services: Services, customer: Customer | None = None) -> None:
-    shop = shop_for(customer, services)
-    await message.answer(help_text(shop.name if shop else None), reply_markup=menu_keyboard())
+    await send_help(message, services, shop_for(customer, services))
+
+
+async def on_unknown_command(
+    message: Message, services: Services, customer: Customer | None = None
+) -> None:
+    """A command no router took: said so, with the list, rather than searched in the policy.
+    In a group only one addressed to this bot by name is answered."""
+    assert message.text is not None
+    form = COMMAND_FORM.match(message.text)
+    assert form is not None  # the filter matched it
+    if message.chat.type != ChatType.PRIVATE:
+        addressed = (form.group(2) or "").lower()
+        me = await message.bot.me() if message.bot is not None else None
+        if not addressed or me is None or addressed != (me.username or "").lower():
+            return
+    lead = _("I don't know the command {command}.").format(command="/" + form.group(1)) + "\n\n"
+    await send_help(message, services, shop_for(customer, services), lead)
 
 
 async def on_shop(message: Message, services: Services, customer: Customer | None = None) -> None:
@@ -127,13 +158,29 @@ async def on_forget(
         return
     async with services.database.session() as session:
         report = await forget_customer(session, customer.pseudonym)
+        requests = await list_requests_for(session, customer.pseudonym)
     customer.shop_id = None
     customer.language = None
+    if not requests:
+        await message.answer(
+            _(
+                "Done: I erased {records} questions and your settings. "
+                "Nothing about you is left in this bot."
+            ).format(records=report.conversation_records)
+        )
+        return
+    # Privacy requests are the shop's record that it answered them (GDPR art. 5(2)): they
+    # stay until their retention period ends (backend housekeeping purges them then).
     await message.answer(
-        _(
-            "Done: I erased {records} questions and your settings. "
-            "Nothing about you is left in this bot."
-        ).format(records=report.conversation_records)
+        _("Done: I erased {records} questions and your settings.").format(
+            records=report.conversation_records
+        )
+        + "\n\n"
+        + _(
+            "Your privacy requests are not erased: the shop must be able to prove that it "
+            "handled them as the law requires, so it keeps each for {months} months after "
+            "it is closed, then it is deleted. /requests still shows them."
+        ).format(months=services.request_rules.retention_months)
     )
 
 
@@ -146,4 +193,11 @@ def create_router() -> Router:
     router.message.register(on_language, Command("language"))
     router.message.register(on_privacy, Command("privacy"))
     router.message.register(on_forget, Command("forget"))
+    return router
+
+
+def create_unknown_command_router() -> Router:
+    """The catch-all for commands, included after every router that has commands of its own."""
+    router = Router(name="unknown_commands")
+    router.message.register(on_unknown_command, F.text.regexp(COMMAND_FORM))
     return router

@@ -5,7 +5,12 @@ from __future__ import annotations
 import html
 import re
 
+from sqlmodel import select
+
+from backend.models import ConversationRecord
 from tests.bot.conftest import Assistant
+from tests.bot.test_front_line import labels
+from tests.bot.test_privacy_request_flows import start_until_code
 
 
 async def test_a_hidden_address_is_quoted_as_the_shops_contact_address(
@@ -62,3 +67,57 @@ async def test_an_answer_out_of_scope_shows_no_unrelated_passage(assistant: Assi
     ).params["text"]
     assert "could not find this" in privacy and "The closest section is" in privacy
     assert "<blockquote>" in privacy
+
+
+async def test_an_unknown_command_is_said_so_with_the_command_list(assistant: Assistant) -> None:
+    await assistant.say("/start webstore")
+    reply = await assistant.say("/foo")
+    text = reply.params["text"]
+    assert text.startswith("I don't know the command /foo.")
+    assert all(command in text for command in ("/shop", "/language", "/requests", "/human"))
+    assert "could not find" not in text and "<blockquote>" not in text
+    czech = await assistant.say("/prodavate_data moje data?", language_code="cs")
+    assert czech.params["text"].startswith("Příkaz /prodavate_data neznám.")
+    async with assistant.services.database.session() as session:
+        assert (await session.exec(select(ConversationRecord))).all() == []  # no question
+    # A path is no command: it is asked like any text.
+    path = await assistant.say("/etc/hosts")
+    assert "don't know the command" not in path.params["text"]
+    # In a group, only a command addressed to this bot by name.
+    group = -100500
+    assistant.fake.push_update(
+        assistant.fake.message_update("/foo@another_bot", chat_id=group, chat_type="supergroup")
+    )
+    addressed = await assistant.say("/foo@privacy_help_bot", chat_id=group, chat_type="supergroup")
+    assert addressed.params["text"].startswith("I don't know the command /foo.")
+    assert len(assistant.sent_to(group)) == 1
+
+
+async def test_help_before_a_shop_is_chosen_offers_the_shops(assistant: Assistant) -> None:
+    shops = {"Online Store", "Klingit", "KIVI SMART PURCHASING"}
+    help_ = await assistant.say("/help")
+    assert "Which shop is your question about?" in help_.params["text"]
+    assert shops <= set(labels(help_))
+    unknown = await assistant.say("/foo")
+    assert unknown.params["text"].startswith("I don't know the command /foo.")
+    assert shops <= set(labels(unknown))
+    await assistant.say("/start webstore")
+    chosen = await assistant.say("/help")
+    assert "Online Store" in chosen.params["text"] and not shops & set(labels(chosen))
+
+
+async def test_forget_says_privacy_requests_are_kept_and_requests_still_shows_them(
+    assistant: Assistant,
+) -> None:
+    await start_until_code(assistant, "deletion")
+    await assistant.say("/cancel")  # a request the customer dropped is kept all the same
+    gone = (await assistant.say("/forget")).params["text"]
+    assert gone.startswith("Done: I erased") and "Nothing about you is left" not in gone
+    months = assistant.services.request_rules.retention_months
+    assert f"keeps each for {months} months after it is closed" in gone
+    assert "prove that it handled them as the law requires" in gone and "/requests" in gone
+    listed = (await assistant.say("/requests")).params["text"]
+    assert "Your privacy requests:" in listed
+    # Without requests, nothing is left and it says so.
+    empty = (await assistant.say("/forget", user_id=1002)).params["text"]
+    assert "Nothing about you is left in this bot." in empty and "months" not in empty
