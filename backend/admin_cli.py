@@ -107,6 +107,7 @@ def _print_update(update: PolicyUpdate, as_json: bool) -> None:
                     "previous_index_version": update.previous_index_version,
                     **update.diff.summary(),
                     "warnings": list(update.warnings),
+                    "coverage": update.coverage.summary() if update.coverage else None,
                 },
                 ensure_ascii=False,
                 indent=2,

@@ -58,6 +58,7 @@ def change_summary(update: PolicyUpdate) -> dict[str, Any]:
         "version": update.version,
         "previous_version": update.previous_version,
         "warnings": list(update.warnings),
+        "coverage": update.coverage.summary() if update.coverage else None,
     }
 
 

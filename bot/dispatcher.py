@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from aiogram import Dispatcher
-from aiogram.fsm.storage.base import BaseStorage
-from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
+from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 from aiogram.utils.i18n import I18n
 
 from bot.i18n import CustomerLanguageMiddleware
@@ -16,6 +16,7 @@ from bot.routers import (
     callbacks,
     commands,
     errors,
+    glance,
     handoff,
     media,
     privacy_requests,
@@ -30,10 +31,20 @@ def build_dispatcher(
     i18n: I18n,
     storage: BaseStorage | None = None,
     windows: RateWindows | None = None,
+    isolation: BaseEventIsolation | None = None,
 ) -> Dispatcher:
-    """`storage` (flows' state) and `windows` (flood control) are in memory unless given:
-    replicas pass Redis-backed ones (bot.shared_state)."""
-    dispatcher = Dispatcher(storage=storage or MemoryStorage(), services=services)
+    """`storage` (flows' state), `windows` (flood control) and `isolation` (one update of
+    a chat at a time) are in memory unless given: replicas pass Redis-backed ones
+    (bot.shared_state).
+
+    Isolation matters because Telegram delivers every tap of a button and every copy of a
+    message as an update of its own, and the dispatcher handles updates concurrently:
+    without it, twenty taps of Confirm all find the flow still waiting for Confirm."""
+    dispatcher = Dispatcher(
+        storage=storage or MemoryStorage(),
+        events_isolation=isolation or SimpleEventIsolation(),
+        services=services,
+    )
     # Order matters: counted and logged under its id, who the customer is, then their
     # language, then flood control.
     dispatcher.update.outer_middleware(ObservingMiddleware())
@@ -52,6 +63,8 @@ def build_dispatcher(
     dispatcher.include_routers(
         errors.create_router(),
         commands.create_router(),
+        # /summary and its topic buttons: before the callbacks' catch-all.
+        glance.create_router(),
         # Admins' commands and /notify, in private chats: before a flow's state or the
         # questions could take "/stats" or a policy file as theirs.
         admin.create_router(),

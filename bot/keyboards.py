@@ -38,7 +38,14 @@ class LanguageCallback(CallbackData, prefix="lang"):
 
 
 class MenuCallback(CallbackData, prefix="menu"):
-    action: str  # ask | requests | person | privacy | language | shop
+    action: str  # ask | requests | person | privacy | language | shop | glance
+
+
+class GlanceCallback(CallbackData, prefix="gl"):
+    """A topic of the policy-at-a-glance card: show what the shop's policy says on it."""
+
+    shop: str
+    practice: int  # its place in the taxonomy: a shop id and a practice id may pass 64 bytes
 
 
 class RequestCallback(CallbackData, prefix="req"):
@@ -165,8 +172,28 @@ def menu_keyboard() -> InlineKeyboardMarkup:
 
     return InlineKeyboardMarkup(
         inline_keyboard=[
+            [button("📋 " + _("Policy at a glance"), "glance")],
             *request_buttons(["unsubscribe", "access", "deletion", "handoff"]),
             [button(_("What this bot stores"), "privacy"), button(_("Language"), "language")],
+        ]
+    )
+
+
+GLANCE_BUTTONS_PER_ROW = 2
+
+
+def glance_keyboard(shop: str, topics: list[tuple[int, str]]) -> InlineKeyboardMarkup:
+    """One button per covered topic (its place in the taxonomy, its label), two a row."""
+    buttons = [
+        InlineKeyboardButton(
+            text=label, callback_data=GlanceCallback(shop=shop, practice=place).pack()
+        )
+        for place, label in topics
+    ]
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            buttons[start : start + GLANCE_BUTTONS_PER_ROW]
+            for start in range(0, len(buttons), GLANCE_BUTTONS_PER_ROW)
         ]
     )
 

@@ -1,4 +1,5 @@
-"""What the bot says when a shop's policy is silent on the practice a customer asks about.
+"""What the bot says about the practices of a policy: their titles on the policy-at-a-glance
+card, and what it says when a shop's policy is silent on the practice a customer asks about.
 
 One sentence per practice of indexer/data/taxonomy.toml ("KIVI's policy does not say how
 long it keeps your data"), and, where the law settles the matter whatever the policy says,
@@ -80,3 +81,51 @@ def law_note(practice: str) -> str | None:
         ),
     }
     return notes.get(practice)
+
+
+def practice_title(practice: str) -> str:
+    """What the practice is about, as a line of the policy-at-a-glance card."""
+    titles = {
+        "identity": _("Who is responsible for your data"),
+        "collection": _("What data is collected"),
+        "purposes": _("What your data is used for"),
+        "legal_basis": _("The legal grounds for using your data"),
+        "sharing": _("Who receives your data"),
+        "transfers": _("Whether your data leaves the EU"),
+        "retention": _("How long your data is kept"),
+        "security": _("How your data is protected"),
+        "cookies": _("Cookies and tracking"),
+        "marketing": _("Marketing messages and newsletters"),
+        "rights": _("Your rights over your data"),
+        "minors": _("Children's data"),
+        "contact": _("Whom to contact about your data"),
+        "dpo": _("The data protection officer"),
+        "complaints": _("Complaining to a data protection authority"),
+        "changes": _("Changes to the policy"),
+        "automated_decisions": _("Automated decisions and profiling"),
+    }
+    return titles.get(practice, practice)
+
+
+def practice_label(practice: str) -> str:
+    """The practice in a word or two, for a button under the card."""
+    labels = {
+        "identity": _("Controller"),
+        "collection": _("Data collected"),
+        "purposes": _("Purposes"),
+        "legal_basis": _("Legal grounds"),
+        "sharing": _("Recipients"),
+        "transfers": _("Transfers abroad"),
+        "retention": _("Retention"),
+        "security": _("Security"),
+        "cookies": _("Cookies"),
+        "marketing": _("Marketing"),
+        "rights": _("Your rights"),
+        "minors": _("Children"),
+        "contact": _("Contact"),
+        "dpo": _("DPO"),
+        "complaints": _("Complaints"),
+        "changes": _("Policy changes"),
+        "automated_decisions": _("Automated decisions"),
+    }
+    return labels.get(practice, practice)

@@ -32,6 +32,7 @@ from typing import Any, Literal
 
 from indexer.build import PASSAGES_FILE, build_index, read_passages
 from indexer.changes import PolicyDiff, describe, diff_passages
+from indexer.coverage import PolicyCoverage, ShopNotInIndexError, version_coverage
 from indexer.embedding import Embedder
 from indexer.errors import IndexNotFoundError, PolicyError
 from indexer.passages import Passage
@@ -82,6 +83,8 @@ class PolicyUpdate:
     previous_index_version: int | None
     diff: PolicyDiff
     warnings: tuple[str, ...] = ()  # the upload check's (policy_check.CheckedPolicy)
+    # What the shop's policy covers now, with the art. 13 check (None: no passage is left).
+    coverage: PolicyCoverage | None = None
 
     def describe(self) -> list[str]:
         """In a few English lines, for admins and the CLI."""
@@ -92,6 +95,7 @@ class PolicyUpdate:
             f"index v{self.index_version}.",
             *describe(self.diff),
             *(f"Note: {warning}" for warning in self.warnings),
+            *(self.coverage.check_lines() if self.coverage is not None else ()),
         ]
 
 
@@ -181,6 +185,13 @@ def _document_passages(
         for passage in read_passages(folder / PASSAGES_FILE)
         if passage.shop_id == shop_id and passage.document == path
     ]
+
+
+def _coverage(settings: IndexerSettings, manifest: Manifest, shop_id: str) -> PolicyCoverage | None:
+    try:
+        return version_coverage(settings.index_dir, manifest.name, shop_id)
+    except ShopNotInIndexError:
+        return None
 
 
 def _next_version(previous: PolicyDocument | None, today: date) -> str:
@@ -281,6 +292,7 @@ def add_policy(
             previous_index_version=serving.version if serving else None,
             diff=diff_passages(before, checked.passages),
             warnings=checked.warnings,
+            coverage=_coverage(settings, manifest, shop.id),
         )
         _append_history(
             shop.folder,
@@ -404,6 +416,7 @@ def rollback_policy(
             index_version=manifest.version,
             previous_index_version=serving.version if serving else None,
             diff=diff_passages(before, after),
+            coverage=_coverage(settings, manifest, shop.id),
         )
         _append_history(
             shop.folder,

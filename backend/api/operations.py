@@ -28,6 +28,7 @@ from backend.api.schemas import (
     Outcomes,
     PolicyChangeList,
     PolicyChangeView,
+    PolicyCoverageView,
     RequestPage,
     RequestView,
     RotateSecret,
@@ -394,6 +395,17 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
         "The shop's latest policy changes (up to 50), newest first",
         "policies",
         response=PolicyChangeList,
+    ),
+    Operation(
+        "GET",
+        f"{PREFIX}/policies/{{shop_id}}/coverage",
+        policies.read_policy_coverage,
+        "getPolicyCoverage",
+        "What the shop's policy covers, practice by practice (with the sections), and the "
+        "disclosures GDPR art. 13 expects that it lacks",
+        "policies",
+        response=PolicyCoverageView,
+        errors=(404,),
     ),
     Operation(
         "GET",

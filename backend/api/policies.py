@@ -9,6 +9,7 @@ something, as it has no policy of the shop to change.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Final
 
@@ -17,9 +18,10 @@ from aiohttp import web
 from backend.api.context import context, shop_of
 from backend.api.idempotency import json_response
 from backend.api.problems import ProblemError
-from backend.api.schemas import PolicyChangeList, PolicyChangeView
+from backend.api.schemas import PolicyChangeList, PolicyChangeView, PolicyCoverageView
 from backend.policies import PolicyDesk, publish_policy, recent_changes, roll_back_policy
-from indexer.errors import PolicyError
+from indexer.coverage import ShopNotInIndexError, serving_coverage
+from indexer.errors import IndexNotFoundError, PolicyError
 from indexer.language import SUPPORTED
 from indexer.policy_check import PolicyTooLargeError, UnsupportedPolicyTypeError
 from indexer.policy_update import (
@@ -157,3 +159,19 @@ async def list_policy_changes(request: web.Request) -> web.Response:
         changes = await recent_changes(session, shop_of(request), limit=50)
     page = PolicyChangeList(items=[PolicyChangeView.of(change) for change in changes])
     return json_response(200, page.model_dump(mode="json"))
+
+
+async def read_policy_coverage(request: web.Request) -> web.Response:
+    """What the shop's policy as served covers, and the art. 13 disclosures it lacks. The
+    path names the shop; a key reads only its own (another shop's is not found)."""
+    shop_id = request.match_info["shop_id"]
+    unknown = ProblemError(404, "Not found", "this shop has no policy on this server")
+    if shop_id != shop_of(request):
+        raise unknown
+    desk = _desk(request)
+    try:
+        coverage = await asyncio.to_thread(serving_coverage, desk.settings.index_dir, shop_id)
+    except (IndexNotFoundError, ShopNotInIndexError) as error:
+        raise unknown from error
+    view = PolicyCoverageView.model_validate(coverage.summary())
+    return json_response(200, view.model_dump(mode="json"))

@@ -4,7 +4,7 @@ in and, through their JSON Schemas, document both directions in the OpenAPI spec
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -45,14 +45,47 @@ EMAIL_FORM = (
     r"@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,3}$"
 )
 Email = Annotated[str, Field(max_length=254, json_schema_extra={"pattern": EMAIL_FORM})]
+# A text that is kept and shown (a reason, a system name, a legal basis): a visible
+# character at least, and no control character but tab and line feed. Documented
+# conservatively: the domain also refuses bidirectional, zero-width, private-use and
+# unassigned characters (backend/text_safety.py), which JSON Schema's regular expressions
+# cannot all name portably.
+_PLAIN = r"[^\x00-\x08\x0b-\x1f\x7f-\x9f]*"
+TEXT_FORM = rf"^{_PLAIN}[^\s\x00-\x1f\x7f-\x9f]{_PLAIN}$"
+Reason = Annotated[
+    str, Field(min_length=1, max_length=2000, json_schema_extra={"pattern": TEXT_FORM})
+]
+SystemName = Annotated[
+    str, Field(min_length=1, max_length=100, json_schema_extra={"pattern": TEXT_FORM})
+]
 
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def examples(*bodies: dict[str, Any]) -> ConfigDict:
+    """A body's examples in the document: what a shop's developer reads first, and what
+    schemathesis mixes into the data it generates."""
+    return ConfigDict(json_schema_extra={"examples": list(bodies)})
+
+
+ERASED: Final = {"system": "crm", "outcome": "erased"}
+RETAINED: Final = {
+    "system": "accounting",
+    "outcome": "retained",
+    "legal_basis": "Invoices are kept for ten years under tax law.",
+    "retained_until": "2035-12-31",
+}
+
+
 class CreateRequest(Body):
     """A request the shop received elsewhere and verified itself."""
+
+    model_config = examples(
+        {"kind": "deletion", "email": "anna@example.org"},
+        {"kind": "access", "email": "ben@example.com", "deadline_months": 1},
+    )
 
     kind: Kind
     email: Email
@@ -64,31 +97,61 @@ class Verify(Body):
 
 
 class Extend(Body):
+    model_config = examples(
+        {"months": 1, "reason": "Your data is spread over three systems; we need more time."}
+    )
+
     months: int = Field(ge=1, le=2)
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: Reason
 
 
 class Deny(Body):
+    model_config = examples(
+        {"reason_code": "no_customer_match", "reason_text": "We hold no account for this address."}
+    )
+
     reason_code: DenialReason
-    reason_text: str = Field(min_length=1, max_length=2000)
+    reason_text: Reason
 
 
 class Outcome(Body):
-    system: str = Field(min_length=1, max_length=100)
+    # Data kept needs its legal basis and the date it goes; the domain refuses it without.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"outcome": {"const": "retained"}}, "required": ["outcome"]},
+            "then": {
+                "required": ["legal_basis", "retained_until"],
+                "properties": {
+                    "legal_basis": {"type": "string", "pattern": TEXT_FORM},
+                    "retained_until": {"type": "string", "format": "date"},
+                },
+            },
+        }
+    )
+
+    system: SystemName
     outcome: OutcomeValue
     legal_basis: str | None = Field(default=None, max_length=2000)
     retained_until: date | None = None
 
 
 class Outcomes(Body):
+    model_config = examples({"outcomes": [ERASED]}, {"outcomes": [ERASED, RETAINED]})
+
     outcomes: list[Outcome] = Field(min_length=1, max_length=100)
 
 
 class Complete(Body):
+    # With the last outcomes (a deletion), or nothing more to say (an access request whose
+    # export is uploaded, a deletion whose outcomes were all reported).
+    model_config = examples({"outcomes": [ERASED, RETAINED]}, {})
+
     outcomes: list[Outcome] = Field(default_factory=list, max_length=100)
 
 
 class SuppressionCheck(Body):
+    model_config = examples({"emails": ["anna@example.org", "ben@example.com"]})
+
     emails: list[Email] = Field(min_length=1, max_length=1000)
 
 
@@ -101,6 +164,11 @@ def _all_events() -> list[EventType]:
 
 
 class CreateEndpoint(Body):
+    model_config = examples(
+        {"url": "https://shop.example.com/hooks/privacy"},
+        {"url": "https://shop.example.com/hooks/verified", "events": ["privacy_request.verified"]},
+    )
+
     url: str = Field(
         max_length=2000,
         # What the form check accepts: http(s), a host, an optional port and path, no
@@ -111,6 +179,8 @@ class CreateEndpoint(Body):
 
 
 class RotateSecret(Body):
+    model_config = examples({"overlap_hours": 24})
+
     overlap_hours: float | None = Field(default=None, ge=0, le=24 * 7)
 
 
@@ -263,6 +333,32 @@ class Problem(BaseModel):
     errors: list[dict[str, str]] | None = None
 
 
+class CoveredPractice(BaseModel):
+    practice: str = Field(description="a practice of the taxonomy (indexer/data/taxonomy.toml)")
+    sections: list[str] = Field(description="the titles of the sections that cover it")
+
+
+class MissingDisclosure(BaseModel):
+    disclosure: str
+    article: str = Field(description="where GDPR art. 13 asks for it, e.g. 13(2)(a)")
+    about: str
+    where_applicable: bool = Field(
+        description="required only when the shop does it (has a DPO, transfers data abroad)"
+    )
+    practices: list[str] = Field(description="the practices not covered that would disclose it")
+
+
+class PolicyCoverageView(BaseModel):
+    """What the shop's policy covers, practice by practice, and which disclosures GDPR
+    art. 13 expects that it lacks."""
+
+    shop: str
+    index_version: int
+    covered: list[CoveredPractice]
+    not_covered: list[str]
+    missing_disclosures: list[MissingDisclosure]
+
+
 class PolicyChangeView(BaseModel):
     """A new version of the shop's policy published, or the previous one restored, with
     the sections that changed (matched by title, numbering ignored)."""
@@ -282,6 +378,8 @@ class PolicyChangeView(BaseModel):
     # What the upload check noticed but let through, e.g. addresses hidden as
     # "[email protected]" by the web page the policy was copied from.
     warnings: list[str]
+    # The art. 13 check of the policy after the change (null: recorded before the check).
+    coverage: PolicyCoverageView | None
     created_at: datetime
     announced_at: datetime | None
 
@@ -303,6 +401,9 @@ class PolicyChangeView(BaseModel):
             reworded=list(summary.get("reworded") or []),
             unchanged=int((summary.get("counts") or {}).get("unchanged", 0)),
             warnings=[str(warning) for warning in summary.get("warnings") or []],
+            coverage=PolicyCoverageView.model_validate(summary["coverage"])
+            if summary.get("coverage")
+            else None,
             created_at=change.created_at,
             announced_at=change.announced_at,
         )

@@ -146,6 +146,10 @@ async def on_menu(
         from bot.routers.handoff import ask_for_person  # builds on this package's routers
 
         await ask_for_person(message, query.from_user, customer, services)
+    elif action == "glance":
+        from bot.routers.glance import glance_or_shops  # builds on this package's routers
+
+        await glance_or_shops(message, services, customer)
     elif action == "privacy":
         await message.answer(await privacy_text(services, customer))
     elif action == "language":

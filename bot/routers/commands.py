@@ -1,4 +1,5 @@
-"""Commands: /start (with a shop deep link), /help, /shop, /language, /privacy, /forget."""
+"""Commands: /start (with a shop deep link), /help, /shop, /language, /privacy, /forget
+(/summary: bot.routers.glance)."""
 
 from __future__ import annotations
 
@@ -47,6 +48,7 @@ def help_text(shop_name: str | None) -> str:
                 "Commands: /shop to choose the shop, /language to change my language, /privacy to "
                 "see what I store about you, /forget to erase it."
             ),
+            _("/summary shows what the shop's privacy policy covers, at a glance."),
             _("Privacy requests: /requests lists yours, /cancel stops the one you are starting."),
             _(
                 "/human puts you through to a person at the shop; /notify tells you when its "
