@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import html
 import re
+from pathlib import Path
 
-from indexer.coverage import serving_coverage
+from bot.glance import render_glance
+from bot.i18n import create_i18n
+from indexer.coverage import policy_coverage, serving_coverage
+from indexer.passages import Passage
 from indexer.topics import practice_ids
 from tests.bot.conftest import Assistant
 from tests.bot.test_admin import folders, send_policy, shop_assistant
@@ -130,3 +134,20 @@ async def test_an_admins_upload_is_answered_with_the_check(shop_assistant: Assis
     assert "Disclosure check (GDPR art. 13):" in text
     assert "Missing: the right to lodge a complaint with a supervisory authority" in text
     assert "Topics covered:" in text and "marketing" in text
+
+
+def test_a_card_of_a_huge_policy_stays_within_the_limits(tmp_path: Path) -> None:
+    # Escaped, "&" takes five characters: two such titles a line would not fit.
+    titles = [f"{n} " + "R&D " * 30 for n in range(40)]
+    passages = [
+        Passage("big", "p.txt", "Policy", "1", title, "text", n, "en", (), practice_ids())
+        for n, title in enumerate(titles)
+    ]
+    coverage = policy_coverage("big", passages)
+    i18n = create_i18n(tmp_path)
+    with i18n.context(), i18n.use_locale("en"):
+        text, keyboard = render_glance(coverage, "Big Shop", "en")
+    assert len(text) <= TELEGRAM_LIMIT and text.count("✓") == len(practice_ids())
+    assert "…" in text  # long section titles are shortened
+    assert text.count("+39") == len(practice_ids())  # one section title a line, not two
+    assert sum(len(row) for row in keyboard.inline_keyboard) == len(practice_ids())
