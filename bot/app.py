@@ -44,7 +44,7 @@ from bot.dispatcher import build_dispatcher
 from bot.handoff.tasks import run_handoff_tasks
 from bot.i18n import create_i18n
 from bot.index_follow import IndexFollower, index_switched
-from bot.local_chat import LocalChat
+from bot.local_chat import TerminalSession, run_local_chat, terminal_lines
 from bot.notices import NoticeRelay
 from bot.outgoing import SendingLimits, pin_response_types
 from bot.request_cards.worker import RequestCardWorker
@@ -202,14 +202,22 @@ async def serve(
     handled are finished, then the background senders, then (by the caller's
     `running_services`) the outbox worker's deliveries in flight."""
     settings = services.settings
+    api_settings = api_settings or ApiSettings()
     if settings.bot_token is None:
         # A terminal chat reads better without a log line after every message.
         logging.getLogger("aiogram").setLevel(logging.WARNING)
-        await LocalChat(dispatcher).run(lambda: input("> "), settings.default_shop or "")
+        await run_local_chat(
+            dispatcher,
+            services,
+            i18n,
+            export_policy=api_settings.export_policy(),
+            read_line=terminal_lines(),
+            start_payload=settings.default_shop or "",
+            session=TerminalSession(downloads=PROJECT_ROOT / "var" / "local-chat"),
+        )
         return
     stop = stop or asyncio.Event()
     bot = telegram_bot(settings, shared)
-    api_settings = api_settings or ApiSettings()
     relay = NoticeRelay(
         bot,
         services,

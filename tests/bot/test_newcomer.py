@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
+import io
+import queue
 import re
+from pathlib import Path
+from typing import Any
 
 from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from backend.models import ConversationRecord
-from tests.bot.conftest import Assistant
+from backend.models import ConversationRecord, PrivacyRequest
+from backend.privacy_requests import SmtpSettings, complete
+from backend.privacy_requests.exports import ExportPolicy
+from backend.privacy_requests.fulfilment import SystemOutcome
+from bot.dispatcher import build_dispatcher
+from bot.i18n import create_i18n
+from bot.local_chat import LocalChat, TerminalSession, run_local_chat, terminal_lines
+from tests.bot.conftest import Assistant, assistant_running
 from tests.bot.test_front_line import labels
-from tests.bot.test_privacy_request_flows import start_until_code
+from tests.bot.test_notices import EXPORT, T0, completed, shop_does, with_export, working
+from tests.bot.test_privacy_request_flows import ANN, requests_in_database, start_until_code
 
 
 async def test_a_hidden_address_is_quoted_as_the_shops_contact_address(
@@ -121,3 +134,127 @@ async def test_forget_says_privacy_requests_are_kept_and_requests_still_shows_th
     # Without requests, nothing is left and it says so.
     empty = (await assistant.say("/forget", user_id=1002)).params["text"]
     assert "Nothing about you is left in this bot." in empty and "months" not in empty
+
+
+class TerminalUser:
+    """Someone at the local terminal chat: types lines, reads what it prints."""
+
+    def __init__(self, session: TerminalSession) -> None:
+        self.session = session
+        self.lines: queue.Queue[str] = queue.Queue()
+
+    def read_line(self) -> str:  # in the chat's reading thread
+        try:
+            return self.lines.get(timeout=60)
+        except queue.Empty:
+            raise EOFError from None
+
+    @property
+    def shown(self) -> str:
+        out = self.session.out
+        assert isinstance(out, io.StringIO)
+        return out.getvalue()
+
+    async def sees(self, text: str, after: int = 0) -> str:
+        """Waits until `text` is printed (after the first `after` characters)."""
+        for _ in range(600):
+            if text in self.shown[after:]:
+                return self.shown[after:]
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"never shown: {text!r}; shown:\n{self.shown[after:]}")
+
+    def types(self, line: str) -> int:
+        mark = len(self.shown)
+        self.lines.put(line)
+        return mark
+
+    def presses(self, label: str) -> int:
+        [*_, number] = re.findall(rf"\[(\d+)\] [^\[\]]*{re.escape(label)}", self.shown)
+        return self.types(number)
+
+
+async def request_in_the_terminal(user: TerminalUser, box: Any, button: str) -> None:
+    """A request made in the terminal and verified with the code from `box` (a Mailbox)."""
+    await user.sees(f"] {button}", user.types("/start webstore"))  # the menu
+    await user.sees("Shall I start it?", user.presses(button))
+    await user.sees("e-mail address", user.presses("Confirm"))
+    await user.sees("6-digit code", user.types(ANN))
+    count = len(box.sent_to(ANN))
+    await user.sees("Confirmed:", user.types(await box.code_for(ANN, count)))
+
+
+async def test_the_local_chat_hears_what_happens_to_its_requests(
+    tmp_path: Path, corpus_index: Path, mailbox: tuple[Any, SmtpSettings]
+) -> None:
+    box, smtp = mailbox
+    async with assistant_running(tmp_path, corpus_index, polling=False, smtp=smtp) as assistant:
+        i18n = create_i18n(tmp_path / "local-locales")
+        user = TerminalUser(TerminalSession(io.StringIO(), downloads=tmp_path / "downloads"))
+        chat = asyncio.create_task(
+            run_local_chat(
+                build_dispatcher(assistant.services, i18n),
+                assistant.services,
+                i18n,
+                export_policy=ExportPolicy(),
+                read_line=user.read_line,
+                session=user.session,
+                start_payload="webstore",
+                language="en",
+                notice_seconds=0.1,
+            )
+        )
+        await request_in_the_terminal(user, box, "Delete my data")
+        [deletion] = await requests_in_database(assistant)
+        mark = len(user.shown)
+        await shop_does(assistant, deletion.id, working)
+        await user.sees("Online Store has started working on your request", mark)
+
+        async def erased(session: AsyncSession, request: PrivacyRequest) -> None:
+            outcome = SystemOutcome("Customer accounts", "erased")
+            await complete(session, request, outcomes=[outcome], now=T0)
+
+        mark = len(user.shown)
+        await shop_does(assistant, deletion.id, erased)
+        await user.sees("• Customer accounts: your data was deleted.", mark)
+
+        await request_in_the_terminal(user, box, "Get a copy of my data")
+        access = next(r for r in await requests_in_database(assistant) if r.kind == "access")
+        mark = len(user.shown)
+        await shop_does(assistant, access.id, working, with_export, completed)
+        printed = await user.sees("[a file was sent: ", mark)
+        [path] = re.findall(r"\[a file was sent: (.+)\]", printed)
+        assert await asyncio.to_thread(Path(path).read_bytes) == EXPORT
+        assert Path(path).parent == tmp_path / "downloads"
+        assert "here is the copy of your data" in printed
+        user.types("/quit")
+        await asyncio.wait_for(chat, 30)
+
+
+async def test_invalid_utf8_typed_in_the_terminal_is_answered_like_odd_text(
+    tmp_path: Path, corpus_index: Path
+) -> None:
+    typed = b"\xff\xfe\xfd\n" + b"How long do you keep my data? \xc3\n" + b"/quit\n"
+    async with assistant_running(tmp_path, corpus_index, polling=False) as assistant:
+        i18n = create_i18n(tmp_path / "local-locales")
+        out = io.StringIO()
+        session = TerminalSession(out)
+        await run_local_chat(
+            build_dispatcher(assistant.services, i18n),
+            assistant.services,
+            i18n,
+            export_policy=ExportPolicy(),
+            read_line=terminal_lines(io.BytesIO(typed), out),
+            start_payload="webstore",
+            session=session,
+            language="en",
+        )
+        # What input() hands over in a C locale: the bytes as lone surrogates.
+        escaped = iter([b"caf\xc3 \xff?".decode("utf-8", "surrogateescape"), "/quit"])
+        await LocalChat(build_dispatcher(assistant.services, i18n), session, "en").run(
+            lambda: next(escaped), "webstore"
+        )
+    shown = out.getvalue()
+    assert "Sorry, something went wrong" not in shown and "Traceback" not in shown
+    assert "Data retention" in shown and "  │ " in shown  # the second line, answered
+    replies = shown.split("\n> ")
+    assert len(replies) >= 3 and all(reply.strip() for reply in replies)
