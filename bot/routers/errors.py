@@ -1,5 +1,11 @@
 """The last line of defence: an unexpected error gets an apology, and the bot keeps serving.
 
+When the apology cannot be sent either (the Bot API or Redis does not answer), the error
+is raised on: the webhook then does not answer 200, the update's claim is released, and
+Telegram delivers the update again, instead of it being recorded as answered with nothing
+said to the customer. A refusal (the customer blocked the bot) still ends the update:
+sending it again would not help.
+
 The log line names the error and the update's id and type, never its text or the user.
 """
 
@@ -8,6 +14,12 @@ from __future__ import annotations
 import logging
 
 from aiogram import Router
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNotFound,
+    TelegramUnauthorizedError,
+)
 from aiogram.types import ErrorEvent, Message
 from aiogram.utils.i18n import get_i18n
 from aiogram.utils.i18n import gettext as _
@@ -16,6 +28,8 @@ from bot.i18n import customer_language
 from bot.middlewares.customer import Customer
 
 log = logging.getLogger("bot.errors")
+# Telegram answered and refused the apology: it would refuse it again.
+REFUSALS = (TelegramBadRequest, TelegramForbiddenError, TelegramNotFound, TelegramUnauthorizedError)
 
 
 async def on_error(event: ErrorEvent, customer: Customer | None = None) -> bool:
@@ -43,8 +57,14 @@ async def on_error(event: ErrorEvent, customer: Customer | None = None) -> bool:
             with get_i18n().use_locale(language):
                 apology = _("Sorry, something went wrong on my side. Please try again in a moment.")
             await message.answer(apology)
-        except Exception:  # the apology must never raise in its turn
-            log.warning("could not send the apology for update %s", update.update_id)
+        except REFUSALS:
+            log.warning("the apology for update %s was refused", update.update_id)
+        except Exception:
+            log.warning(
+                "could not send the apology for update %s; left for Telegram to deliver again",
+                update.update_id,
+            )
+            raise event.exception from None
     return True
 
 

@@ -144,3 +144,49 @@ async def test_the_first_reply_finishes_the_claim_before_the_handler_ends() -> N
             assert await claims.claim(78) == "new"
         finally:
             await bot.session.close()
+
+
+async def test_an_update_whose_apology_could_not_be_sent_comes_again(
+    tmp_path: Path, corpus_index: Path
+) -> None:
+    """benchmarks.faults found this: with Redis silent, a handler failed, its apology could
+    not be sent either, and the update was recorded as answered: the customer got nothing
+    and Telegram's next delivery was told "handled already". A failed apology now leaves
+    the update unanswered (a 5xx), so that Telegram delivers it again; a refusal (the
+    customer blocked the bot) still ends it, or Telegram would send it for ever."""
+    async with webhook_assistant(tmp_path, corpus_index, MemoryUpdateClaims()) as (assistant, _):
+        fake, engine = assistant.fake, assistant.services.engine
+        await fake.wait_for("setWebhook")
+        assert (
+            await fake.deliver_webhook(fake.message_update("/start webstore", user_id=601)) == 200
+        )
+        await fake.wait_for("sendMessage")
+        original = engine.understand
+
+        async def broken(*args: object, **kwargs: object) -> object:
+            engine.understand = original  # type: ignore[method-assign]
+            raise TimeoutError("Redis did not answer")
+
+        engine.understand = broken  # type: ignore[method-assign]
+        fake.fail_next(
+            "sendMessage", error_code=500, description="Internal Server Error", retry_after=None
+        )
+        question = fake.message_update("Do you sell my data?", user_id=601)
+        assert await fake.deliver_webhook(question) >= 500  # 504: the TimeoutError
+        # Telegram delivers it again, and this time it is answered.
+        assert await fake.deliver_webhook(dict(question)) == 200
+        replies = [c for c in fake.calls_to("sendMessage") if c.params["chat_id"] == 601]
+        assert len(replies) == 3 and replies[1].status == 500 and replies[2].ok
+        assert "went wrong" not in replies[2].params["text"]
+
+        engine.understand = broken  # type: ignore[method-assign]
+        fake.fail_next(
+            "sendMessage",
+            error_code=403,
+            description="Forbidden: bot was blocked by the user",
+            retry_after=None,
+        )
+        blocked = fake.message_update("Do you keep my data?", user_id=601)
+        assert await fake.deliver_webhook(blocked) == 200
+        assert await fake.deliver_webhook(dict(blocked)) == 200  # "handled already"
+        assert len([c for c in fake.calls_to("sendMessage") if c.params["chat_id"] == 601]) == 4
