@@ -161,8 +161,10 @@ def cmd_policy(args: argparse.Namespace, settings: BackendSettings) -> int:
     except NothingToRollBackError:
         print(f"error: {args.shop} has no upload left to roll back", file=sys.stderr)
     except PolicyError as exc:
-        # The serving index and the knowledge folder are as they were.
-        print(f"error: refused: {exc.reason}", file=sys.stderr)
+        # The serving index and the knowledge folder are as they were. The upload's own
+        # problem is its reason; any other file's (a shop.toml that is not TOML) is named.
+        upload = args.file.name if args.action == "add" else None
+        print(f"error: refused: {exc.reason if exc.path == upload else exc}", file=sys.stderr)
     return 1
 
 

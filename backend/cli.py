@@ -33,6 +33,7 @@ from backend.runtime import backend_running, stop_on_signals
 from backend.settings import BackendSettings
 from backend.settings_check import SettingsError, error_line, load
 from backend.webhooks.settings import WebhookSettings
+from indexer.errors import PolicyError
 from indexer.settings import IndexerSettings
 from indexer.shops import load_shops
 
@@ -192,4 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except (SQLAlchemyError, OSError) as exc:
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    except PolicyError as exc:  # a shop.toml that cannot be read: the file, line and problem
+        print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -57,7 +57,7 @@ from bot.update_claims import mark_answered_after_send
 from bot.webhook import serve_webhook
 from indexer.build import build_index
 from indexer.embedding import embedder_for
-from indexer.errors import IndexNotFoundError
+from indexer.errors import IndexNotFoundError, PolicyError
 from indexer.intents import IntentRecogniser
 from indexer.retriever import Retriever
 from indexer.settings import PROJECT_ROOT, IndexerSettings
@@ -96,6 +96,9 @@ async def running_services(
     request_settings = request_settings or PrivacyRequestSettings()
     smtp_settings = smtp_settings or SmtpSettings()
     api_settings = api_settings or ApiSettings()
+    # The shops first: a shop.toml that cannot be read stops the start before the database
+    # or the model is touched.
+    shops = ShopDirectory.from_knowledge(indexer_settings.knowledge_dir)
     database = Database(backend_settings.database_url)
     await database.migrate()
     retriever = await asyncio.to_thread(load_retriever, indexer_settings)
@@ -107,7 +110,7 @@ async def running_services(
         settings=bot_settings,
         engine=engine,
         database=database,
-        shops=ShopDirectory.from_knowledge(indexer_settings.knowledge_dir),
+        shops=shops,
         pseudonym_key=backend_settings.pseudonym_key.get_secret_value(),
         # Keyed like rules_from_environment, but with the settings this process was given.
         request_rules=request_settings.rules(backend_settings.pseudonym_key.get_secret_value()),
@@ -302,7 +305,9 @@ def main() -> int:
     try:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(run(config))
-    except OSError as exc:  # a port taken, a folder not writable: said in one line
+    except (OSError, PolicyError) as exc:
+        # A port taken, a folder not writable, a shop.toml that is not TOML (the file, the
+        # line and the problem): said in one line.
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -16,6 +16,7 @@ import pytest
 
 from backend.cli import main
 from backend.settings import PROJECT_ROOT
+from tests.support.broken_knowledge import broken_knowledge
 
 KEY = "k" * 40
 
@@ -122,3 +123,24 @@ def test_serve_stops_at_a_bad_setting_with_one_line_before_the_database(
     assert line.startswith(expected)
     assert "too-short" not in line  # a secret is named, never shown
     assert not database.parent.exists()
+
+
+def test_a_shop_toml_that_is_not_toml_is_named_in_one_line(
+    env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    shop_toml = broken_knowledge(tmp_path)
+    monkeypatch.setenv("INDEXER_KNOWLEDGE_DIR", str(shop_toml.parent.parent))
+    monkeypatch.setenv("INDEXER_INDEX_DIR", str(tmp_path / "index"))
+    expected = f"{shop_toml}: not valid TOML: Invalid value (at line 3, column 8)"
+    assert main(["apikey", "create", "--shop", "webstore"]) == 1
+    assert capsys.readouterr().err.splitlines() == [f"error: {expected}"]
+    assert main(["staff", "grant", "--shop", "webstore", "--user", "7", "--role", "admin"]) == 1
+    assert capsys.readouterr().err.splitlines() == [f"error: {expected}"]
+    upload = tmp_path / "policy.md"
+    upload.write_text("# Privacy\n\nWe keep your data.\n", encoding="utf-8")
+    command = ["policy", "add", "--shop", "webstore", "--language", "en", str(upload)]
+    assert main(command) == 1
+    assert capsys.readouterr().err.splitlines() == [f"error: refused: {expected}"]

@@ -13,6 +13,7 @@ import pytest
 from backend.settings_check import SettingsError
 from bot.startup import load_config
 from indexer.settings import PROJECT_ROOT
+from tests.support.broken_knowledge import broken_knowledge
 
 KEY = "k" * 40
 
@@ -119,3 +120,31 @@ def test_replicas_without_redis_are_advised_against(monkeypatch: pytest.MonkeyPa
     assert line.startswith("PostgreSQL without REDIS_URL")
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
     assert load_config().advice() == []
+
+
+def test_a_shop_toml_that_is_not_toml_stops_the_app_with_one_line(tmp_path: Path) -> None:
+    shop_toml = broken_knowledge(tmp_path)
+    database = tmp_path / "never" / "db.sqlite3"
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+        "PSEUDONYM_KEY": KEY,
+        "INDEXER_KNOWLEDGE_DIR": str(shop_toml.parent.parent),
+        "INDEXER_INDEX_DIR": str(tmp_path / "index"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "bot"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"error: {shop_toml}: not valid TOML: Invalid value (at line 3, column 8)"
+    ]
+    assert not database.parent.exists()  # stopped before the database was touched

@@ -12,6 +12,7 @@ import pytest
 
 from indexer.settings import PROJECT_ROOT
 from tests.indexer.conftest import write_shop
+from tests.support.broken_knowledge import broken_knowledge
 
 
 def run(*args: str, index: Path, knowledge: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -94,3 +95,13 @@ def test_eval_rejects_a_broken_question_file(tmp_path: Path) -> None:
 def test_every_command_has_help(command: str, tmp_path: Path) -> None:
     result = run(command, "--help", index=tmp_path)
     assert result.returncode == 0 and "--json" in result.stdout
+
+
+def test_a_shop_toml_that_is_not_toml_stops_the_build_with_one_line(tmp_path: Path) -> None:
+    shop_toml = broken_knowledge(tmp_path)
+    done = run("build", index=tmp_path / "index", knowledge=shop_toml.parent.parent)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"error: {shop_toml}: not valid TOML: Invalid value (at line 3, column 8)"
+    ]
+    assert not (tmp_path / "index" / "CURRENT").exists()
