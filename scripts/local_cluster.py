@@ -1,6 +1,11 @@
 """Start what compose.yaml would start, as plain processes on loopback, against the local
 PostgreSQL and Redis: `scripts/run-local-cluster` (or `python scripts/local_cluster.py`).
 
+What it cannot start without is said before anything starts: a bot token (BOT_TOKEN, and
+WEBHOOK_URL for more than one replica, from --set or the env file) and the database, which
+the `migrate` step changes, so it is never chosen for you: --database-url (or --set
+DATABASE_URL=...) names it.
+
 compose.yaml is the single source of truth: the one-shot services the app depends on
 (`condition: service_completed_successfully`: migrate, index) run first, in dependency
 order, to completion, each with its compose command and environment; then N replicas of
@@ -73,7 +78,6 @@ ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "compose.yaml"
 DOCKERIGNORE = ROOT / ".dockerignore"
 CONTAINER_ROOT = PurePosixPath("/app")  # the image's WORKDIR, where the code is
-LOCAL_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
 LOOPBACK = "127.0.0.1"
 # What the Dockerfile's ENV sets that matters to the app (PATH and PYTHONPATH are the
@@ -507,7 +511,12 @@ def parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="an environment value for every process, last word (repeatable)",
     )
-    root.add_argument("--database-url", default=LOCAL_DATABASE_URL)
+    root.add_argument(
+        "--database-url",
+        help="the PostgreSQL database of every process, e.g. "
+        "postgresql+asyncpg://postgres@127.0.0.1:5432/assistant; it is migrated, so it is "
+        "required (or --set DATABASE_URL=...)",
+    )
     root.add_argument("--redis-url", default=LOCAL_REDIS_URL)
     root.add_argument("--web-port", type=int, default=18081, help="WEB_PORT of replica 1")
     root.add_argument("--api-port", type=int, default=18080, help="API_PORT of replica 1")
@@ -552,6 +561,22 @@ def overrides(pairs: Sequence[str]) -> dict[str, str]:
     return values
 
 
+def require_app_settings(given: Mapping[str, str], replicas: int) -> None:
+    """What the app cannot serve without, from --set and the env file, said before anything
+    starts (without a token `python -m bot` would be the local terminal chat)."""
+    if not given.get("BOT_TOKEN"):
+        raise ClusterError(
+            "the app needs a Telegram bot's token (from @BotFather): --set BOT_TOKEN=<token> "
+            "or BOT_TOKEN in .env (--env-file); to try the assistant without one, "
+            "./scripts/run opens a chat in the terminal"
+        )
+    if replicas > 1 and not given.get("WEBHOOK_URL"):
+        raise ClusterError(
+            f"{replicas} replicas need webhook mode: --set WEBHOOK_URL=https://<public "
+            "host>/telegram/webhook or WEBHOOK_URL in .env (long polling serves one replica)"
+        )
+
+
 def start(args: argparse.Namespace) -> int:
     compose = load_compose(args.compose_file)
     app = service(compose, args.service)
@@ -570,16 +595,22 @@ def start(args: argparse.Namespace) -> int:
             f"ports overlap ({sorted(ports)}): choose --web-port, --api-port and --port-step "
             "so that every replica's pair is its own"
         )
-    state: Path = args.state.resolve()
-    state.mkdir(parents=True, exist_ok=True)
-
     env_file = args.env_file
     if env_file is None and not args.no_env_file and (ROOT / ".env").exists():
         env_file = ROOT / ".env"
     from_file = read_env_file(env_file) if env_file is not None and not args.no_env_file else {}
     last_word = overrides(args.set)
-    database_url = last_word.get("DATABASE_URL", args.database_url)
+    require_app_settings({**from_file, **last_word}, replicas)
+    database_url = last_word.get("DATABASE_URL") or args.database_url
+    if not database_url:
+        raise ClusterError(
+            "which database? The migrate step changes it, so none is chosen for you: "
+            "--database-url postgresql+asyncpg://USER@127.0.0.1:5432/NAME "
+            "(or --set DATABASE_URL=...)"
+        )
     redis_url = last_word.get("REDIS_URL", args.redis_url)
+    state: Path = args.state.resolve()
+    state.mkdir(parents=True, exist_ok=True)
     check_reachable(database_url, "the database")
     check_reachable(redis_url, "Redis")
 

@@ -12,6 +12,7 @@ import contextlib
 import importlib.util
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -286,3 +287,25 @@ async def test_two_replicas_start_serve_and_stop_cleanly(
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
             stderr.close()
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        ([], "the app needs a Telegram bot's token"),
+        (["--set", "BOT_TOKEN=1:x"], "2 replicas need webhook mode: --set WEBHOOK_URL="),
+        (["--set", "BOT_TOKEN=1:x", "--set", "WEBHOOK_URL=https://x/y"], "which database?"),
+    ],
+)
+def test_what_the_cluster_needs_is_said_before_anything_starts(
+    tmp_path: Path, given: list[str], said: str
+) -> None:
+    # No token: no replica could serve. No --database-url: nothing is migrated by default
+    # (it used to migrate the local PostgreSQL's `test` database).
+    state = tmp_path / "state"
+    args = cluster.parser().parse_args(
+        ["--state", str(state), "--no-env-file", "--replicas", "2", *given]
+    )
+    with pytest.raises(cluster.ClusterError, match=re.escape(said)):
+        cluster.start(args)
+    assert not state.exists()
