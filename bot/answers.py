@@ -41,12 +41,17 @@ class RenderedAnswer:
     full_section_available: bool
 
 
-def _citation(passage: Passage) -> str:
-    return (
-        f"<b>{escape(passage.section)}</b>\n<i>{escape(passage.document_title)}, "
-        + escape(_("version {version}").format(version=passage.version))
-        + "</i>"
+def _citation(passage: Passage, original: Passage | None = None) -> str:
+    """The section and the document version shown; for a declared translation, also the
+    original it was made from (the text that binds the shop)."""
+    source = f"{passage.document_title}, " + _("version {version}").format(
+        version=passage.version
     )
+    if original is not None:
+        source += "; " + _("translated from {title}, version {version}").format(
+            title=original.document_title, version=original.version
+        )
+    return f"<b>{escape(passage.section)}</b>\n<i>{escape(source)}</i>"
 
 
 def _fit(sentences: list[str], budget: int) -> str:
@@ -105,7 +110,7 @@ def render_answer(
     shown, note = _as_shown(quote, contact_email)
     body = _fit(shown, QUOTE_BUDGET)
     text = (
-        _citation(top)
+        _citation(top, result.hits[0].original)
         + _language_notice(top, customer_language)
         + f"\n<blockquote>{escape(body)}</blockquote>"
         + note

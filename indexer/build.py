@@ -5,15 +5,16 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
+from indexer.alignment import Alignment, align
 from indexer.confidence import topic_prototypes
-from indexer.embedding import Embedder, EmbeddingCache
+from indexer.embedding import Embedder, EmbeddingCache, Vectors
 from indexer.errors import IndexNotFoundError, PolicyError
 from indexer.language import detect_language
 from indexer.loaders import load_document
@@ -44,6 +45,8 @@ class BuildReport:
     seconds: float
     embedded: int
     published: bool = True
+    # How each declared translation lines up with its original (empty when there is none).
+    alignments: list[Alignment] = field(default_factory=list)
 
     @property
     def passages_per_second(self) -> float:
@@ -75,12 +78,59 @@ def shop_passages(shop: Shop, settings: IndexerSettings) -> tuple[list[Passage],
     return passages, hashes
 
 
+def align_translations(
+    shops: list[Shop], passages: list[Passage], vectors: Vectors
+) -> tuple[list[Passage], list[Alignment]]:
+    """Point every passage of a declared translation at the original passage it translates
+    (`Passage.original`); `vectors` are the passages' own, row for row."""
+    aligned = list(passages)
+    alignments: list[Alignment] = []
+    for shop in shops:
+        for document in shop.documents:
+            if document.translation_of is None:
+                continue
+
+            def rows(path: str, shop_id: str = shop.id) -> list[int]:
+                return [
+                    row
+                    for row, passage in enumerate(passages)
+                    if passage.shop_id == shop_id and passage.document == path
+                ]
+
+            source, target = rows(document.translation_of), rows(document.path)
+            alignment = align(
+                [passages[row] for row in source],
+                vectors[source],
+                [passages[row] for row in target],
+                vectors[target],
+            )
+            alignments.append(alignment)
+            for row, found in zip(target, alignment.passage_originals, strict=True):
+                if found is not None:
+                    aligned[row] = passages[row].translating(passages[source[found]].key)
+    return aligned, alignments
+
+
+def _translation_links(shops: list[Shop]) -> dict[str, str]:
+    return {
+        f"{shop.id}/{document.path}": document.translation_of
+        for shop in shops
+        for document in shop.documents
+        if document.translation_of is not None
+    }
+
+
 def _corpus_hash(
-    documents: dict[str, str], settings: IndexerSettings, model_id: str, labeller: str
+    documents: dict[str, str],
+    settings: IndexerSettings,
+    model_id: str,
+    labeller: str,
+    translations: dict[str, str],
 ) -> str:
     material = json.dumps(
         {
             "documents": documents,
+            "translations": translations,
             "model": model_id,
             "labeller": labeller,
             "max_chars": settings.passage_max_chars,
@@ -165,7 +215,13 @@ def build_index(
     sentences, owners = sentence_units(passages)
     serving = _serving_manifest(settings)
     labeller = PracticeLabeller(embedder, cache=settings.index_dir / CACHE_FILE)
-    corpus_hash = _corpus_hash(documents, settings, embedder.model_id, labeller_digest(labeller))
+    corpus_hash = _corpus_hash(
+        documents,
+        settings,
+        embedder.model_id,
+        labeller_digest(labeller),
+        _translation_links(shops),
+    )
     if not force and serving is not None and serving.corpus_hash == corpus_hash:
         return BuildReport(serving, time.perf_counter() - started, 0, published=False)
 
@@ -185,6 +241,7 @@ def build_index(
         passages = [
             passage.with_topics(found) for passage, found in zip(passages, topics, strict=True)
         ]
+        passages, alignments = align_translations(shops, passages, vectors[: len(passages)])
         write_passages(staging / PASSAGES_FILE, passages)
         np.save(staging / PASSAGE_VECTORS, vectors[: len(passages)])
         np.save(staging / SENTENCE_VECTORS, vectors[len(passages) :])
@@ -208,4 +265,4 @@ def build_index(
             aliases={alias: shop.id for shop in shops for alias in shop.aliases},
         )
         publish(settings.index_dir, staging, manifest)
-    return BuildReport(manifest, time.perf_counter() - started, embedded)
+    return BuildReport(manifest, time.perf_counter() - started, embedded, alignments=alignments)

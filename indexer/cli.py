@@ -50,6 +50,7 @@ def _emit(args: argparse.Namespace, payload: Any, human: str) -> None:
 
 
 def cmd_build(args: argparse.Namespace, settings: IndexerSettings) -> int:
+    from indexer.alignment import describe
     from indexer.build import build_index
 
     report = build_index(
@@ -73,12 +74,24 @@ def cmd_build(args: argparse.Namespace, settings: IndexerSettings) -> int:
         "shops": m.shops,
         "model": m.model_id,
         "index_dir": str(settings.index_dir),
+        "translations": [
+            {
+                "translation": a.translation,
+                "original": a.original,
+                "pairs": [[p.translation, p.original, p.similarity] for p in a.pairs],
+                "missing": list(a.missing),
+                "extra": list(a.extra),
+            }
+            for a in report.alignments
+        ],
     }
     human = (
         f"published {m.name}: {m.passage_count} passages ({m.sentence_count} sentences) of "
         f"{len(m.shops)} shops in {report.seconds:.1f} s; embedded {report.embedded} new texts, "
         f"the rest came from the cache"
     )
+    for alignment in report.alignments:
+        human += "\n" + "\n".join(describe(alignment))
     _emit(args, payload, human)
     return 0
 
@@ -201,7 +214,9 @@ def cmd_eval(args: argparse.Namespace, settings: IndexerSettings) -> int:
             human_lines.append(
                 f"        answer@1 {r['answer@1']:.3f} (the quote holds the answer)  | "
                 f"uncovered said {r['uncovered_said']:.3f} (n={r['uncovered']}; by the "
-                f"practice check {r['uncovered_said_silent']:.3f})"
+                f"practice check {r['uncovered_said_silent']:.3f})  | customer_language@1 "
+                f"{r['customer_language@1']['share']:.3f} "
+                f"(n={r['customer_language@1']['n']})"
             )
         if r.get("intents"):
             human_lines.append(

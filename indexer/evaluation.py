@@ -136,8 +136,14 @@ def run(
     vectors = retriever.embed_questions([q.question for q in questions])
     outcomes = []
     for question, vector in zip(questions, vectors, strict=True):
+        # The customer's language is known, as the bot knows the conversation's.
         result = retriever.search(
-            question.question, question.shop, DEPTH, mode=mode, query_vector=vector
+            question.question,
+            question.shop,
+            DEPTH,
+            mode=mode,
+            query_vector=vector,
+            language=question.lang,
         )
         shop_languages = set(retriever.shop_languages(result.shop_id))
         rank = gold_rank(result, question.gold) if question.in_scope else None
@@ -186,6 +192,7 @@ def summarize(outcomes: list[Outcome], mode: Mode = "hybrid") -> dict[str, Any]:
         "out_of_scope": len(out_of_scope),
         "uncovered": len(uncovered),
         "answer@1": round(float(np.mean([o.answer_hit for o in in_scope])), 4) if in_scope else 0.0,
+        "customer_language@1": _customer_language(in_scope),
         "recall@1": overall["recall@1"],
         "recall@3": overall["recall@3"],
         "mrr@10": overall["mrr@10"],
@@ -221,6 +228,38 @@ def summarize(outcomes: list[Outcome], mode: Mode = "hybrid") -> dict[str, Any]:
         )
         if any(o.intent is not None for o in outcomes)
         else None,
+    }
+
+
+def _in_customer_language(outcome: Outcome) -> bool:
+    result = outcome.result
+    return result.answered and result.hits[0].passage.language == outcome.question.lang
+
+
+def _customer_language(in_scope: list[Outcome]) -> dict[str, float | int]:
+    """Among the questions whose shop has a version in the question's language: the share
+    answered with a quote in that language. And among those whose answer itself is written
+    in that language (the gold passage found, in that language: in a document that mixes
+    two languages, some answers exist in one only)."""
+    readable = [o for o in in_scope if o.same_language]
+    written = [
+        o
+        for o in readable
+        if o.rank is not None and o.result.hits[o.rank - 1].passage.language == o.question.lang
+    ]
+
+    def share(outcomes: list[Outcome]) -> float:
+        return (
+            round(float(np.mean([_in_customer_language(o) for o in outcomes])), 4)
+            if outcomes
+            else 0.0
+        )
+
+    return {
+        "share": share(readable),
+        "n": len(readable),
+        "answer_written_in_it": share(written),
+        "n_written": len(written),
     }
 
 

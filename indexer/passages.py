@@ -33,6 +33,9 @@ class Passage:
     sentences: tuple[str, ...] = field(default=(), compare=False)
     # The practices of data/taxonomy.toml the passage covers, labelled at build time.
     topics: tuple[str, ...] = field(default=(), compare=False)
+    # In a declared translation: the key of the original's passage this one translates
+    # (alignment.py), "" when it has no counterpart or is not a translation.
+    original: str = field(default="", compare=False)
 
     @property
     def embedding_text(self) -> str:
@@ -51,6 +54,9 @@ class Passage:
 
     def with_topics(self, topics: tuple[str, ...]) -> Passage:
         return replace(self, topics=topics)
+
+    def translating(self, original: str) -> Passage:
+        return replace(self, original=original)
 
 
 @dataclass

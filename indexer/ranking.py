@@ -37,6 +37,10 @@ class FusionWeights:
     practice: float = 1.0
     evidence: float = 10.0
     rerank_depth: int = 4
+    # Added for a passage in the customer's language when the shop's policy mixes languages
+    # (one document with sections in two), so that of two passages of near-equal score the
+    # one the customer reads wins.
+    same_language: float = 0.2
 
 
 def _unit(scores: np.ndarray) -> np.ndarray:

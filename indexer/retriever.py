@@ -30,7 +30,7 @@ from indexer.passages import Passage
 from indexer.publish import CURRENT, Manifest, current_version_dir
 from indexer.quotes import QuestionTerms
 from indexer.ranking import FusionWeights, Mode, fuse
-from indexer.shop_index import ShopIndex
+from indexer.shop_index import Candidates, ShopIndex
 from indexer.tokens import lexical_tokens
 from indexer.topics import NONE, SILENT_AT, AskedPractice, PracticeLabeller
 
@@ -59,6 +59,8 @@ class Hit:
     dense: float
     lexical: float
     concepts: float
+    # When the passage shown is a declared translation: the original passage it was made from.
+    original: Passage | None = None
 
 
 @dataclass(frozen=True)
@@ -229,22 +231,16 @@ class Retriever:
         if mode == "hybrid":
             terms = QuestionTerms.of(question, concepts)
             self._rerank(index, signals.rows, scores, vector, practice, terms)
-        order = np.argsort(-scores, kind="stable")[:k]
-        hits = [
-            Hit(
-                index.passages[int(signals.rows[i])],
-                int(signals.rows[i]),
-                float(scores[i]),
-                float(max(signals.dense[i], signals.sentence[i])),
-                float(signals.lexical[i]),
-                float(signals.concepts[i]),
-            )
-            for i in order
-        ]
+            if self.weights.same_language and len(set(index.languages)) > 1:
+                scores += self.weights.same_language * (
+                    index.languages[signals.rows] == question_language
+                )
+        hits = self._shown_hits(index, signals, scores, vector, question_language, k)
         topic = topic_margin(vector, state.topics)
         concept_match = 0.0
         if hits and concepts:
-            top_concepts = index.concepts[int(signals.rows[order[0]])]
+            # The best match as found, whichever version of it is shown.
+            top_concepts = index.concepts[int(signals.rows[int(np.argmax(scores))])]
             concept_match = 1.0 if top_concepts & set(concepts) else 0.0
         dense_top = max((hit.dense for hit in hits), default=0.0)
         features = (dense_top, topic, concept_match)
@@ -263,6 +259,48 @@ class Retriever:
             covered=None if index.covered is None else practice.practice in index.covered,
             silence=0.0 if index.covered is None else practice.uncovered(index.covered),
         )
+
+    def _shown_hits(
+        self,
+        index: ShopIndex,
+        signals: Candidates,
+        scores: np.ndarray,
+        vector: Vectors,
+        language: str,
+        k: int,
+    ) -> list[Hit]:
+        """The best `k` passages, each in the customer's language where the shop declared a
+        translation in it: the search runs over every version, and what a passage says is
+        shown once, in the version the customer reads (or the original when none is in
+        their language)."""
+        hits: list[Hit] = []
+        shown: set[int] = set()
+        for i in np.argsort(-scores, kind="stable"):
+            if len(hits) == k:
+                break
+            row = int(signals.rows[i])
+            versions = index.versions(row)
+            if shown.intersection(versions):
+                continue
+            shown.update(versions)
+            same = [v for v in versions if index.passages[v].language == language]
+            if row not in same:
+                # The version in the customer's language, else the original (the text that
+                # binds the shop) rather than some other translation.
+                row = max(same, key=lambda v: index.dense_one(v, vector)) if same else versions[0]
+            original = index.original_of(row)
+            hits.append(
+                Hit(
+                    index.passages[row],
+                    row,
+                    float(scores[i]),
+                    float(max(signals.dense[i], signals.sentence[i])),
+                    float(signals.lexical[i]),
+                    float(signals.concepts[i]),
+                    None if original is None else index.passages[original],
+                )
+            )
+        return hits
 
     def _rerank(
         self,

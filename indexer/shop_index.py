@@ -100,6 +100,18 @@ class Candidates:
     concepts: np.ndarray  # BM25 over glossary concepts
 
 
+def _version_groups(passages: list[Passage]) -> dict[int, list[int]]:
+    """Each passage of an original with translations, and each translation passage, mapped
+    to the group of rows that say the same thing (the original's row first)."""
+    row_of = {passage.key: row for row, passage in enumerate(passages)}
+    groups: dict[int, list[int]] = {}
+    for row, passage in enumerate(passages):
+        original = row_of.get(passage.original) if passage.original else None
+        if original is not None:
+            groups.setdefault(original, [original]).append(row)
+    return {row: group for group in groups.values() for row in group}
+
+
 def _top(scores: np.ndarray, depth: int) -> np.ndarray:
     if len(scores) <= depth:
         return np.arange(len(scores))
@@ -120,6 +132,7 @@ class ShopIndex:
         self.glossary = glossary
         self.languages = np.array([passage.language for passage in passages])
         self.topics = [frozenset(passage.topics) for passage in passages]
+        self._versions = _version_groups(passages)
         # Practices the policy covers; None for an index built before passages had labels.
         labelled = set().union(*self.topics) if passages else set()
         self.covered: frozenset[str] | None = frozenset(labelled) if labelled else None
@@ -140,6 +153,17 @@ class ShopIndex:
     def __len__(self) -> int:
         return len(self.passages)
 
+    def versions(self, row: int) -> list[int]:
+        """The rows that say the same as `row` in other versions of the policy (declared
+        translations aligned to their original), the original's first; `[row]` alone when
+        the passage has none."""
+        return self._versions.get(row, [row])
+
+    def original_of(self, row: int) -> int | None:
+        """The row of the original passage a translated passage was made from."""
+        group = self._versions.get(row)
+        return group[0] if group and group[0] != row else None
+
     def _best_sentences(self, query: Vectors, rows: np.ndarray, fallback: np.ndarray) -> np.ndarray:
         starts, ends = self._sentence_start[rows], self._sentence_end[rows]
         counts = ends - starts
@@ -156,6 +180,9 @@ class ShopIndex:
         sims = self._sentences[index].astype(np.float32) @ query
         best[has] = np.maximum(best[has], np.maximum.reduceat(sims, offsets))
         return best
+
+    def dense_one(self, row: int, query: Vectors) -> float:
+        return self._dense.one(row, query)
 
     def sentence_dense(self, row: int, query: Vectors) -> np.ndarray:
         """The cosine of the question and each sentence of a passage (in order); a sentence

@@ -36,6 +36,8 @@ def document_block(document: PolicyDocument) -> list[str]:
     ]
     if document.effective_date is not None:
         lines.append(f"effective_date = {document.effective_date.isoformat()}\n")
+    if document.translation_of is not None:
+        lines.append(f"translation_of = {toml_string(document.translation_of)}\n")
     return lines
 
 

@@ -23,6 +23,10 @@ class PolicyDocument(BaseModel):
     languages: list[str] = Field(min_length=1, description="ISO 639-1 codes of the text")
     version: str = Field(min_length=1)
     effective_date: date | None = None
+    # The path of the document this one translates (another entry of the same shop): its
+    # passages are aligned to the original's, and a customer who writes in this document's
+    # language is quoted this version, citing the original it was made from.
+    translation_of: str | None = Field(default=None, min_length=1)
 
     @field_validator("languages")
     @classmethod
@@ -120,7 +124,26 @@ def load_shop(folder: Path) -> Shop:
             raise PolicyError(
                 folder / document.path, f"listed in {manifest} as documents.{index} but missing"
             )
+    problem = translation_problem(shop.documents)
+    if problem:
+        raise PolicyError(manifest, problem)
     return shop
+
+
+def translation_problem(documents: list[PolicyDocument]) -> str | None:
+    """Why the documents' `translation_of` links do not make sense, or None: each names
+    another document of the shop that is an original itself."""
+    by_path = {document.path: document for document in documents}
+    for index, document in enumerate(documents):
+        if document.translation_of is None:
+            continue
+        where = f"documents.{index}.translation_of"
+        original = by_path.get(document.translation_of)
+        if original is None or original is document:
+            return f"{where}: {document.translation_of!r} is not another document of this shop"
+        if original.translation_of is not None:
+            return f"{where}: {original.path!r} is itself a translation; name its original"
+    return None
 
 
 def load_shops(knowledge_dir: Path) -> list[Shop]:

@@ -156,10 +156,11 @@ class PracticeLabeller:
         return probabilities
 
     def label_passages(self, texts: Sequence[str], vectors: Vectors) -> list[tuple[str, ...]]:
-        """The practices each passage covers (its embedding text and passage vector)."""
+        """The practices each passage covers (its embedding text and passage vector), the
+        likeliest first: the first is what the passage is mainly about (the gist line)."""
         classes = self.passage_model.classes
         return [
-            tuple(name for name, p in zip(classes, row, strict=True) if p >= PASSAGE_SURE)
+            tuple(classes[i] for i in np.argsort(-row, kind="stable") if row[i] >= PASSAGE_SURE)
             for row in self.passage_probabilities(texts, vectors)
         ]
 
