@@ -12,10 +12,12 @@ from html import escape
 
 from aiogram.utils.i18n import gettext as _
 
-from bot.practice_texts import law_note, silent_sentence
+from bot.practice_texts import law_note, practice_title, silent_sentence
+from indexer.figures import figures
 from indexer.hidden_emails import count_hidden_emails, show_contact_email
 from indexer.passages import Passage
 from indexer.retriever import SearchResult
+from indexer.topics import gist_practice
 
 TELEGRAM_LIMIT = 4096
 QUOTE_BUDGET = 3000
@@ -99,6 +101,26 @@ def _see_also(top: Passage, result: SearchResult) -> list[str]:
     return names[:2]
 
 
+def _gist(passage: Passage, quote: list[str], asked: str, customer_language: str) -> str:
+    """For a quote in a language the customer did not write in: one line in theirs on what
+    the quoted part is about and the figures it states, verbatim; "" otherwise."""
+    if not passage.language or passage.language == customer_language:
+        return ""
+    practice = gist_practice(passage.topics, asked)
+    found = figures(" ".join(quote))
+    listed = ", ".join(found)
+    if practice and found:
+        line = _("In short, this part of the policy is about: {topic}. It states: {figures}.")
+    elif practice:
+        line = _("In short, this part of the policy is about: {topic}.")
+    elif found:
+        line = _("This part of the policy states: {figures}.")
+    else:
+        return ""
+    topic = practice_title(practice) if practice else ""
+    return escape(line.format(topic=topic, figures=listed)) + "\n\n"
+
+
 def render_answer(
     result: SearchResult,
     quote: list[str],
@@ -110,7 +132,8 @@ def render_answer(
     shown, note = _as_shown(quote, contact_email)
     body = _fit(shown, QUOTE_BUDGET)
     text = (
-        _citation(top, result.hits[0].original)
+        _gist(top, shown, result.practice.practice, customer_language)
+        + _citation(top, result.hits[0].original)
         + _language_notice(top, customer_language)
         + f"\n<blockquote>{escape(body)}</blockquote>"
         + note

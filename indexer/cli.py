@@ -295,6 +295,24 @@ def cmd_train_topics(args: argparse.Namespace, settings: IndexerSettings) -> int
     return 0
 
 
+def cmd_coverage_eval(args: argparse.Namespace, settings: IndexerSettings) -> int:
+    from indexer.coverage_eval import describe_report, evaluate_coverage
+
+    report = evaluate_coverage(
+        _embedder(settings), settings.knowledge_dir, _training_cache(settings)
+    )
+    _emit(args, report, describe_report(report))
+    return 0
+
+
+def cmd_gist_eval(args: argparse.Namespace, settings: IndexerSettings) -> int:
+    from indexer.gist_eval import describe_gist, evaluate_gist
+
+    report = evaluate_gist(_embedder(settings), settings.knowledge_dir, _training_cache(settings))
+    _emit(args, report, describe_gist(report))
+    return 0
+
+
 def cmd_stats(args: argparse.Namespace, settings: IndexerSettings) -> int:
     from collections import Counter
 
@@ -385,6 +403,7 @@ def cmd_policy(args: argparse.Namespace, settings: IndexerSettings) -> int:
         "previous_index_version": update.previous_index_version,
         **update.diff.summary(),
         "warnings": list(update.warnings),
+        "coverage": update.coverage.summary() if update.coverage else None,
     }
     _emit(args, payload, "\n".join(update.describe()))
     return 0
@@ -420,6 +439,12 @@ def parser() -> argparse.ArgumentParser:
     calibrate.add_argument("file")
     calibrate.add_argument("--out", help="where to write (default: the packaged calibration.json)")
     add("stats", cmd_stats, "what the serving index holds")
+    add("gist-eval", cmd_gist_eval, "the gist line's topic against the labelled passages")
+    add(
+        "coverage-eval",
+        cmd_coverage_eval,
+        'precision and recall of the glance card\'s "covered" per demo policy, leaving each out',
+    )
     train_intents = add(
         "train-intents", cmd_train_intents, "train the intent classifier on data/training/intents"
     )

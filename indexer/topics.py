@@ -165,6 +165,14 @@ class PracticeLabeller:
         ]
 
 
+def gist_practice(passage_topics: Sequence[str], asked: str) -> str | None:
+    """What a quoted passage is about, for the gist line: the practice the customer asked
+    about when the passage covers it, else the passage's likeliest practice."""
+    if asked in passage_topics:
+        return asked
+    return passage_topics[0] if passage_topics else None
+
+
 def labeller_digest(labeller: PracticeLabeller) -> str:
     """Identifies the passage labeller's weights: a retrained one rebuilds the index."""
     return str(labeller.passage_model.meta.get("data", ""))

@@ -118,3 +118,45 @@ def test_a_hidden_address_is_quoted_as_the_shops_contact_address(tmp_path) -> No
         parse_telegram_html(shown)
     assert "hides this" not in unanswered  # nothing hidden there, nothing said
     assert "[email protected]" in passage.text  # the passage itself stays as loaded
+
+
+def _translated_i18n(tmp_path) -> I18n:  # type: ignore[no-untyped-def]
+    from bot.i18n import create_i18n
+
+    return create_i18n(tmp_path / "compiled")
+
+
+def test_a_foreign_quote_begins_with_a_gist_line_in_the_customers_language(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    passage = _passage(
+        "Údaje o objednávkách uchováváme 10 let. Účet smažeme 3 roky po posledním přihlášení.",
+        section="Jak dlouho údaje uchováváme",
+    )
+    passage = passage.with_topics(("retention", "rights"))
+    i18n = _translated_i18n(tmp_path)
+    with i18n.context(), i18n.use_locale("de"):
+        text = render_answer(_result(passage), list(passage.sentences), "de").text
+    plain, _entities = parse_telegram_html(text)
+    first_line = plain.splitlines()[0]
+    # The passage's likeliest practice (the question asked about cookies, which it does
+    # not cover), and the figures verbatim, in German, before the Czech quote.
+    assert first_line == (
+        "Kurz gesagt geht es in diesem Teil der Richtlinie um: "
+        "Wie lange Ihre Daten gespeichert werden. Er nennt: 10 let, 3 roky."
+    ), first_line
+    assert plain.index(first_line) < plain.index("Údaje o objednávkách")
+
+
+def test_the_gist_names_the_practice_asked_about_when_the_passage_covers_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    passage = _passage("Používáme cookies pro košík.").with_topics(("security", "cookies"))
+    i18n = I18n(path=tmp_path, default_locale="en")
+    with i18n.context(), i18n.use_locale("en"):
+        text = render_answer(_result(passage), list(passage.sentences), "en").text
+    assert text.startswith("In short, this part of the policy is about: Cookies and tracking.\n")
+
+
+def test_no_gist_for_a_quote_in_the_customers_own_language(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    passage = _passage("We keep orders for 10 years.", language="en").with_topics(("retention",))
+    i18n = I18n(path=tmp_path, default_locale="en")
+    with i18n.context(), i18n.use_locale("en"):
+        text = render_answer(_result(passage), list(passage.sentences), "en").text
+    assert "In short" not in text and "states:" not in text
