@@ -42,7 +42,7 @@ class AnswerEngine:
     ) -> None:
         self.retriever = retriever
         self.recogniser = recogniser
-        self._cache: OrderedDict[tuple[str, str, int], Understanding] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, str, str | None, int], Understanding] = OrderedDict()
         self._cache_size = cache_size
         self._queue: asyncio.Queue[_Pending] | None = None
         self._worker: asyncio.Task[None] | None = None
@@ -68,13 +68,17 @@ class AnswerEngine:
             self._worker = None
         self._executor.shutdown(wait=False, cancel_futures=True)
 
-    def _key(self, text: str, shop_id: str) -> tuple[str, str, int]:
-        return (shop_id, " ".join(fold(text).split()), self.retriever.manifest.version)
+    def _key(
+        self, text: str, shop_id: str, language: str | None
+    ) -> tuple[str, str, str | None, int]:
+        # The language belongs to the key: it chooses which version of a translated policy
+        # is quoted.
+        return (shop_id, " ".join(fold(text).split()), language, self.retriever.manifest.version)
 
     async def understand(
         self, text: str, shop_id: str, language: str | None = None
     ) -> Understanding:
-        key = self._key(text, shop_id)
+        key = self._key(text, shop_id, language)
         cached = self._cache.get(key)
         if cached is not None:
             self._cache.move_to_end(key)

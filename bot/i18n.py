@@ -4,16 +4,20 @@ Catalogs live as `.po` files in bot/locales (what translators edit); they are co
 `.mo` at start-up into the var folder, so no binary file is committed and a fresh checkout
 needs no build step.
 
-A customer's language: the one chosen with /language, else the Telegram client's language
-when the bot speaks it, else the language the message is written in, else English.
+A conversation's language: the one chosen with /language; else the one the customer has
+been writing in (evidence gathered over their recent messages, weighted by length, so one
+short message that looks like another language never flips it); else the Telegram client's
+language when the bot speaks it; else the shop's default language; else English.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message, TelegramObject, User
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n.middleware import I18nMiddleware
@@ -26,8 +30,6 @@ from indexer.language import language_scores
 LOCALES = Path(__file__).parent / "locales"
 DOMAIN = "messages"
 DEFAULT_LANGUAGE = "en"
-MIN_TEXT_FOR_DETECTION = 12
-MIN_CONFIDENCE = 0.6
 
 
 def compile_catalogs(target: Path, source: Path = LOCALES) -> Path:
@@ -52,30 +54,85 @@ def create_i18n(compiled: Path) -> I18n:
     return I18n(path=compile_catalogs(compiled), default_locale=DEFAULT_LANGUAGE, domain=DOMAIN)
 
 
+# The written language: each message adds its language scores weighted by its length (full
+# weight from FULL_WEIGHT_CHARS), earlier evidence fades by DECAY a full message (less for a
+# shorter one); a language counts once its evidence reaches ESTABLISHED and leads the next by
+# MARGIN.
+FULL_WEIGHT_CHARS = 40
+DECAY = 0.6
+ESTABLISHED = 0.8
+MARGIN = 0.3
+# Kept in the flow storage (Redis for replicas) beside, not inside, a flow's own data.
+WRITTEN_DESTINY = "written_language"
+
+
+def with_message(evidence: dict[str, float], text: str | None) -> dict[str, float]:
+    """The evidence of the customer's written language after one more message."""
+    if not text or text.startswith("/"):
+        return evidence
+    weight = min(1.0, len(text.strip()) / FULL_WEIGHT_CHARS)
+    # A short message adds little and takes little away.
+    fade = 1.0 - (1.0 - DECAY) * weight
+    updated = {language: value * fade for language, value in evidence.items()}
+    for language, confidence in language_scores(text).items():
+        if language in SUPPORTED_LANGUAGES:
+            updated[language] = updated.get(language, 0.0) + weight * confidence
+    return {language: round(value, 4) for language, value in updated.items() if value >= 0.01}
+
+
+def written_language(evidence: dict[str, float]) -> str | None:
+    """The language the customer has been writing in, when the evidence is clear."""
+    ranked = sorted(evidence.values(), reverse=True)
+    if not ranked or ranked[0] < ESTABLISHED:
+        return None
+    if len(ranked) > 1 and ranked[0] - ranked[1] < MARGIN:
+        return None
+    return max(evidence, key=lambda language: evidence[language])
+
+
 def customer_language(
-    chosen: str | None, user: User | None, text: str | None, fallback: str = DEFAULT_LANGUAGE
+    chosen: str | None,
+    user: User | None,
+    written: str | None = None,
+    fallback: str = DEFAULT_LANGUAGE,
 ) -> str:
     if chosen in SUPPORTED_LANGUAGES:
         return chosen
+    if written in SUPPORTED_LANGUAGES:
+        return written
     telegram = (user.language_code or "")[:2].lower() if user else ""
     if telegram in SUPPORTED_LANGUAGES:
         return telegram
-    if text and len(text) >= MIN_TEXT_FOR_DETECTION and not text.startswith("/"):
-        # A short question is easy to misread ("what do brake pads cost?" scores German
-        # 0.48): switch the customer's language only on a confident reading.
-        scores = language_scores(text)
-        written, confidence = next(iter(scores.items()), ("", 0.0))
-        if written in SUPPORTED_LANGUAGES and confidence >= MIN_CONFIDENCE:
-            return written
-    return fallback
+    return fallback if fallback in SUPPORTED_LANGUAGES else DEFAULT_LANGUAGE
+
+
+def written_state(state: FSMContext) -> FSMContext:
+    """The customer's written-language evidence, stored under a destiny of its own so that a
+    flow's `set_data` never wipes it."""
+    return FSMContext(state.storage, replace(state.key, destiny=WRITTEN_DESTINY))
 
 
 class CustomerLanguageMiddleware(I18nMiddleware):
-    """Sets the gettext locale for each update from the customer's context."""
+    """Sets the gettext locale for each update from the conversation's language."""
 
     async def get_locale(self, event: TelegramObject, data: dict[str, Any]) -> str:
         customer = data.get("customer")
         chosen = customer.language if customer is not None else None
-        text = event.text if isinstance(event, Message) else None
         user = event.from_user if isinstance(event, Message | CallbackQuery) else None
-        return customer_language(chosen, user, text)
+        written: str | None = None
+        state: FSMContext | None = data.get("state")
+        if state is not None and chosen is None:
+            stored = written_state(state)
+            evidence = dict((await stored.get_data()).get("evidence", {}))
+            if isinstance(event, Message) and event.text:
+                updated = with_message(evidence, event.text)
+                if updated != evidence:
+                    await stored.set_data({"evidence": updated})
+                evidence = updated
+            written = written_language(evidence)
+        fallback = DEFAULT_LANGUAGE
+        services = data.get("services")
+        if customer is not None and customer.shop_id and services is not None:
+            shop = services.shops.resolve(customer.shop_id)
+            fallback = shop.default_language if shop is not None else DEFAULT_LANGUAGE
+        return customer_language(chosen, user, written, fallback)

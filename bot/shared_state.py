@@ -69,7 +69,10 @@ def shared_state(settings: BotSettings, redis_url: str | None) -> SharedState:
     redis = Redis.from_url(redis_url)
     storage = RedisStorage(
         Redis.from_url(redis_url),
-        key_builder=DefaultKeyBuilder(prefix="privacy-assistant:fsm", with_bot_id=True),
+        # with_destiny: the written-language evidence (bot.i18n) is kept beside a flow's data.
+        key_builder=DefaultKeyBuilder(
+            prefix="privacy-assistant:fsm", with_bot_id=True, with_destiny=True
+        ),
         state_ttl=FSM_TTL_SECONDS,
         data_ttl=FSM_TTL_SECONDS,
     )

@@ -225,7 +225,9 @@ async def _asked_for_person(
     """A request for a person in words (any language), or the same question again: hand
     off and return True; anything else is for the other routers."""
     question = text[: services.settings.max_question_chars]  # as the questions router asks
-    understanding = await services.engine.understand(question, shop.id)  # cached for it
+    understanding = await services.engine.understand(
+        question, shop.id, get_i18n().current_locale
+    )  # cached for it
     intent = understanding.intent.intent
     if intent is Intent.HANDOFF:
         await ask_for_person(message, message.from_user, customer, services)

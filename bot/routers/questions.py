@@ -80,7 +80,9 @@ async def explain_right(
 ) -> None:
     """Quote what the policy says about the right, then offer to start the request; in a
     group only the quote, since the request needs an e-mail address typed in private."""
-    understanding = await services.engine.understand(RIGHT_QUESTIONS[intent], shop.id)
+    understanding = await services.engine.understand(
+        RIGHT_QUESTIONS[intent], shop.id, current_language()
+    )
     intro = {
         Intent.UNSUBSCRIBE: _("You want to stop marketing messages."),
         Intent.ACCESS: _("You want a copy of the data the shop holds about you."),
@@ -214,7 +216,7 @@ async def answer_question(
     # "typing…" while the policy is searched; shown before the answer, never after it.
     typing = asyncio.create_task(_show_typing(message))
     try:
-        understanding = await services.engine.understand(text, shop.id)
+        understanding = await services.engine.understand(text, shop.id, current_language())
     finally:
         await typing
     intent = understanding.intent.intent

@@ -53,16 +53,44 @@ def test_very_long_passages_stay_under_the_limit(tmp_path) -> None:  # type: ign
 def test_customer_language_order() -> None:
     from aiogram.types import User
 
-    from bot.i18n import customer_language
+    from bot.i18n import customer_language, with_message, written_language
 
     czech_client = User(id=1, is_bot=False, first_name="A", language_code="cs")
     unknown_client = User(id=1, is_bot=False, first_name="A", language_code="ja")
-    assert customer_language("de", czech_client, "hello") == "de"  # chosen with /language
-    assert customer_language(None, czech_client, "How long do you keep my data?") == "cs"
-    assert customer_language(None, unknown_client, "Як довго ви зберігаєте мої дані?") == "uk"
-    # A short question read unsure stays in the fallback language.
-    assert customer_language(None, unknown_client, "what do brake pads cost?") == "en"
-    assert customer_language(None, None, "/start") == "en"
+    ukrainian = written_language(with_message({}, "Як довго ви зберігаєте мої дані?"))
+    assert ukrainian == "uk"
+    assert customer_language("de", czech_client, "uk") == "de"  # chosen with /language
+    # What the customer writes in comes before the Telegram client's language…
+    assert customer_language(None, czech_client, ukrainian) == "uk"
+    assert customer_language(None, czech_client, None) == "cs"
+    # …then the shop's language, then English.
+    assert customer_language(None, unknown_client, None, fallback="sv") == "sv"
+    assert customer_language(None, None, None) == "en"
+
+
+def test_one_short_message_never_flips_the_written_language() -> None:
+    from bot.i18n import with_message, written_language
+
+    evidence: dict[str, float] = {}
+    for text in (
+        "Dobrý den, chtěl bych vědět, jak dlouho uchováváte moje osobní údaje.",
+        "A komu je předáváte, třeba dopravcům nebo platebním bránám?",
+    ):
+        evidence = with_message(evidence, text)
+    assert written_language(evidence) == "cs"
+    for short in ("ok danke", "thanks", "super", "/help"):
+        evidence = with_message(evidence, short)
+        assert written_language(evidence) == "cs", (short, evidence)
+    # A short first message is not enough to go on; a question that is unsure either.
+    assert written_language(with_message({}, "hi")) is None
+    assert written_language(with_message({}, "what do brake pads cost?")) is None
+    # Writing on in another language does switch, after real messages.
+    for text in (
+        "Actually, could you tell me in English how long you keep my order history?",
+        "And do you share my address with the courier company?",
+    ):
+        evidence = with_message(evidence, text)
+    assert written_language(evidence) == "en"
 
 
 def _hits(*sections: str) -> list[Hit]:
