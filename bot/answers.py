@@ -46,9 +46,7 @@ class RenderedAnswer:
 def _citation(passage: Passage, original: Passage | None = None) -> str:
     """The section and the document version shown; for a declared translation, also the
     original it was made from (the text that binds the shop)."""
-    source = f"{passage.document_title}, " + _("version {version}").format(
-        version=passage.version
-    )
+    source = f"{passage.document_title}, " + _("version {version}").format(version=passage.version)
     if original is not None:
         source += "; " + _("translated from {title}, version {version}").format(
             title=original.document_title, version=original.version
