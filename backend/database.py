@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -104,6 +105,22 @@ def _configure_sqlite_connection(connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def advisory_lock_key(name: str) -> int:
+    """A signed 64-bit PostgreSQL advisory lock key for `name`, the same in every process."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+async def lock_for_transaction(session: AsyncSession, name: str) -> None:
+    """Wait until no other transaction holds the lock `name`, and hold it until this one
+    ends: for work that reads, decides and inserts, where no row exists yet to lock.
+    SQLite needs none: its one pooled connection runs one transaction at a time."""
+    if session.get_bind().dialect.name == "postgresql":
+        connection = await session.connection()
+        await connection.execute(
+            text("SELECT pg_advisory_xact_lock(:key)"), {"key": advisory_lock_key(name)}
+        )
 
 
 def insert_for(session: AsyncSession, table: Any) -> postgresql.Insert | sqlite.Insert:

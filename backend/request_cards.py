@@ -18,7 +18,6 @@ process (which its single writer wants anyway).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Final
@@ -29,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from backend.database import Database
+from backend.database import Database, advisory_lock_key
 from backend.models import DEADLINE_RUNS_IN, PrivacyRequest, RequestCard
 
 # A claim's message id until the card is posted (Telegram's ids start at 1).
@@ -184,11 +183,6 @@ def split_by_deadline(
     return overdue, [r for r in requests if r.id not in late]
 
 
-def _lock_key(name: str) -> int:
-    """A signed 64-bit advisory lock key for `name`, the same in every process."""
-    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-
-
 class DigestLeadership:
     """Whether this process sends the daily digests (see the module's docstring).
 
@@ -199,7 +193,7 @@ class DigestLeadership:
 
     def __init__(self, database: Database, name: str = DIGEST_LOCK_NAME) -> None:
         self._database = database
-        self._key = _lock_key(name)
+        self._key = advisory_lock_key(name)
         self._connection: AsyncConnection | None = None
 
     @property

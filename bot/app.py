@@ -286,7 +286,9 @@ async def run(config: AppConfig) -> None:
         i18n = create_i18n(compiled_locales())
         shared = shared_state(config.bot, config.signals.redis_url)
         try:
-            dispatcher = build_dispatcher(services, i18n, shared.storage, shared.windows)
+            dispatcher = build_dispatcher(
+                services, i18n, shared.storage, shared.windows, shared.isolation
+            )
             await serve(services, dispatcher, i18n, config.api, shared=shared, stop=stop)
         finally:
             await shared.close()

@@ -3,6 +3,9 @@ when REDIS_URL is set (several replicas behind a load balancer).
 
 - the conversation state of a flow (aiogram FSM storage): a customer's next message may
   reach another replica mid-flow;
+- the lock that has one update of a chat handled at a time (aiogram event isolation): a
+  button tapped twice, or a message sent twice, reaches the flow one copy after the other,
+  each seeing what the one before did;
 - flood-control windows (bot.middlewares.throttling);
 - claims on updates (bot.update_claims): a re-delivered update is answered once;
 - the buckets that pace sends within Telegram's limits (bot.outgoing), which hold for the
@@ -11,11 +14,19 @@ when REDIS_URL is set (several replicas behind a load balancer).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder
-from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.fsm.storage.base import (
+    BaseEventIsolation,
+    BaseStorage,
+    DefaultKeyBuilder,
+    StorageKey,
+)
+from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 
 from bot.middlewares.throttling import MemoryRateWindows, RateWindows, RedisRateWindows
 from bot.outgoing import MemorySendingRoom, RedisSendingRoom, SendingRoom
@@ -23,6 +34,7 @@ from bot.settings import BotSettings
 from bot.update_claims import MemoryUpdateClaims, RedisUpdateClaims, UpdateClaims
 
 if TYPE_CHECKING:
+    from aiogram.fsm.storage.redis import RedisStorage
     from redis.asyncio import Redis
 
 # A flow left half-way is forgotten after a week, like a conversation on a shop's desk.
@@ -36,6 +48,7 @@ class SharedState:
     redis: Redis | None = None
     redis_url: str | None = None
     lease_seconds: float = 30.0
+    isolation: BaseEventIsolation = field(default_factory=SimpleEventIsolation)
     _memory_claims: MemoryUpdateClaims | None = None
 
     def claims(self, bot_id: int) -> UpdateClaims:
@@ -77,4 +90,38 @@ def shared_state(settings: BotSettings, redis_url: str | None) -> SharedState:
         data_ttl=FSM_TTL_SECONDS,
     )
     windows = RedisRateWindows(redis, settings.throttle_messages, settings.throttle_seconds)
-    return SharedState(storage, windows, redis, redis_url, settings.update_lease_seconds)
+    return SharedState(
+        storage,
+        windows,
+        redis,
+        redis_url,
+        settings.update_lease_seconds,
+        isolation=LeasedEventIsolation(storage, settings.update_lease_seconds),
+    )
+
+
+class LeasedEventIsolation(BaseEventIsolation):
+    """One update of a chat at a time across replicas: a Redis lock per chat, held at most
+    as long as an update's claim (`lease_seconds`), so that a replica killed mid-update
+    keeps the chat no longer than it keeps the update; a handler that outlives it finds
+    the lock gone and carries on (the claim has run out too)."""
+
+    def __init__(self, storage: RedisStorage, lease_seconds: float) -> None:
+        self._redis = storage.redis  # the storage's client, closed with it
+        self._key_builder = storage.key_builder
+        self._lease = lease_seconds
+
+    @asynccontextmanager
+    async def lock(self, key: StorageKey) -> AsyncIterator[None]:
+        from redis.exceptions import LockNotOwnedError
+
+        lock = self._redis.lock(self._key_builder.build(key, "lock"), timeout=self._lease)
+        await lock.acquire()
+        try:
+            yield
+        finally:
+            with contextlib.suppress(LockNotOwnedError):
+                await lock.release()
+
+    async def close(self) -> None:
+        pass

@@ -2,10 +2,12 @@
 e-mail one-time code, legal deadlines, marketing suppression, audit trail and retention.
 
 Every function takes the session of the caller's unit of work first, so that a change,
-its audit events (and later its outbox event) commit together or not at all.
+its audit events (and later its outbox event) commit together or not at all. The one
+exception is `mail_code`, which sends a code after its transaction has committed.
 """
 
 from backend.privacy_requests.audit_export import audit_trail_csv
+from backend.privacy_requests.codes import CodeMail, mail_code
 from backend.privacy_requests.deadlines import add_months
 from backend.privacy_requests.errors import (
     CodeSendLimitError,
@@ -37,6 +39,7 @@ from backend.privacy_requests.housekeeping import (
     purge_idempotency_records,
 )
 from backend.privacy_requests.intake import (
+    StartedRequest,
     Verification,
     get_customer_request,
     list_requests_for,
@@ -62,6 +65,7 @@ from backend.privacy_requests.suppression import is_suppressed
 
 __all__ = [
     "TRANSITIONS",
+    "CodeMail",
     "CodeSendLimitError",
     "ConsoleMailSender",
     "ExtensionLimitError",
@@ -78,6 +82,7 @@ __all__ = [
     "ResendTooSoonError",
     "SmtpMailSender",
     "SmtpSettings",
+    "StartedRequest",
     "StateConflictError",
     "Verification",
     "add_months",
@@ -92,6 +97,7 @@ __all__ = [
     "get_request",
     "is_suppressed",
     "list_requests_for",
+    "mail_code",
     "mail_sender_from_settings",
     "pause",
     "purge_closed",

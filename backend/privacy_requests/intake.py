@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, get_args
 
-from sqlalchemy import func, or_
+from sqlalchemy import exists, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from backend.models import PrivacyRequest, VerificationChallenge, utc_now
-from backend.privacy_requests.codes import check_code, send_code
+from backend.database import lock_for_transaction
+from backend.models import AuditEvent, PrivacyRequest, VerificationChallenge, utc_now
+from backend.privacy_requests.codes import CODE_MAIL_FAILED, CodeMail, check_code, issue_code
 from backend.privacy_requests.deadlines import iso, set_deadlines
 from backend.privacy_requests.errors import (
     InvalidRequestError,
@@ -34,7 +35,6 @@ from backend.privacy_requests.lifecycle import (
     record_event,
     transition,
 )
-from backend.privacy_requests.mail import MailSender
 from backend.privacy_requests.sealing import seal
 from backend.privacy_requests.settings import RequestRules
 from backend.privacy_requests.suppression import suppress
@@ -45,6 +45,16 @@ SHOP_ID_MAX_CHARS = 64
 
 VerificationOutcome = Literal["verified", "wrong_code", "malformed", "expired", "locked"]
 VerificationMethod = Literal["email", "shop"]
+
+
+@dataclass(frozen=True)
+class StartedRequest:
+    """A request just started (or the open one it merged into), and the mail with its
+    code, to send once the transaction has committed (`codes.mail_code`); None when no
+    code is due (merged, or the shop verifies the customer itself)."""
+
+    request: PrivacyRequest
+    code_mail: CodeMail | None
 
 
 @dataclass(frozen=True)
@@ -67,22 +77,22 @@ async def start_request(
     email: str,
     *,
     rules: RequestRules,
-    mail: MailSender,
     chat_id: int | None = None,
     verification: VerificationMethod = "email",
     language: str | None = None,
     shop_name: str | None = None,
     now: datetime | None = None,
-) -> PrivacyRequest:
-    """Start a request awaiting the code just sent to `email`; or, when this customer has an
-    open request of the same kind for this shop already, that request (merged).
+) -> StartedRequest:
+    """Start a request awaiting a code for `email`, with the mail that carries the code (to
+    send after the commit); or, when this customer has an open request of the same kind
+    for this shop already, that request (merged), with no mail.
 
-    With `verification="shop"` no code is sent: the request waits for the shop's backend to
-    confirm the customer (`confirm_by_shop`). Status changes are pushed to `chat_id`.
+    With `verification="shop"` no code is issued: the request waits for the shop's backend
+    to confirm the customer (`confirm_by_shop`). Status changes are pushed to `chat_id`.
 
     A pending request for another address is superseded (canceled) by the new one, so that
     a mistyped address never blocks the customer. RequestLimitError when the customer
-    started too many requests lately; MailNotSentError when the code could not be sent.
+    started too many requests lately.
     """
     now = now or utc_now()
     _check_kind_and_shop(kind, shop_id)
@@ -90,6 +100,9 @@ async def start_request(
         raise InvalidRequestError(f"unknown verification {verification!r}")
     address = normalise_email(email)
     hashed = email_hash(rules.server_key, address)
+    # One start of this customer's at this shop at a time: two at once (a message sent
+    # twice) would each find no open request and each start one, and pass the limit.
+    await lock_for_transaction(session, f"privacy-request-start:{shop_id}:{pseudonym}")
 
     # Merged only with the caller's own request: returning a request found by the address
     # alone would show one person's request to whoever typed their address.
@@ -107,7 +120,7 @@ async def start_request(
         existing.status != "identity_pending"
         or (existing.email_hash == hashed and not await _locked(session, existing.id))
     ):
-        return existing
+        return StartedRequest(existing, None)
 
     await _check_limit(session, shop_id, pseudonym, hashed, rules=rules, now=now)
     request = _new_request(
@@ -133,18 +146,12 @@ async def start_request(
             detail={"superseded_by": request.id},
             tell_customer=False,
         )
-    if verification == "email":
-        await send_code(
-            session,
-            request,
-            address,
-            rules=rules,
-            mail=mail,
-            now=now,
-            language=language,
-            shop_name=shop_name,
-        )
-    return request
+    if verification != "email":
+        return StartedRequest(request, None)
+    code_mail = await issue_code(
+        session, request, address, rules=rules, now=now, language=language, shop_name=shop_name
+    )
+    return StartedRequest(request, code_mail)
 
 
 async def create_on_behalf(
@@ -240,7 +247,13 @@ async def _check_limit(
     now: datetime,
 ) -> None:
     # The same person by either handle: a new Telegram account with the same address, or
-    # the same account with ever new addresses.
+    # the same account with ever new addresses. A request whose first code the mail server
+    # did not take was never the customer's to use: it does not count.
+    withdrawn = exists().where(
+        col(AuditEvent.request_id) == PrivacyRequest.id,
+        col(AuditEvent.action) == CODE_MAIL_FAILED,
+        col(AuditEvent.to_status) == "canceled",
+    )
     started = await session.scalar(
         select(func.count())
         .select_from(PrivacyRequest)
@@ -252,6 +265,7 @@ async def _check_limit(
             )
         )
         .where(col(PrivacyRequest.created_at) > now - rules.request_limit_period)
+        .where(~withdrawn)
     )
     if (started or 0) >= rules.request_limit:
         raise RequestLimitError(rules.request_limit, rules.request_limit_period.days)
@@ -264,31 +278,24 @@ async def resend_code(
     email: str,
     *,
     rules: RequestRules,
-    mail: MailSender,
     language: str | None = None,
     shop_name: str | None = None,
     now: datetime | None = None,
-) -> PrivacyRequest:
-    """Send a new code for a pending request to the address it was started with (which the
-    customer types again: the address itself is kept nowhere)."""
+) -> CodeMail:
+    """A new code for a pending request, and the mail that carries it to the address the
+    request was started with (which the customer types again: the address itself is kept
+    nowhere), to send after the commit (`codes.mail_code`)."""
     now = now or utc_now()
-    request = await get_customer_request(session, pseudonym, request_id)
+    # Locked: resends tapped at the same moment see each other's send, and the cooldown.
+    request = await get_customer_request(session, pseudonym, request_id, for_update=True)
     if request.status != "identity_pending":
         raise NotAwaitingVerificationError(request.id, request.status)
     address = normalise_email(email)
     if email_hash(rules.server_key, address) != request.email_hash:
         raise InvalidRequestError("not the address this request was started with")
-    await send_code(
-        session,
-        request,
-        address,
-        rules=rules,
-        mail=mail,
-        now=now,
-        language=language,
-        shop_name=shop_name,
+    return await issue_code(
+        session, request, address, rules=rules, now=now, language=language, shop_name=shop_name
     )
-    return request
 
 
 async def verify_code(

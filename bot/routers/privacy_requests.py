@@ -11,10 +11,12 @@ registered, and the customer hears of it from the notices, `bot.notices`).
 
 from __future__ import annotations
 
+import re
 from html import escape
 from typing import Any
 
 from aiogram import F, Router
+from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.enums import ChatType
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
@@ -34,6 +36,7 @@ from backend.privacy_requests import (
     cancel,
     get_customer_request,
     list_requests_for,
+    mail_code,
     resend_code,
     start_request,
     verify_code,
@@ -55,6 +58,10 @@ from indexer.shops import Shop
 KIND = "kind"
 SHOP = "shop"
 REQUEST = "request"
+# What a typed code looks like ("123456", "123 456").
+CODE_TEXT = re.compile(r"^\s*\d{3}\s*\d{3}\s*$")
+# The statuses a request verified by its code can be in soon after.
+VERIFIED_STATUSES = frozenset({"verified", "in_progress", "completed"})
 
 
 class RequestFlow(StatesGroup):
@@ -172,11 +179,14 @@ async def leave_flow(state: FSMContext, services: Services, customer: Customer |
     if request_id and customer is not None:
         async with services.database.session() as session:
             try:
-                request = await get_customer_request(session, customer.pseudonym, request_id)
+                request = await get_customer_request(
+                    session, customer.pseudonym, request_id, for_update=True
+                )
             except RequestNotFoundError:
                 request = None
             if request is not None and request.status == "identity_pending":
                 await cancel(session, request, actor="customer")
+            if request is not None and request.status == "canceled":
                 # The shop was told the request exists (privacy_request.created), so
                 # "nothing was sent" would no longer be true.
                 return _("Canceled. Your request is closed and will not be processed.")
@@ -198,23 +208,24 @@ async def on_email(
     except InvalidRequestError:
         await message.answer(_bad_email())
         return
-    now = utc_now()
     try:
         async with services.database.session() as session:
-            request = await start_request(
+            started = await start_request(
                 session,
                 shop.id,
                 kind,
                 customer.pseudonym,
                 address,
                 rules=services.request_rules,
-                mail=services.mail,
                 chat_id=message.chat.id,
                 verification=shop.privacy_requests.verification,
                 language=current_language(),
                 shop_name=shop.name,
-                now=now,
             )
+        # Committed first: no transaction waits for the mail server. A failed send cancels
+        # the new request; the customer may simply type the address again.
+        if started.code_mail is not None:
+            await mail_code(services.database, services.mail, started.code_mail)
     except RequestLimitError as error:
         await state.clear()
         await message.answer(
@@ -232,6 +243,7 @@ async def on_email(
     except InvalidRequestError:
         await _abandon_flow(message, state)
         return
+    request = started.request
     if request.status != "identity_pending":
         await state.clear()
         await message.answer(
@@ -247,7 +259,7 @@ async def on_email(
         return
     await state.set_state(RequestFlow.code)
     await state.set_data({KIND: kind, SHOP: shop.id, REQUEST: request.id})
-    if request.created_at != now:
+    if started.code_mail is None:
         # Merged into the pending request started earlier with this address: no new code.
         text = _(
             "You started this request already. Type the code from the e-mail I sent you, "
@@ -300,6 +312,16 @@ async def on_code(
     if customer is None or shop is None:
         await _abandon_flow(message, state)
         return
+    if _is_address(message.text):
+        # The address again (sent twice, or by a customer unsure what comes next).
+        await message.answer(
+            _(
+                "I already sent a code by e-mail for this request. Type the code here, or "
+                "ask for a new one."
+            ),
+            reply_markup=code_keyboard(),
+        )
+        return
     try:
         async with services.database.session() as session:
             verification = await verify_code(
@@ -322,7 +344,12 @@ async def on_code(
                     now=utc_now(),
                     tell_customer=False,
                 )
-    except (RequestNotFoundError, NotAwaitingVerificationError):
+    except NotAwaitingVerificationError as error:
+        await state.clear()
+        verified = error.status in VERIFIED_STATUSES
+        await message.answer(_already_verified() if verified else _start_again())
+        return
+    except RequestNotFoundError:
         await state.clear()
         await message.answer(_start_again())
         return
@@ -354,6 +381,41 @@ async def on_code(
                 "You can start it again from the menu (/start)."
             )
         )
+
+
+def _is_address(text: str) -> bool:
+    try:
+        normalise_email(text)
+    except InvalidRequestError:
+        return False
+    return True
+
+
+def _already_verified() -> str:
+    return _(
+        "This code was used already: your request is confirmed. You can follow it with /requests."
+    )
+
+
+async def on_code_again(
+    message: Message, services: Services, customer: Customer | None = None
+) -> None:
+    """A code typed when no flow waits for one: the copy of a code that has just verified
+    a request (sent twice) is told so; any other number is a question like any other."""
+    if customer is None:
+        raise SkipHandler
+    async with services.database.session() as session:
+        requests = await list_requests_for(session, customer.pseudonym)
+    recently = utc_now() - services.request_rules.code_ttl
+    if not any(
+        request.verification == "email"
+        and request.status in VERIFIED_STATUSES
+        and request.verified_at is not None
+        and request.verified_at > recently
+        for request in requests
+    ):
+        raise SkipHandler
+    await message.answer(_already_verified())
 
 
 def _start_again() -> str:
@@ -445,16 +507,17 @@ async def on_resend_email(
     await state.set_state(RequestFlow.code)
     try:
         async with services.database.session() as session:
-            await resend_code(
+            code_mail = await resend_code(
                 session,
                 request_id,
                 customer.pseudonym,
                 address,
                 rules=services.request_rules,
-                mail=services.mail,
                 language=current_language(),
                 shop_name=_shop_name(services, await state.get_data()),
             )
+        # After the commit; a failed send gives the earlier code and the cooldown back.
+        await mail_code(services.database, services.mail, code_mail)
     except ResendTooSoonError as error:
         await message.answer(_too_soon(error.retry_after_seconds), reply_markup=code_keyboard())
     except InvalidRequestError:
@@ -514,6 +577,7 @@ def create_router() -> Router:
     router.message.register(on_cancel, Command("cancel"))
     router.message.register(on_email, StateFilter(RequestFlow.email), private, F.text)
     router.message.register(on_code, StateFilter(RequestFlow.code), private, F.text)
+    router.message.register(on_code_again, StateFilter(None), private, F.text.regexp(CODE_TEXT))
     router.message.register(on_resend_email, StateFilter(RequestFlow.resend_email), private, F.text)
     router.callback_query.register(on_confirm, RequestCallback.filter(F.action == "confirm"))
     router.callback_query.register(on_cancel_button, RequestCallback.filter(F.action == "cancel"))

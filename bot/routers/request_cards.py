@@ -161,11 +161,14 @@ async def _ask_next_message(
     press: Press, state: State, question: str, placeholder: str, **data: Any
 ) -> None:
     """Wait for the presser's next message in this chat and topic, and ask for it by name
-    (the reply field opens for them only)."""
+    (the reply field opens for them only). A button tapped again while its question waits
+    asks nothing more."""
+    waiting = {REQUEST: press.data.request, THREAD: _thread(press.message), **data}
+    if await press.state.get_state() == state.state and await press.state.get_data() == waiting:
+        await press.query.answer()
+        return
     await press.state.set_state(state)
-    await press.state.set_data(
-        {REQUEST: press.data.request, THREAD: _thread(press.message), **data}
-    )
+    await press.state.set_data(waiting)
     await press.query.answer()
     if press.data.action in QUESTION_ACTIONS:
         await _done_asking(press)

@@ -15,8 +15,10 @@ from pathlib import Path
 import pytest
 
 from backend.database import Database, upgrade_to_head
+from backend.privacy_requests import SmtpMailSender, SmtpSettings
 from tests.backend.privacy_requests_support import ConsoleMailbox
 from tests.conftest import optional_backend_missing
+from tests.support.mail_server import HOLDING_CLIENT_TIMEOUT, Mailbox, mail_server
 
 POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432"
 SQLITE = "sqlite"
@@ -110,3 +112,29 @@ async def db(database_url: str) -> AsyncIterator[Database]:
 def mailbox() -> ConsoleMailbox:
     """One-time codes and notices mailed to the console, read back by the test."""
     return ConsoleMailbox()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[Mailbox, int]]:
+    """A real SMTP server on loopback (aiosmtpd) and its port."""
+    with mail_server() as running:
+        yield running
+
+
+@pytest.fixture
+def inbox(smtp_server: tuple[Mailbox, int]) -> Mailbox:
+    return smtp_server[0]
+
+
+@pytest.fixture
+def smtp(smtp_server: tuple[Mailbox, int]) -> SmtpMailSender:
+    """Mail to `smtp_server`, waiting for it longer than it holds a message."""
+    return SmtpMailSender(
+        SmtpSettings(
+            host="127.0.0.1",
+            port=smtp_server[1],
+            security="none",
+            from_address="privacy@shop.test",
+            timeout_seconds=HOLDING_CLIENT_TIMEOUT,
+        )
+    )

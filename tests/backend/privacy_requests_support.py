@@ -15,6 +15,7 @@ from backend.privacy_requests import (
     ConsoleMailSender,
     RequestRules,
     complete,
+    mail_code,
     start_request,
     verify_code,
 )
@@ -57,9 +58,10 @@ async def started(
     rules: RequestRules = RULES,
 ) -> PrivacyRequest:
     async with db.session() as session:
-        return await start_request(
-            session, SHOP, kind, pseudonym, email, rules=rules, mail=mailbox.sender, now=now
-        )
+        begun = await start_request(session, SHOP, kind, pseudonym, email, rules=rules, now=now)
+    if begun.code_mail is not None:
+        await mail_code(db, mailbox.sender, begun.code_mail, now=now)
+    return begun.request
 
 
 async def verified(

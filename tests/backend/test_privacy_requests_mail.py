@@ -7,7 +7,7 @@ import re
 import pytest
 
 from backend.database import Database
-from backend.privacy_requests import start_request
+from backend.privacy_requests import mail_code, start_request
 from backend.privacy_requests.mail_texts import CODE_LETTERS, code_letter
 from tests.backend.privacy_requests_support import (
     ALICE,
@@ -38,18 +38,19 @@ def test_an_unknown_or_regional_language_falls_back_sensibly() -> None:
 async def test_the_code_mail_goes_out_in_the_customers_language(db: Database) -> None:
     mailbox = ConsoleMailbox()
     async with db.session() as session:
-        await start_request(
+        begun = await start_request(
             session,
             SHOP,
             "access",
             ALICE,
             "anna@example.org",
             rules=RULES,
-            mail=mailbox.sender,
             language="uk",
             shop_name="Webstore",
             now=T0,
         )
+    assert begun.code_mail is not None
+    await mail_code(db, mailbox.sender, begun.code_mail, now=T0)
     sent = mailbox.output.getvalue()
     assert "Ваш код підтвердження" in sent and "Webstore" in sent
     assert re.search(r"\b\d{6}\b", sent)

@@ -383,7 +383,6 @@ async def test_the_event_commits_with_the_request_change(
                     ALICE,
                     "a@example.org",
                     rules=RULES,
-                    mail=mailbox.sender,
                     now=clock(),
                 )
                 raise RuntimeError("the change fails after the event was written")

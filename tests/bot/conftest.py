@@ -5,11 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email
-import email.policy
-import re
-import socket
-import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +13,6 @@ from typing import Any
 import pytest
 from aiogram import Bot, Dispatcher
 from aiohttp import web
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from backend.privacy_requests import PrivacyRequestSettings, SmtpSettings
 from backend.settings import BackendSettings
@@ -35,6 +28,7 @@ from bot.webhook import webhook_application
 from indexer.settings import IndexerSettings
 from tests.conftest import KNOWLEDGE
 from tests.support.fake_bot_api import ApiCall, FakeBotAPI
+from tests.support.mail_server import Mailbox, free_port, mail_server
 
 PSEUDONYM_KEY = "k" * 40
 
@@ -96,11 +90,14 @@ async def assistant_running(
     limits: bool = False,
     smtp: SmtpSettings | None = None,
     requests: PrivacyRequestSettings | None = None,
+    database_url: str | None = None,
     **bot_settings: Any,
 ) -> AsyncIterator[Assistant]:
+    """The assistant on a SQLite file in `tmp_path`, or on the database at `database_url`
+    (a migrated PostgreSQL database whose tables the caller emptied)."""
     settings = BotSettings(bot_token="42:TEST", **bot_settings)
     backend = BackendSettings(
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'assistant.sqlite3'}",
+        database_url=database_url or f"sqlite+aiosqlite:///{tmp_path / 'assistant.sqlite3'}",
         pseudonym_key=PSEUDONYM_KEY.encode(),
     )
     indexer = IndexerSettings(knowledge_dir=knowledge, index_dir=corpus_index)
@@ -124,12 +121,6 @@ async def assistant_running(
                     await dispatcher.stop_polling()
                 await assistant.polling
             await bot.session.close()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextlib.asynccontextmanager
@@ -167,47 +158,8 @@ async def assistant(tmp_path: Path, corpus_index: Path) -> AsyncIterator[Assista
         yield running
 
 
-class Mailbox:
-    """A real SMTP server on loopback (aiosmtpd) that keeps every message it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-        self._lock = threading.Lock()
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
-        assert isinstance(envelope.content, bytes)
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        assert isinstance(message, email.message.EmailMessage)
-        with self._lock:
-            self.messages.append(message)
-        return "250 OK"
-
-    def sent_to(self, address: str) -> list[email.message.EmailMessage]:
-        with self._lock:
-            return [m for m in self.messages if m["To"] == address]
-
-    async def code_for(self, address: str, count: int = 1) -> str:
-        """The code in the `count`-th message to `address`, waiting for it to arrive."""
-        for _ in range(200):
-            received = self.sent_to(address)
-            if len(received) >= count:
-                body = received[count - 1].get_content()
-                found = re.search(r"\b(\d{6})\b", body)
-                assert found, body
-                return found.group(1)
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"no message {count} to {address}")
-
-
 @pytest.fixture
 def mailbox() -> Iterator[tuple[Mailbox, SmtpSettings]]:
-    box = Mailbox()
-    with socket.socket() as probe:  # a free port; aiosmtpd cannot report an ephemeral one
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    """A real SMTP server on loopback, and the settings that send to it."""
+    with mail_server() as (box, port):
         yield box, SmtpSettings(host="127.0.0.1", port=port, security="none", timeout_seconds=5)
-    finally:
-        controller.stop()

@@ -19,11 +19,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from backend.customers import set_language
 from backend.models import AccessExport, CustomerNotice, PrivacyRequest, utc_now
 from backend.privacy_requests import (
+    StartedRequest,
     cancel,
     complete,
     deny,
     extend,
     get_request,
+    mail_code,
     start_request,
     start_work,
     transition,
@@ -91,10 +93,8 @@ def relay(assistant: Assistant, clock: Clock, tmp_path: Path) -> NoticeRelay:
     return new_relay(assistant, tmp_path, clock=clock)
 
 
-async def started(
-    session: AsyncSession, assistant: Assistant, kind: RequestKind, mailbox: ConsoleMailbox
-) -> PrivacyRequest:
-    """A request the customer started in chat CHAT, waiting for the e-mailed code."""
+async def started(session: AsyncSession, assistant: Assistant, kind: RequestKind) -> StartedRequest:
+    """A request the customer started in chat CHAT, waiting for the code (not yet mailed)."""
     return await start_request(
         session,
         "webstore",
@@ -102,7 +102,6 @@ async def started(
         PSEUDONYM,
         "anna@example.org",
         rules=assistant.services.request_rules,
-        mail=mailbox.sender,
         chat_id=CHAT,
         now=T0,
     )
@@ -116,11 +115,13 @@ async def verified(
     async with services.database.session() as session:
         if language is not None:
             await set_language(session, PSEUDONYM, language)
-        request = await started(session, assistant, kind, mailbox)
+        begun = await started(session, assistant, kind)
+    assert begun.code_mail is not None
+    await mail_code(services.database, mailbox.sender, begun.code_mail, now=T0)
     async with services.database.session() as session:
         result = await verify_code(
             session,
-            request.id,
+            begun.request.id,
             PSEUDONYM,
             mailbox.last_code(),
             rules=services.request_rules,
@@ -263,7 +264,7 @@ EXPECTED: dict[str, dict[str, list[str]]] = {
 
 async def expire(assistant: Assistant) -> PrivacyRequest:
     async with assistant.services.database.session() as session:
-        request = await started(session, assistant, "access", ConsoleMailbox())
+        request = (await started(session, assistant, "access")).request
         await transition(session, request, "expired", actor="system", now=T0)
         return request
 
@@ -492,21 +493,20 @@ async def test_a_request_the_shop_confirms_is_told_with_its_deadline(
 
     services = assistant.services
     async with services.database.session() as session:
-        request = await start_request(
+        waiting = await start_request(
             session,
             "webstore",
             "deletion",
             PSEUDONYM,
             "anna@example.org",
             rules=services.request_rules,
-            mail=ConsoleMailbox().sender,
             chat_id=CHAT,
             verification="shop",
             language="uk",
             now=T0,
         )
     async with services.database.session() as session:
-        found = await get_request(session, "webstore", request.id)
+        found = await get_request(session, "webstore", waiting.request.id)
         await confirm_by_shop(session, found, rules=services.request_rules, now=T0)
     assert await relay.run_once() == 1
     [call] = sent(assistant)
@@ -522,20 +522,21 @@ async def test_the_customers_chosen_language_wins_over_the_requests(
     services = assistant.services
     async with services.database.session() as session:
         await set_language(session, PSEUDONYM, "cs")
-        request = await start_request(
+        waiting = await start_request(
             session,
             "webstore",
             "deletion",
             PSEUDONYM,
             "anna@example.org",
             rules=services.request_rules,
-            mail=ConsoleMailbox().sender,
             chat_id=CHAT,
             verification="shop",
             language="uk",
             now=T0,
         )
-    await shop_does(assistant, request.id, lambda session, r: r and _confirm(session, r, services))
+    await shop_does(
+        assistant, waiting.request.id, lambda session, r: r and _confirm(session, r, services)
+    )
     await relay.run_once()
     [call] = sent(assistant)
     assert "Obchod Online Store potvrdil, že žádost je vaše." in shown(call)

@@ -13,14 +13,21 @@ from aiogram.fsm.storage.base import StorageKey
 from babel.dates import format_date
 from sqlmodel import select
 
+from backend.database import Database
 from backend.models import CustomerNotice, PrivacyRequest
 from backend.privacy_requests import PrivacyRequestSettings, SmtpSettings, is_suppressed
 from bot.routers.privacy_requests import REQUEST, RequestFlow
 from bot.shop_directory import ShopDirectory
 from indexer.shops import load_shops
-from tests.bot.conftest import Assistant, Mailbox, assistant_running
+from tests.backend.conftest import (  # noqa: F401  (the database on SQLite and PostgreSQL)
+    database_url,
+    db,
+    migrated_postgres,
+)
+from tests.bot.conftest import Assistant, assistant_running
 from tests.conftest import KNOWLEDGE
 from tests.support.fake_bot_api import ApiCall
+from tests.support.mail_server import Mailbox
 
 ANN = "ann@example.com"
 BUTTONS = {
@@ -378,3 +385,91 @@ async def test_a_shop_that_verifies_itself_in_ukrainian(
     registered = await assistant.say(ANN, language_code="uk")
     assert registered.params["text"].startswith("Ваш запит зареєстровано.")
     assert "Номер запиту: <code>pr_" in registered.params["text"]
+
+
+# ---- The code's mail goes out after the commit --------------------------------------------
+
+
+@pytest.fixture
+async def assistant_on(
+    tmp_path: Path,
+    corpus_index: Path,
+    mailbox: tuple[Mailbox, SmtpSettings],
+    db: Database,  # noqa: F811
+) -> AsyncIterator[Assistant]:
+    """The assistant on SQLite and on PostgreSQL, mailing codes to the real SMTP server."""
+    async with assistant_running(
+        tmp_path,
+        corpus_index,
+        smtp=mailbox[1],
+        requests=PrivacyRequestSettings(code_resend_seconds=0),
+        database_url=db.url,
+    ) as running:
+        yield running
+
+
+async def test_a_code_the_mail_server_refuses_is_said_plainly_and_leaves_nothing_open(
+    assistant_on: Assistant, inbox: Mailbox
+) -> None:
+    assistant = assistant_on
+    menu = await assistant.say("/start webstore", language_code="cs")
+    offer = await press(assistant, menu, "Získat kopii mých údajů", language="cs")
+    await press(assistant, offer, "Potvrdit", language="cs")
+    inbox.refuse("554 5.7.1 Message refused")
+    failed = await assistant.say(ANN, language_code="cs")
+    assert failed.params["text"] == (
+        "Kód se teď nepodařilo odeslat. Zkuste to prosím za pár minut znovu."
+    )
+    [request] = await requests_in_database(assistant)
+    assert request.status == "canceled"  # withdrawn: nothing waits for a code never sent
+    assert await notices_in_database(assistant) == []
+    # The address again, once the server takes mail: a fresh request and its code.
+    inbox.refuse(None)
+    sent = await assistant.say(ANN, language_code="cs")
+    assert sent.params["text"].startswith("Na tuto adresu jsem poslal šestimístný kód.")
+    done = await assistant.say(await inbox.code_for(ANN), language_code="cs")
+    assert done.params["text"].startswith("Potvrzeno:")
+    assert sorted(r.status for r in await requests_in_database(assistant)) == [
+        "canceled",
+        "verified",
+    ]
+
+
+async def test_a_new_code_the_mail_server_refuses_leaves_the_first_one_working(
+    assistant_on: Assistant, inbox: Mailbox
+) -> None:
+    assistant = assistant_on
+    sent = await start_until_code(assistant, "deletion")
+    first = await inbox.code_for(ANN)
+    again = await press(assistant, sent, "Send the code again")
+    inbox.refuse("451 4.3.0 Try again later")
+    failed = await assistant.say(ANN)
+    assert failed.params["text"] == (
+        "I could not send the code just now. Please try again in a few minutes."
+    )
+    assert "Send the code again" in str(failed.params["reply_markup"])
+    assert again.params["text"].startswith("Type the e-mail address again")
+    done = await assistant.say(first)
+    assert done.params["text"].startswith("Confirmed:")
+
+
+async def test_a_mail_server_holding_a_code_keeps_nobody_else_waiting(
+    assistant_on: Assistant, inbox: Mailbox
+) -> None:
+    assistant = assistant_on
+    menu = await assistant.say("/start webstore")
+    offer = await press(assistant, menu, BUTTONS["access"])
+    await press(assistant, offer, "Confirm")
+    inbox.hold()
+    before = len(assistant.sent_to(1001))
+    assistant.fake.push_update(assistant.fake.message_update(ANN))
+    await inbox.holding()
+    # Another customer is answered while the first one's code is still at the mail server.
+    listing = await assistant.say("/requests", user_id=2002)
+    assert listing.params["text"] == "You have no privacy requests."
+    assert len(assistant.sent_to(1001)) == before  # still waiting for the mail server
+    inbox.release()
+    [*_, sent] = await assistant.fake.wait_for(
+        "sendMessage", count=before + 1, predicate=lambda c: c.params["chat_id"] == 1001
+    )
+    assert "I sent a 6-digit code" in sent.params["text"]

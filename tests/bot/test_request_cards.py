@@ -30,7 +30,7 @@ from backend.models import (
     RequestCard,
     utc_now,
 )
-from backend.privacy_requests import start_request, verify_code
+from backend.privacy_requests import mail_code, start_request, verify_code
 from backend.privacy_requests.exports import ExportPolicy
 from backend.privacy_requests.fulfilment import SystemOutcome
 from backend.privacy_requests.lifecycle import RequestKind
@@ -144,22 +144,23 @@ async def verified(
     number = next(CUSTOMERS)
     pseudonym = pseudonym_for(number, PSEUDONYM_KEY.encode())
     async with services.database.session() as session:
-        request = await start_request(
+        begun = await start_request(
             session,
             shop,
             kind,
             pseudonym,
             f"customer{number}@example.org",
             rules=services.request_rules,
-            mail=desk.mailbox.sender,
             chat_id=CUSTOMER_CHAT,
             language=language,
             now=now,
         )
+    assert begun.code_mail is not None
+    await mail_code(services.database, desk.mailbox.sender, begun.code_mail, now=now)
     async with services.database.session() as session:
         result = await verify_code(
             session,
-            request.id,
+            begun.request.id,
             pseudonym,
             re.findall(r"\b(\d{6})\b", desk.mailbox.output.getvalue())[-1],
             rules=services.request_rules,
@@ -167,7 +168,7 @@ async def verified(
             now=now,
         )
     assert result.outcome == "verified"
-    EMAILS[request.id] = f"customer{number}@example.org"
+    EMAILS[begun.request.id] = f"customer{number}@example.org"
     return result.request
 
 

