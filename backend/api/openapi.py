@@ -4,15 +4,25 @@ pydantic models' JSON Schemas (OpenAPI 3.1 speaks JSON Schema 2020-12, as pydant
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from functools import cache
-from typing import Any
+from typing import Any, Final
 
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from backend.api.operations import OPERATIONS, Operation
+from backend.api.operations import ENDPOINT, OPERATIONS, PREFIX, REQUEST, Operation
 from backend.api.problems import PROBLEM_TYPE
-from backend.api.schemas import Problem
+from backend.api.schemas import (
+    DeliveryPage,
+    DeliveryView,
+    EndpointList,
+    EndpointView,
+    InboundResult,
+    Problem,
+    RequestPage,
+    RequestView,
+)
 
 REF = "#/components/schemas/{model}"
 VERSION = "1.0.0"
@@ -33,6 +43,95 @@ def _reference(model: type[BaseModel]) -> dict[str, str]:
 
 def _problem(description: str) -> dict[str, Any]:
     return {"description": description, "content": {PROBLEM_TYPE: {"schema": _reference(Problem)}}}
+
+
+DELIVERY: Final = f"{PREFIX}/webhook-deliveries/{{delivery_id}}"
+# The answers that name a resource: where the resource lives, and the JSON pointer to its id
+# in the answer (a page names its first, newest item).
+NAMED_IN: Final[dict[type[BaseModel], tuple[str, str]]] = {
+    RequestView: (REQUEST, "/id"),
+    RequestPage: (REQUEST, "/items/0/id"),
+    InboundResult: (REQUEST, "/request/id"),
+    EndpointView: (ENDPOINT, "/id"),
+    EndpointList: (ENDPOINT, "/items/0/id"),
+    DeliveryView: (DELIVERY, "/id"),
+    DeliveryPage: (DELIVERY, "/items/0/id"),
+}
+
+
+# After a step on a request, the steps its lifecycle leads to next: the links of that
+# step's answer. (Reading a request, or listing them, leads to every step: the request's
+# status decides which one it takes. A step not linked is no less allowed.)
+_WORKING: Final = (
+    "getRequest",
+    "pauseRequest",
+    "extendRequest",
+    "reportOutcomes",
+    "uploadExport",
+    "denyRequest",
+)
+NEXT_STEPS: Final[dict[str, tuple[str, ...]]] = {
+    "createRequest": ("startRequest", *_WORKING),
+    "verifyRequest": ("startRequest", *_WORKING),
+    "startRequest": (*_WORKING, "completeRequest"),
+    "pauseRequest": ("getRequest", "resumeRequest", "denyRequest"),
+    # Paused before or after the work started.
+    "resumeRequest": ("startRequest", *_WORKING, "completeRequest"),
+    "extendRequest": ("startRequest", *_WORKING, "completeRequest"),
+    "reportOutcomes": ("getRequest", "reportOutcomes", "completeRequest", "denyRequest"),
+    "uploadExport": ("getRequest", "uploadExport", "completeRequest"),
+    "completeRequest": ("getRequest",),
+    "denyRequest": ("getRequest",),
+}
+
+
+def _id_parameter(resource: str) -> str:
+    return str(re.findall(r"{(\w+)}", resource)[-1])
+
+
+def _taking(resource: str) -> Iterator[Operation]:
+    """The operations on the resource at `resource`, and those that filter by its id."""
+    parameter = _id_parameter(resource)
+    for operation in OPERATIONS:
+        on_it = operation.path == resource or operation.path.startswith(f"{resource}/")
+        if on_it or any(query.name == parameter for query in operation.query):
+            yield operation
+
+
+def _links(operation: Operation) -> dict[str, Any]:
+    """OpenAPI links from the operation's answer to the operations that take the id of
+    what it names (a request: the steps that come next, NEXT_STEPS; an endpoint: read,
+    disable, rotate, its deliveries). An answer that names nothing (the export uploaded)
+    leads on from the resource its own path names. Clients and schemathesis's state
+    machine follow them to chain calls."""
+    if operation.response in NAMED_IN:
+        resource, pointer = NAMED_IN[operation.response]
+        expression = f"$response.body#{pointer}"
+    else:
+        under = [r for r, _ in NAMED_IN.values() if operation.path.startswith(f"{r}/")]
+        if not under:
+            return {}
+        resource = under[0]
+        expression = f"$request.path.{_id_parameter(resource)}"
+    parameter = _id_parameter(resource)
+    next_steps = NEXT_STEPS.get(operation.operation_id)
+    return {
+        target.operation_id: {
+            "operationId": target.operation_id,
+            "parameters": {parameter: expression},
+        }
+        for target in _taking(resource)
+        if next_steps is None or target.operation_id in next_steps
+    }
+
+
+def _file(media: str) -> dict[str, Any]:
+    """A file sent as the body: a JSON document, a text, or bytes; never empty."""
+    if media == "application/json":
+        return {"description": "a JSON document"}
+    if media.startswith("text/"):
+        return {"type": "string", "minLength": 1}
+    return {"type": "string", "format": "binary", "minLength": 1}
 
 
 ERROR_TEXT = {
@@ -87,10 +186,7 @@ def _operation(operation: Operation) -> dict[str, Any]:
     elif operation.upload_types:
         document["requestBody"] = {
             "required": True,
-            "content": {
-                media: {"schema": {"type": "string", "format": "binary"}}
-                for media in operation.upload_types
-            },
+            "content": {media: {"schema": _file(media)} for media in operation.upload_types},
         }
     if operation.response is not None:
         success: dict[str, Any] = {
@@ -102,6 +198,9 @@ def _operation(operation: Operation) -> dict[str, Any]:
             "description": "done",
             "content": {operation.response_media: {"schema": {"type": "string"}}},
         }
+    links = _links(operation)
+    if links:
+        success["links"] = links
     responses: dict[str, Any] = {str(operation.status): success}
     codes = set(operation.errors)
     if operation.authenticated:
