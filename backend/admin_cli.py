@@ -3,8 +3,9 @@ policy versions, from the command line.
 
 - `staff grant --shop ID --user TELEGRAM_ID --role admin|operator`, `staff revoke`,
   `staff list`: roles kept in the database (shop.toml's `support.admins` are admins too);
-- `policy add --shop ID --language xx FILE`: check, index and publish a new version of
-  the shop's policy, record it and tell the running assistants (and, through them, the
+- `policy add --shop ID --language xx [--translation-of ORIGINAL] FILE`: check, index
+  and publish a new version of the shop's policy (a translation of the original named by
+  its file or language), record it and tell the running assistants (and, through them, the
   customers who asked to hear of changes); `policy rollback --shop ID` restores the
   version before the latest upload; `policy history --shop ID` lists the changes.
 
@@ -94,25 +95,7 @@ def cmd_staff(args: argparse.Namespace, settings: BackendSettings) -> int:
 
 def _print_update(update: PolicyUpdate, as_json: bool) -> None:
     if as_json:
-        print(
-            json.dumps(
-                {
-                    "shop": update.shop_id,
-                    "action": update.action,
-                    "language": update.language,
-                    "document": update.document,
-                    "version": update.version,
-                    "previous_version": update.previous_version,
-                    "index_version": update.index_version,
-                    "previous_index_version": update.previous_index_version,
-                    **update.diff.summary(),
-                    "warnings": list(update.warnings),
-                    "coverage": update.coverage.summary() if update.coverage else None,
-                },
-                ensure_ascii=False,
-                indent=2,
-            )
-        )
+        print(json.dumps(update.report(), ensure_ascii=False, indent=2))
     else:
         print("\n".join(update.describe()))
 
@@ -148,6 +131,7 @@ def cmd_policy(args: argparse.Namespace, settings: BackendSettings) -> int:
                 actor=_actor(),
                 version=args.version,
                 effective_date=args.effective_date,
+                translation_of=args.translation_of,
             )
         else:
             update, _ = await roll_back_policy(database, desk, shop_id=args.shop, actor=_actor())
@@ -190,6 +174,11 @@ def add_admin_commands(commands: Any) -> None:
     adding.add_argument("--language", required=True, help="ISO 639-1 code of the document")
     adding.add_argument("--version", help="the version customers see (default: today)")
     adding.add_argument("--effective-date", type=date.fromisoformat, help="YYYY-MM-DD")
+    adding.add_argument(
+        "--translation-of",
+        metavar="ORIGINAL",
+        help="the document translates this original (its file name or its language)",
+    )
     adding.add_argument("file", type=Path, help=".md, .txt, .html or .pdf")
     rolling = actions.add_parser("rollback", help="restore the version before the latest upload")
     history = actions.add_parser("history", help="the shop's latest policy changes")

@@ -13,7 +13,6 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -52,16 +51,6 @@ class PolicyDesk:
             return self.embedder
 
 
-def change_summary(update: PolicyUpdate) -> dict[str, Any]:
-    return {
-        **update.diff.summary(),
-        "version": update.version,
-        "previous_version": update.previous_version,
-        "warnings": list(update.warnings),
-        "coverage": update.coverage.summary() if update.coverage else None,
-    }
-
-
 async def record_change(session: AsyncSession, update: PolicyUpdate, actor: str) -> PolicyChange:
     change = PolicyChange(
         shop_id=update.shop_id,
@@ -70,7 +59,7 @@ async def record_change(session: AsyncSession, update: PolicyUpdate, actor: str)
         language=update.language,
         index_version=update.index_version,
         previous_index_version=update.previous_index_version,
-        summary=change_summary(update),
+        summary=update.summary(),
         actor=actor[:ACTOR_MAX_CHARS],
     )
     session.add(change)
@@ -98,9 +87,11 @@ async def publish_policy(
     actor: str,
     version: str | None = None,
     effective_date: date | None = None,
+    translation_of: str | None = None,
 ) -> tuple[PolicyUpdate, PolicyChange]:
-    """Publish a new version of the shop's document in `language` and record it; the
-    indexer's errors (PolicyError and its kinds, ShopNotFoundError) pass through."""
+    """Publish a new version of the shop's document in `language` (a translation of the
+    original `translation_of` names, by path or language) and record it; the indexer's
+    errors (PolicyError and its kinds, ShopNotFoundError) pass through."""
     update = await asyncio.get_running_loop().run_in_executor(
         POLICY_JOBS,
         lambda: add_policy(
@@ -112,6 +103,7 @@ async def publish_policy(
             data,
             version=version,
             effective_date=effective_date,
+            translation_of=translation_of,
         ),
     )
     return update, await _recorded(database, desk, update, actor)

@@ -47,10 +47,25 @@ class Alignment:
     # For each passage of the translation (in order): the index (within the original's
     # passages) of the passage it translates, or None.
     passage_originals: tuple[int | None, ...]
+    shop: str = ""  # the shop's id (the paths are its documents')
 
     @property
     def complete(self) -> bool:
         return not self.missing and not self.extra
+
+    def summary(self) -> dict[str, object]:
+        """As JSON: the build's report and a policy upload's answer."""
+        return {
+            "translation": self.translation,
+            "original": self.original,
+            "pairs": [
+                {"translation": p.translation, "original": p.original, "similarity": p.similarity}
+                for p in self.pairs
+            ],
+            # A section of the original without a counterpart: the translation is out of date.
+            "missing": list(self.missing),
+            "extra": list(self.extra),
+        }
 
 
 def _sections(passages: Sequence[Passage], vectors: Vectors) -> tuple[list[str], np.ndarray]:
@@ -153,6 +168,7 @@ def align(
         missing=tuple(t for i, t in enumerate(original_titles) if i not in paired_original),
         extra=tuple(t for j, t in enumerate(translated_titles) if j not in paired_translation),
         passage_originals=tuple(passage_originals),
+        shop=(original or translation)[0].shop_id if original or translation else "",
     )
 
 

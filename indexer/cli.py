@@ -74,16 +74,7 @@ def cmd_build(args: argparse.Namespace, settings: IndexerSettings) -> int:
         "shops": m.shops,
         "model": m.model_id,
         "index_dir": str(settings.index_dir),
-        "translations": [
-            {
-                "translation": a.translation,
-                "original": a.original,
-                "pairs": [[p.translation, p.original, p.similarity] for p in a.pairs],
-                "missing": list(a.missing),
-                "extra": list(a.extra),
-            }
-            for a in report.alignments
-        ],
+        "translations": [alignment.summary() for alignment in report.alignments],
     }
     human = (
         f"published {m.name}: {m.passage_count} passages ({m.sentence_count} sentences) of "
@@ -384,6 +375,7 @@ def cmd_policy(args: argparse.Namespace, settings: IndexerSettings) -> int:
                 path.name,
                 path.read_bytes(),
                 version=args.version,
+                translation_of=args.translation_of,
             )
         else:
             update = rollback_policy(settings, _embedder(settings), args.shop)
@@ -393,19 +385,7 @@ def cmd_policy(args: argparse.Namespace, settings: IndexerSettings) -> int:
     except NothingToRollBackError:
         print(f"error: {args.shop} has no upload left to roll back", file=sys.stderr)
         return 1
-    payload = {
-        "shop": update.shop_id,
-        "action": update.action,
-        "language": update.language,
-        "document": update.document,
-        "version": update.version,
-        "index_version": update.index_version,
-        "previous_index_version": update.previous_index_version,
-        **update.diff.summary(),
-        "warnings": list(update.warnings),
-        "coverage": update.coverage.summary() if update.coverage else None,
-    }
-    _emit(args, payload, "\n".join(update.describe()))
+    _emit(args, update.report(), "\n".join(update.describe()))
     return 0
 
 
@@ -468,6 +448,11 @@ def parser() -> argparse.ArgumentParser:
     policy_add = policy_actions.add_parser("add", help="check, index and publish FILE")
     policy_add.add_argument("--language", required=True, help="ISO 639-1 code of the text")
     policy_add.add_argument("--version", help="the version customers see (default: today)")
+    policy_add.add_argument(
+        "--translation-of",
+        metavar="ORIGINAL",
+        help="the document translates this original (its file name or its language)",
+    )
     policy_add.add_argument("file", help=".md, .txt, .html or .pdf")
     policy_rollback = policy_actions.add_parser(
         "rollback", help="restore the version before the latest upload"

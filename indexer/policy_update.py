@@ -5,10 +5,15 @@ An upload, under a lock that every process publishing policies takes:
 
 1. the file is checked (`policy_check`): nothing below happens to a refused one;
 2. it is written into the shop's folder under a new name, beside the old file, which is
-   kept for a rollback, and the shop.toml entry of that language points at it;
+   kept for a rollback, and the shop.toml entry of that language points at it (an
+   original's translations, which name it by its path, are pointed at the new file too);
 3. the index is built and published (`build_index`: staged, then switched atomically);
 4. the document's passages are compared with those served before it: the diff;
 5. the change is noted in the shop's `.policy-history.jsonl`, which rollback reads.
+
+A translation (`translation_of`) is uploaded like any document, naming its original by path
+or language; the answer reports how its sections align to the original's (and, for a new
+original, how its translations align to it), flagging an out-of-date translation.
 
 Should anything fail before the publish, shop.toml is put back and the new file removed;
 the serving index was never touched. A rollback restores the entry the latest upload
@@ -30,6 +35,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from indexer.alignment import Alignment
+from indexer.alignment import describe as describe_alignment
 from indexer.build import PASSAGES_FILE, build_index, read_passages
 from indexer.changes import PolicyDiff, describe, diff_passages
 from indexer.coverage import PolicyCoverage, ShopNotInIndexError, version_coverage
@@ -46,8 +53,13 @@ from indexer.publish import (
     versions_dir,
 )
 from indexer.settings import IndexerSettings
-from indexer.shop_toml import restore_shop_file, with_document, write_shop_file
-from indexer.shops import SHOP_FILE, PolicyDocument, Shop, load_shop
+from indexer.shop_toml import (
+    restore_shop_file,
+    with_document,
+    with_translation_of,
+    write_shop_file,
+)
+from indexer.shops import LANGUAGE_CODE, SHOP_FILE, PolicyDocument, Shop, load_shop
 
 POLICY_LOCK = ".policy.lock"
 HISTORY_FILE = ".policy-history.jsonl"
@@ -69,6 +81,11 @@ class PolicyUnchangedError(PolicyError):
     """The upload is the very file the shop's entry names already."""
 
 
+class TranslationOfError(PolicyError):
+    """An upload's `translation_of` names no original of the shop (nothing, the document the
+    upload replaces, a translation), or the document it makes a translation has its own."""
+
+
 @dataclass(frozen=True)
 class PolicyUpdate:
     """What an upload or a rollback did."""
@@ -85,18 +102,72 @@ class PolicyUpdate:
     warnings: tuple[str, ...] = ()  # the upload check's (policy_check.CheckedPolicy)
     # What the shop's policy covers now, with the art. 13 check (None: no passage is left).
     coverage: PolicyCoverage | None = None
+    translation_of: str | None = None  # the original's path, when the document translates one
+    # An upload's translations as aligned at its build: the document's own to its original,
+    # or, for an original, each of its translations' to it.
+    alignments: tuple[Alignment, ...] = ()
 
     def describe(self) -> list[str]:
         """In a few English lines, for admins and the CLI."""
         was = f" (was {self.previous_version})" if self.previous_version else ""
         verb = "Restored" if self.action == "rollback" else "Published"
+        of = f", a translation of {self.translation_of}" if self.translation_of else ""
         return [
-            f"{verb} {self.shop_id}'s policy ({self.language}) version {self.version}{was}, "
+            f"{verb} {self.shop_id}'s policy ({self.language}) version {self.version}{was}{of}, "
             f"index v{self.index_version}.",
             *describe(self.diff),
+            *(
+                line
+                for alignment in self.alignments
+                # Section by section for the document itself; in one line for each of an
+                # original's translations.
+                for line in _alignment_lines(alignment, alignment.translation == self.document)
+            ),
             *(f"Note: {warning}" for warning in self.warnings),
             *(self.coverage.check_lines() if self.coverage is not None else ()),
         ]
+
+    def summary(self) -> dict[str, Any]:
+        """What changed, as JSON: recorded with the change, and in every answer to it."""
+        return {
+            **self.diff.summary(),
+            "version": self.version,
+            "previous_version": self.previous_version,
+            "warnings": list(self.warnings),
+            "coverage": self.coverage.summary() if self.coverage else None,
+            "translation_of": self.translation_of,
+            "alignments": [alignment.summary() for alignment in self.alignments],
+        }
+
+    def report(self) -> dict[str, Any]:
+        """The whole update as JSON, for the command lines' --json."""
+        return {
+            "shop": self.shop_id,
+            "action": self.action,
+            "language": self.language,
+            "document": self.document,
+            "index_version": self.index_version,
+            "previous_index_version": self.previous_index_version,
+            **self.summary(),
+        }
+
+
+def _alignment_lines(alignment: Alignment, sections: bool) -> list[str]:
+    """A translation against its original: the sections paired (each, with `sections`),
+    and a warning when the original has sections the translation lacks (out of date)."""
+    paired, total = len(alignment.pairs), len(alignment.pairs) + len(alignment.missing)
+    lines = [
+        f"Translation {alignment.translation} of {alignment.original}: {paired} of the "
+        f"original's {total} sections paired.",
+        *(describe_alignment(alignment)[1:] if sections else ()),
+    ]
+    if alignment.missing:
+        titles = ", ".join(repr(title) for title in alignment.missing)
+        lines.append(
+            f"Warning: {alignment.translation} is out of date: it has no counterpart of "
+            f"{titles}; customers reading it are quoted the original there."
+        )
+    return lines
 
 
 @dataclass(frozen=True)
@@ -167,6 +238,71 @@ def entry_for_language(shop: Shop, language: str) -> int | None:
     return None
 
 
+def _original_for(shop: Shop, named: str, replaced: int | None, filename: str) -> PolicyDocument:
+    """The original document an upload's `translation_of` names: by its path, or by its
+    language (the shop's original in it); TranslationOfError when it names none, the
+    document the upload replaces (documents[replaced]) or a translation, or when that
+    document is the original of others."""
+    found = next((d for d in shop.documents if d.path == named), None)
+    language = named.lower()
+    if found is None and re.fullmatch(LANGUAGE_CODE, language):
+        written = [d for d in shop.documents if d.languages[0] == language]
+        holding = written + [d for d in shop.documents if language in d.languages[1:]]
+        found = next((d for d in holding if d.translation_of is None), None) or next(
+            iter(holding), None
+        )
+    if found is None:
+        originals = ", ".join(
+            f"{d.path} ({', '.join(d.languages)})"
+            for d in shop.documents
+            if d.translation_of is None
+        )
+        raise TranslationOfError(
+            filename,
+            f"translation_of: {named!r} is neither a document nor a language of {shop.id}'s "
+            f"policy; name the original by its file or its language: {originals}",
+        )
+    if replaced is not None and found == shop.documents[replaced]:
+        raise TranslationOfError(
+            filename,
+            f"translation_of: {named!r} names {found.path}, the very document this upload "
+            "replaces; a translation is a document of its own, in another language",
+        )
+    if found.translation_of is not None:
+        raise TranslationOfError(
+            filename,
+            f"translation_of: {found.path} is itself a translation (of "
+            f"{found.translation_of}); name the original",
+        )
+    replacing = shop.documents[replaced].path if replaced is not None else None
+    translated = _translations_of(list(shop.documents), replacing) if replacing else []
+    if translated:
+        raise TranslationOfError(
+            filename,
+            f"{replacing} is the original of "
+            f"{', '.join(shop.documents[i].path for i in translated)}; a translation has no "
+            "translations of its own",
+        )
+    return found
+
+
+def _translations_of(documents: list[PolicyDocument], path: str) -> list[int]:
+    """The entries that declare themselves translations of the document at `path`."""
+    return [index for index, document in enumerate(documents) if document.translation_of == path]
+
+
+def _relinked(
+    documents: list[PolicyDocument], text: str, old_path: str, new_path: str
+) -> tuple[list[PolicyDocument], str]:
+    """The documents and shop.toml text with every translation of `old_path` naming
+    `new_path` instead."""
+    documents = list(documents)
+    for index in _translations_of(documents, old_path):
+        documents[index] = documents[index].model_copy(update={"translation_of": new_path})
+        text = with_translation_of(text, index, documents[index])
+    return documents, text
+
+
 def _serving(settings: IndexerSettings) -> Manifest | None:
     try:
         return Manifest.read(current_version_dir(settings.index_dir))
@@ -232,9 +368,13 @@ def add_policy(
     version: str | None = None,
     effective_date: date | None = None,
     now: datetime | None = None,
+    translation_of: str | None = None,
 ) -> PolicyUpdate:
     """Check, install, index and publish a new version of the shop's document in
-    `language`; PolicyError (or a subclass) says why an upload was refused."""
+    `language`; PolicyError (or a subclass) says why an upload was refused.
+
+    `translation_of` (a document's path, or a language: the shop's original in it) makes
+    the document a translation of that original; without it, a translation stays one."""
     suffix = check_name_and_size(filename, len(data), settings.max_file_bytes)
     if version is not None and not VERSION_FORM.fullmatch(version):
         raise PolicyError(filename, "a version is 1-40 letters, digits, spaces or . : / + -")
@@ -243,17 +383,25 @@ def add_policy(
         shop = load_policy_shop(settings, shop_id)
         index = entry_for_language(shop, language)
         old = shop.documents[index] if index is not None else None
+        original = (
+            _original_for(shop, translation_of, index, filename)
+            if translation_of is not None
+            else None
+        )
+        original_path = original.path if original else old.translation_of if old else None
         if (
             old is not None
+            and original_path == old.translation_of
             and _file_hash(shop.folder / old.path) == hashlib.sha256(data).hexdigest()
         ):
             raise PolicyUnchangedError(filename, f"it is version {old.version}, published already")
         entry = PolicyDocument(
             path=_new_path(shop.folder, language, suffix, now),
-            title=old.title if old else shop.documents[0].title,
+            title=old.title if old else (original or shop.documents[0]).title,
             languages=list(old.languages) if old else [language],
             version=version or _next_version(old, now.date()),
             effective_date=effective_date or now.date(),
+            translation_of=original_path,
         )
         checked = check_policy(
             filename,
@@ -272,15 +420,20 @@ def add_policy(
         else:
             documents[index] = entry
         text_before = (shop.folder / SHOP_FILE).read_text(encoding="utf-8")
+        text = with_document(text_before, index, entry)
+        if old is not None and entry.translation_of is None:
+            # The original's file is a new one: its translations must name it.
+            documents, text = _relinked(documents, text, old.path, entry.path)
         target = shop.folder / entry.path
         _write_new_file(target, data)
         try:
-            write_shop_file(shop.folder, with_document(text_before, index, entry), documents)
-            manifest = build_index(settings, embedder, force=True).manifest
+            write_shop_file(shop.folder, text, documents)
+            report = build_index(settings, embedder, force=True)
         except BaseException:
             restore_shop_file(shop.folder, text_before)
             target.unlink(missing_ok=True)
             raise
+        manifest = report.manifest
         update = PolicyUpdate(
             shop_id=shop.id,
             action="upload",
@@ -293,6 +446,13 @@ def add_policy(
             diff=diff_passages(before, checked.passages),
             warnings=checked.warnings,
             coverage=_coverage(settings, manifest, shop.id),
+            translation_of=entry.translation_of,
+            alignments=tuple(
+                alignment
+                for alignment in report.alignments
+                if alignment.shop == shop.id
+                and entry.path in (alignment.translation, alignment.original)
+            ),
         )
         _append_history(
             shop.folder,
@@ -388,6 +548,14 @@ def rollback_policy(
             )
         if previous is not None and not (shop.folder / previous.path).is_file():
             raise PolicyError(shop.folder / previous.path, "the previous file is gone")
+        translated = _translations_of(list(shop.documents), current.path)
+        if translated and (previous is None or previous.translation_of is not None):
+            raise PolicyError(
+                manifest_path,
+                f"{', '.join(shop.documents[i].path for i in translated)} translate "
+                f"{current.path}, which the rollback would make no original; roll back or "
+                "edit them first",
+            )
         documents = list(shop.documents)
         if previous is not None:
             documents[index] = previous
@@ -396,7 +564,11 @@ def rollback_policy(
         serving = _serving(settings)
         before = _document_passages(settings, serving, shop.id, current.path)
         text_before = manifest_path.read_text(encoding="utf-8")
-        write_shop_file(shop.folder, with_document(text_before, index, previous), documents)
+        text = with_document(text_before, index, previous)
+        if previous is not None:
+            # The upload pointed the original's translations at its file: back they go.
+            documents, text = _relinked(documents, text, current.path, previous.path)
+        write_shop_file(shop.folder, text, documents)
         try:
             manifest = (
                 _switch_back(settings, serving, upload, shop, previous, embedder.model_id)
@@ -417,6 +589,7 @@ def rollback_policy(
             previous_index_version=serving.version if serving else None,
             diff=diff_passages(before, after),
             coverage=_coverage(settings, manifest, shop.id),
+            translation_of=previous.translation_of if previous else None,
         )
         _append_history(
             shop.folder,

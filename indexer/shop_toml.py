@@ -19,6 +19,11 @@ from indexer.shops import SHOP_FILE, PolicyDocument, Shop, load_shop
 # A table header on a line of its own: [name] or [[name]], with an optional comment.
 _HEADER = re.compile(r"^\s*\[\[?\s*([^\[\]]+?)\s*\]\]?\s*(?:#.*)?$")
 _TAIL = re.compile(r"^\s*(?:#.*)?$")  # blank or comment lines
+# A document's `translation_of = "…"` line: the key, the string, and what follows it.
+_TRANSLATION_OF = re.compile(
+    r"^(?P<key>\s*translation_of\s*=\s*)(?P<value>\"(?:[^\"\\\n]|\\.)*\"|'[^'\n]*')"
+    r"(?P<rest>[^\n]*\n?)\Z"
+)
 
 
 def toml_string(value: str) -> str:
@@ -84,6 +89,24 @@ def with_document(text: str, index: int | None, document: PolicyDocument | None)
             start -= 1
         return "".join([*lines[:start], *lines[cut:]])
     return "".join([*lines[:start], *new, *lines[cut:]])
+
+
+def with_translation_of(text: str, index: int, document: PolicyDocument) -> str:
+    """shop.toml's `text` with documents[index] naming `document.translation_of` as its
+    original: only that line is rewritten (the entry's comments stay); the whole entry is,
+    when it has no such line of its own to rewrite."""
+    assert document.translation_of is not None
+    lines = text.splitlines(keepends=True)
+    blocks = [(start, end) for name, start, end in _segments(lines) if name == "documents"]
+    if 0 <= index < len(blocks):
+        start, end = blocks[index]
+        for number in range(start + 1, end):
+            match = _TRANSLATION_OF.match(lines[number])
+            if match:
+                value = toml_string(document.translation_of)
+                lines[number] = f"{match['key']}{value}{match['rest']}"
+                return "".join(lines)
+    return with_document(text, index, document)
 
 
 def write_shop_file(folder: Path, text: str, expected: list[PolicyDocument]) -> Shop:

@@ -373,6 +373,13 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
                 "the version the customers see (default: today's date)",
                 {"type": "string", "pattern": VERSION_FORM.pattern},
             ),
+            Query(
+                "translation_of",
+                "the document is a translation of this original: its file name (`document` "
+                "of a change) or its language, e.g. cs (default: a translation stays one); "
+                "422 when it names no original of the shop",
+                {"type": "string", "minLength": 1, "maxLength": 200},
+            ),
         ),
         errors=(400, 404, 409, 413, 415, 422),
     ),

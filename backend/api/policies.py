@@ -29,6 +29,7 @@ from indexer.policy_update import (
     NothingToRollBackError,
     PolicyUnchangedError,
     ShopNotFoundError,
+    TranslationOfError,
     load_policy_shop,
 )
 
@@ -103,13 +104,16 @@ def _problem(error: Exception) -> ProblemError:
         return ProblemError(413, "Policy too large", error.reason)
     if isinstance(error, UnsupportedPolicyTypeError):
         return ProblemError(415, "Unsupported policy file", error.reason)
+    if isinstance(error, TranslationOfError):
+        return ProblemError(422, "Bad translation_of", error.reason)
     if isinstance(error, PolicyError):
         return ProblemError(422, "Policy refused", error.reason)
     raise error
 
 
 async def upload_policy(request: web.Request) -> web.Response:
-    """The new policy file as the body; the serving index changes only if it is accepted."""
+    """The new policy file as the body; the serving index changes only if it is accepted.
+    `translation_of` makes it a translation of the original it names (file or language)."""
     ctx = context(request)
     shop_id = shop_of(request)
     desk = _desk(request)
@@ -134,6 +138,7 @@ async def upload_policy(request: web.Request) -> web.Response:
             data=data,
             actor=ACTOR,
             version=version,
+            translation_of=request.query.get("translation_of"),
         )
     except (PolicyError, ShopNotFoundError) as error:
         raise _problem(error) from error

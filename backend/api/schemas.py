@@ -359,6 +359,24 @@ class PolicyCoverageView(BaseModel):
     missing_disclosures: list[MissingDisclosure]
 
 
+class SectionPairView(BaseModel):
+    translation: str = Field(description="the section's title in the translation")
+    original: str = Field(description="the title of the original's section it translates")
+    similarity: float
+
+
+class TranslationAlignment(BaseModel):
+    """How a translation's sections line up with its original's."""
+
+    translation: str = Field(description="the translation's document")
+    original: str = Field(description="the original's document")
+    pairs: list[SectionPairView]
+    missing: list[str] = Field(
+        description="sections of the original the translation lacks: it is out of date"
+    )
+    extra: list[str] = Field(description="sections of the translation the original lacks")
+
+
 class PolicyChangeView(BaseModel):
     """A new version of the shop's policy published, or the previous one restored, with
     the sections that changed (matched by title, numbering ignored)."""
@@ -380,6 +398,13 @@ class PolicyChangeView(BaseModel):
     warnings: list[str]
     # The art. 13 check of the policy after the change (null: recorded before the check).
     coverage: PolicyCoverageView | None
+    translation_of: str | None = Field(
+        description="the original's document, when this document is a translation of it"
+    )
+    alignments: list[TranslationAlignment] = Field(
+        description="an upload's translations aligned to their original: its own (a "
+        "translation), or its translations' (an original)"
+    )
     created_at: datetime
     announced_at: datetime | None
 
@@ -404,6 +429,11 @@ class PolicyChangeView(BaseModel):
             coverage=PolicyCoverageView.model_validate(summary["coverage"])
             if summary.get("coverage")
             else None,
+            translation_of=summary.get("translation_of"),
+            alignments=[
+                TranslationAlignment.model_validate(alignment)
+                for alignment in summary.get("alignments") or []
+            ],
             created_at=change.created_at,
             announced_at=change.announced_at,
         )

@@ -1,10 +1,12 @@
-"""A policy file an admin sent to the bot: its size checked from what Telegram says before
-a byte is downloaded, then downloaded (getFile and the file URL), within the same limit."""
+"""A policy file an admin sent to the bot: what its caption says it is (language, version,
+the original it translates), its size checked from what Telegram says before a byte is
+downloaded, then downloaded (getFile and the file URL), within the same limit."""
 
 from __future__ import annotations
 
 import io
 import mimetypes
+from dataclasses import dataclass
 
 from aiogram import Bot
 from aiogram.types import Document
@@ -13,6 +15,27 @@ from indexer.errors import PolicyError
 from indexer.policy_check import PolicyTooLargeError, check_name_and_size, readable_size
 
 DOWNLOAD_TIMEOUT_SECONDS = 60
+# The caption's words before the original a translation names: "… translation of cs".
+TRANSLATION_WORDS = ("translation", "of")
+
+
+@dataclass(frozen=True)
+class UploadCaption:
+    """What the caption after `/policy <shop>` says of the file."""
+
+    language: str
+    version: str | None = None
+    translation_of: str | None = None  # the original: its file name or its language
+
+
+def upload_caption(args: list[str]) -> UploadCaption | None:
+    """`<language> [version] [translation of <original>]`; None when the words are not that."""
+    translation_of = None
+    if len(args) >= 3 and tuple(word.lower() for word in args[-3:-1]) == TRANSLATION_WORDS:
+        args, translation_of = args[:-3], args[-1]
+    if not 1 <= len(args) <= 2:
+        return None
+    return UploadCaption(args[0].lower(), args[1] if len(args) > 1 else None, translation_of)
 
 
 def document_name(document: Document) -> str:

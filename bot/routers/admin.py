@@ -1,7 +1,9 @@
 """Admin commands in a private chat with the bot, and the customers' /notify.
 
-- a document with the caption `/policy <shop> <language> [version]`: a new version of the
-  shop's policy, checked, indexed and served at once; the reply says what changed;
+- a document with the caption `/policy <shop> <language> [version] [translation of
+  <original>]`: a new version of the shop's policy (a translation of the original named by
+  its file or language), checked, indexed and served at once; the reply says what changed
+  and how a translation aligns to its original;
 - `/policy_rollback <shop>`: the version before the latest upload, served again;
 - `/stats [shop] [days]`: questions, verdicts, hand-offs, ratings, requests, overdue;
 - `/unanswered [shop] [days]`: the questions the policy answered poorly, grouped;
@@ -31,9 +33,10 @@ from bot.admin.access import AdminCall, admin_call
 from bot.admin.clusters import group_questions
 from bot.admin.reports import stats_text, unanswered_text, update_text
 from bot.admin.settings import AdminSettings
-from bot.admin.uploads import download_policy
+from bot.admin.uploads import download_policy, upload_caption
 from bot.index_follow import serve_newest
 from bot.middlewares.customer import Customer
+from bot.notice_texts import chunks
 from bot.routers.questions import current_language, shop_for
 from bot.services import Services
 from indexer.errors import PolicyError
@@ -41,15 +44,28 @@ from indexer.policy_update import NothingToRollBackError, PolicyUpdate, ShopNotF
 
 DEFAULT_DAYS = 7
 MAX_DAYS = 365
-POLICY_USAGE = (
-    "Send the new policy as a file (.md, .txt, .html or .pdf) with the caption "
-    "/policy <shop> <language> [version], for example: /policy {shop} en"
-)
 
 
 async def _say(message: Message, text: str) -> None:
     """Admin texts are plain: titles and questions are shown as they are."""
     await message.answer(text, parse_mode=None)
+
+
+def policy_usage(shop_id: str) -> str:
+    """How to send a policy, in the admin's language (the syntax itself is not translated)."""
+    return "\n".join(
+        (
+            _(
+                "Send the new policy as a file (.md, .txt, .html or .pdf) with the caption "
+                "/policy <shop> <language> [version], for example: /policy {shop} en"
+            ),
+            _(
+                "For a translation of another document of the shop, end the caption with "
+                "translation of <original>, naming the original by its file name or its "
+                "language, for example: /policy {shop} de translation of en"
+            ),
+        )
+    ).format(shop=shop_id)
 
 
 def _actor(call: AdminCall) -> str:
@@ -76,7 +92,9 @@ async def _change_policy(
         await _say(message, f"Refused: {reason}. Nothing changed; customers get the same answers.")
         return
     await serve_newest(services)
-    await _say(message, update_text(call.shop, update))
+    # A shop with many sections and translations can say more than one message holds.
+    for part in chunks(update_text(call.shop, update)):
+        await _say(message, part)
 
 
 async def on_policy_upload(
@@ -88,10 +106,10 @@ async def on_policy_upload(
     if call is None:
         return
     document = message.document
-    if not 1 <= len(call.args) <= 2 or document is None:
-        await _say(message, POLICY_USAGE.format(shop=call.shop.id))
+    caption = upload_caption(call.args)
+    if caption is None or document is None:
+        await _say(message, policy_usage(call.shop.id))
         return
-    language, version = call.args[0].lower(), (call.args[1] if len(call.args) > 1 else None)
 
     async def upload(desk: PolicyDesk) -> PolicyUpdate:
         name, data = await download_policy(bot, document, desk.settings.max_file_bytes)
@@ -100,11 +118,12 @@ async def on_policy_upload(
             services.database,
             desk,
             shop_id=call.shop.id,
-            language=language,
+            language=caption.language,
             filename=name,
             data=data,
             actor=_actor(call),
-            version=version,
+            version=caption.version,
+            translation_of=caption.translation_of,
         )
         return update
 
@@ -115,7 +134,7 @@ async def on_policy_text(message: Message, command: CommandObject, services: Ser
     """/policy without a file: how to send one (to admins only)."""
     call = await admin_call(message, services, "policy", (command.args or "").split())
     if call is not None:
-        await _say(message, POLICY_USAGE.format(shop=call.shop.id))
+        await _say(message, policy_usage(call.shop.id))
 
 
 async def on_policy_rollback(message: Message, command: CommandObject, services: Services) -> None:

