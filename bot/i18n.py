@@ -13,6 +13,7 @@ language when the bot speaks it; else the shop's default language; else English.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -58,7 +59,7 @@ def create_i18n(compiled: Path) -> I18n:
 # weight from FULL_WEIGHT_CHARS), earlier evidence fades by DECAY a full message (less for a
 # shorter one); a language counts once its evidence reaches ESTABLISHED and leads the next by
 # MARGIN.
-FULL_WEIGHT_CHARS = 40
+FULL_WEIGHT_CHARS = 30
 DECAY = 0.6
 ESTABLISHED = 0.8
 MARGIN = 0.3
@@ -66,11 +67,20 @@ MARGIN = 0.3
 WRITTEN_DESTINY = "written_language"
 
 
+# What says nothing about a language: addresses, links, codes and other figures.
+_NOT_WORDS = re.compile(r"\S+@\S+|https?://\S+|www\.\S+|[\d\W_]+")
+
+
 def with_message(evidence: dict[str, float], text: str | None) -> dict[str, float]:
-    """The evidence of the customer's written language after one more message."""
+    """The evidence of the customer's written language after one more message. A command,
+    an e-mail address or a code leaves it as it was."""
     if not text or text.startswith("/"):
         return evidence
-    weight = min(1.0, len(text.strip()) / FULL_WEIGHT_CHARS)
+    words = " ".join(_NOT_WORDS.sub(" ", text).split())
+    if len(words) < 2:
+        return evidence
+    text = words
+    weight = min(1.0, len(text) / FULL_WEIGHT_CHARS)
     # A short message adds little and takes little away.
     fade = 1.0 - (1.0 - DECAY) * weight
     updated = {language: value * fade for language, value in evidence.items()}
@@ -80,13 +90,14 @@ def with_message(evidence: dict[str, float], text: str | None) -> dict[str, floa
     return {language: round(value, 4) for language, value in updated.items() if value >= 0.01}
 
 
-def written_language(evidence: dict[str, float]) -> str | None:
-    """The language the customer has been writing in, when the evidence is clear."""
+def written_language(evidence: dict[str, float], current: str | None = None) -> str | None:
+    """The language the customer has been writing in: a language whose evidence is clear,
+    else the one established before (`current`) until another one is."""
     ranked = sorted(evidence.values(), reverse=True)
     if not ranked or ranked[0] < ESTABLISHED:
-        return None
+        return current
     if len(ranked) > 1 and ranked[0] - ranked[1] < MARGIN:
-        return None
+        return current
     return max(evidence, key=lambda language: evidence[language])
 
 
@@ -123,13 +134,14 @@ class CustomerLanguageMiddleware(I18nMiddleware):
         state: FSMContext | None = data.get("state")
         if state is not None and chosen is None:
             stored = written_state(state)
-            evidence = dict((await stored.get_data()).get("evidence", {}))
+            kept = await stored.get_data()
+            evidence = dict(kept.get("evidence", {}))
+            current = kept.get("language")
             if isinstance(event, Message) and event.text:
-                updated = with_message(evidence, event.text)
-                if updated != evidence:
-                    await stored.set_data({"evidence": updated})
-                evidence = updated
-            written = written_language(evidence)
+                evidence = with_message(evidence, event.text)
+            written = written_language(evidence, current)
+            if evidence != kept.get("evidence", {}) or written != current:
+                await stored.set_data({"evidence": evidence, "language": written})
         fallback = DEFAULT_LANGUAGE
         services = data.get("services")
         if customer is not None and customer.shop_id and services is not None:
