@@ -24,7 +24,7 @@ from indexer.embedding import Embedder, EmbeddingCache, Vectors
 from indexer.errors import IndexNotFoundError, PolicyError
 from indexer.hidden_emails import count_hidden_emails
 from indexer.language import SUPPORTED, detect_language
-from indexer.loaders import SUPPORTED_SUFFIXES, load_bytes
+from indexer.loaders import SUPPORTED_SUFFIXES, LoadedDocument, load_bytes
 from indexer.passages import Passage, split_passages
 from indexer.publish import Manifest, current_version_dir
 from indexer.settings import IndexerSettings
@@ -159,18 +159,12 @@ def _check_topic(
         )
 
 
-def check_policy(
-    filename: str,
-    data: bytes,
-    *,
-    shop_id: str,
-    entry: PolicyDocument,
-    language: str,
-    settings: IndexerSettings,
-    embedder: Embedder,
-) -> CheckedPolicy:
-    """Read and check an upload meant to become `entry` of the shop's shop.toml; its
-    passages come out as the build will make them."""
+def read_upload(
+    filename: str, data: bytes, *, language: str, settings: IndexerSettings
+) -> LoadedDocument:
+    """The text of an upload, or NotAPolicyError. The slow part of a check (a PDF is read in
+    a child process with CPU and memory limits): it needs no lock, so an upload being read
+    holds up no other shop's publishing."""
     suffix = check_name_and_size(filename, len(data), settings.max_file_bytes)
     if language not in SUPPORTED:
         raise NotAPolicyError(
@@ -187,6 +181,21 @@ def check_policy(
             f"only {len(loaded.text)} characters of text; a privacy policy is longer "
             f"(at least {MIN_TEXT_CHARS})",
         )
+    return loaded
+
+
+def check_policy(
+    filename: str,
+    loaded: LoadedDocument,
+    *,
+    shop_id: str,
+    entry: PolicyDocument,
+    language: str,
+    settings: IndexerSettings,
+    embedder: Embedder,
+) -> CheckedPolicy:
+    """Check an upload (read by `read_upload`) meant to become `entry` of the shop's
+    shop.toml; its passages come out as the build will make them."""
     passages = split_passages(
         loaded.text,
         shop_id=shop_id,

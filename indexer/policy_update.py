@@ -43,7 +43,7 @@ from indexer.coverage import PolicyCoverage, ShopNotInIndexError, version_covera
 from indexer.embedding import Embedder
 from indexer.errors import IndexNotFoundError, PolicyError
 from indexer.passages import Passage
-from indexer.policy_check import check_name_and_size, check_policy
+from indexer.policy_check import check_name_and_size, check_policy, read_upload
 from indexer.publish import (
     Manifest,
     build_lock,
@@ -379,6 +379,8 @@ def add_policy(
     if version is not None and not VERSION_FORM.fullmatch(version):
         raise PolicyError(filename, "a version is 1-40 letters, digits, spaces or . : / + -")
     now = now or datetime.now(UTC)
+    # Read before taking the lock that covers every shop: a slow PDF holds up nobody else.
+    loaded = read_upload(filename, data, language=language, settings=settings)
     with policy_lock(settings.index_dir):
         shop = load_policy_shop(settings, shop_id)
         index = entry_for_language(shop, language)
@@ -405,7 +407,7 @@ def add_policy(
         )
         checked = check_policy(
             filename,
-            data,
+            loaded,
             shop_id=shop.id,
             entry=entry,
             language=language,

