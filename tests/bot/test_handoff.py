@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from aiogram.utils.i18n import I18n
+from sqlalchemy import update
 from sqlmodel import col, select
 
 from backend.handoffs import topic_of
@@ -665,3 +666,33 @@ async def test_talk_to_a_person_under_an_answer_in_a_group_points_to_the_private
     )
     await desk.answers_in_group("write to me in a private chat", chat_id=STRANGE_GROUP - 1)
     assert await desk.handoffs(user) == []
+
+
+async def test_a_slow_telegram_does_not_hold_the_database(desk: Desk) -> None:
+    # Issue 12, item 5: no transaction may span a network call. Both ways of the relay are
+    # held in Telegram's hands (the operator's answer to the customer, the customer's
+    # message into the topic); meanwhile the database serves a read and a write (SQLite's
+    # lock would refuse the write). The bound only keeps a regression from hanging the run.
+    user = 7099
+    topic = await desk.hand_off(user)
+    gate = desk.fake.hold("copyMessage")
+    try:
+        desk.operator_says(topic, "Let me check that for you.")
+        desk.customer_says(user, "Thank you, I will wait")
+        await desk.fake.wait_for("copyMessage", predicate=lambda c: c.params["chat_id"] == user)
+        await desk.fake.wait_for("copyMessage", predicate=lambda c: c.params["chat_id"] == GROUP)
+        async with asyncio.timeout(10), desk.assistant.services.database.session() as session:
+            assert (await session.exec(select(Handoff))).all()
+            await session.exec(
+                update(PrivacyRequest)
+                .where(col(PrivacyRequest.id) == "no-such-request")
+                .values(updated_at=utc_now())
+            )
+    finally:
+        gate.set()
+    [delivered] = await desk.to_customer(user)
+    received = desk.fake.message(user, delivered.result["message_id"])
+    assert received is not None and received["text"] == "Let me check that for you."
+    [copied] = await desk.in_topic(topic, "copyMessage")
+    in_topic = desk.fake.message(GROUP, copied.result["message_id"])
+    assert in_topic is not None and in_topic["text"] == "Thank you, I will wait"

@@ -9,6 +9,7 @@ the real clock); the steps taken from the cards read an injected clock.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import re
@@ -20,6 +21,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from sqlalchemy import update
 from sqlmodel import col, select
 
 from backend.models import (
@@ -779,3 +781,44 @@ async def test_a_card_stays_within_telegrams_limit_whatever_was_typed() -> None:
     assert "Shop & Co <GmbH>" in plain
     assert "a@example.org" not in plain  # closed
     assert "… and 30 more" in plain
+
+
+async def test_a_slow_telegram_does_not_hold_the_database(desk: Desk) -> None:
+    # Issue 12, item 5: no transaction may span a network call. The card is posted, then
+    # edited after a press, while Telegram hangs; meanwhile the database serves a read and
+    # a write (SQLite's lock would refuse the write). The bound only keeps a regression
+    # from hanging the run.
+    async def database_serves() -> None:
+        async with asyncio.timeout(10), desk.assistant.services.database.session() as session:
+            assert (await session.exec(select(PrivacyRequest))).all()
+            await session.exec(
+                update(PrivacyRequest)
+                .where(col(PrivacyRequest.id) == "no-such-request")
+                .values(updated_at=utc_now())
+            )
+
+    def in_group(call: ApiCall) -> bool:
+        return bool(call.params["chat_id"] == desk.group)
+
+    request = await verified(desk, "deletion")
+    gate = desk.fake.hold("sendMessage")
+    posting = asyncio.create_task(desk.worker.poster.post_new())
+    try:
+        await desk.fake.wait_for("sendMessage", predicate=in_group)  # the card, held
+        await database_serves()
+    finally:
+        gate.set()
+    assert await posting == 1
+    card = await posted_card(desk, request)
+
+    gate = desk.fake.hold("editMessageText")
+    try:
+        answer = await press(desk, card, "Start", user_id=OPERATOR)
+        assert answer.params["text"] == "Started. The customer is told."
+        await desk.fake.wait_for("editMessageText", predicate=in_group)  # the edit, held
+        await database_serves()
+    finally:
+        gate.set()
+    await desk.fake.wait_for("editMessageText", predicate=lambda c: in_group(c) and c.ok)
+    assert (await current(desk, request.id)).status == "in_progress"
+    assert "Status: in progress" in shown_card(desk, card)["text"]
