@@ -410,6 +410,7 @@ def test_an_upload_is_read_before_the_lock_that_covers_every_shop(
 
     settings = folders.settings
     from indexer.policy_check import read_upload as read
+
     seen: list[bool] = []
 
     def lock_is_free() -> bool:
