@@ -380,6 +380,9 @@ def add_policy(
         raise PolicyError(filename, "a version is 1-40 letters, digits, spaces or . : / + -")
     now = now or datetime.now(UTC)
     # Read before taking the lock that covers every shop: a slow PDF holds up nobody else.
+    # (The shop first, so that a shop that does not exist or a broken shop.toml is said
+    # before anything about the file.)
+    load_policy_shop(settings, shop_id)
     loaded = read_upload(filename, data, language=language, settings=settings)
     with policy_lock(settings.index_dir):
         shop = load_policy_shop(settings, shop_id)
