@@ -110,7 +110,13 @@ from backend.webhooks.settings import WebhookSettings
 from backend.webhooks.worker import OutboxWorker
 from benchmarks.bot_webhook import APOLOGY_MARKER, ReplyWatchingFake, _load_average, load_questions
 from benchmarks.cluster import POSTGRES, _on_postgres
-from benchmarks.privacy_api import BenchError, Receiver, _ProblemCounter, _register_endpoint
+from benchmarks.privacy_api import (
+    BenchError,
+    Receiver,
+    _ProblemCounter,
+    _register_endpoint,
+    run_and_report,
+)
 from tests.support.fake_bot_api import ApiCall
 from tests.support.local_cluster import start_cluster
 
@@ -1291,13 +1297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except TimeoutError:
             raise BenchError(f"did not finish within --timeout {args.timeout:g} s") from None
 
-    try:
-        result = asyncio.run(bounded())
-    except BenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(json.dumps(result) if args.json else render(result))
-    return 0
+    return run_and_report(bounded, as_json=args.json, render=render)
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ import secrets
 import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,6 +68,23 @@ ID_CHUNK = 500  # ids per IN (...) when reading events back
 
 class BenchError(Exception):
     """The bench cannot run or did not finish; the message says why."""
+
+
+def run_and_report(
+    bench: Callable[[], Coroutine[Any, Any, dict[str, Any]]],
+    *,
+    as_json: bool,
+    render: Callable[[dict[str, Any]], str],
+) -> int:
+    """A bench's exit: its figures printed (one JSON object, or the table), or the
+    BenchError that stopped it on stderr with status 1."""
+    try:
+        result = asyncio.run(bench())
+    except BenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result) if as_json else render(result))
+    return 0
 
 
 # ------------------------------------------------------------------------------------------
@@ -728,13 +745,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"did not finish within --timeout {args.timeout:g} s; stopped at {stage.describe()}"
             ) from None
 
-    try:
-        result = asyncio.run(bounded())
-    except BenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(json.dumps(result) if args.json else render(result))
-    return 0
+    return run_and_report(bounded, as_json=args.json, render=render)
 
 
 if __name__ == "__main__":

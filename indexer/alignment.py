@@ -68,19 +68,22 @@ class Alignment:
         }
 
 
-def _sections(passages: Sequence[Passage], vectors: Vectors) -> tuple[list[str], np.ndarray]:
-    """Section titles in reading order (a title repeated later is a section of its own)
-    and, per section, the normalised mean of its passages' vectors."""
+def _sections(
+    passages: Sequence[Passage], vectors: Vectors
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Section titles in reading order (a title repeated later is a section of its own),
+    per section the normalised mean of its passages' vectors, and per passage the index of
+    its section."""
     titles: list[str] = []
-    groups: list[list[int]] = []
-    for row, passage in enumerate(passages):
+    owners: list[int] = []
+    for passage in passages:
         if not titles or passage.section != titles[-1]:
             titles.append(passage.section)
-            groups.append([])
-        groups[-1].append(row)
-    means = np.stack([vectors[group].mean(axis=0) for group in groups])
+        owners.append(len(titles) - 1)
+    section_of = np.asarray(owners, dtype=np.int64)
+    means = np.stack([vectors[section_of == i].mean(axis=0) for i in range(len(titles))])
     means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
-    return titles, means
+    return titles, means, section_of
 
 
 def _gains(similarity: np.ndarray) -> np.ndarray:
@@ -130,27 +133,17 @@ def align(
     translation_vectors: Vectors,
 ) -> Alignment:
     """Align a translation's passages to its original's (both in reading order)."""
-    original_titles, original_means = _sections(original, original_vectors)
-    translated_titles, translated_means = _sections(translation, translation_vectors)
+    original_titles, original_means, original_section = _sections(original, original_vectors)
+    translated_titles, translated_means, translated_section = _sections(
+        translation, translation_vectors
+    )
     similarity = original_means @ translated_means.T
     pairs = _monotone_pairs(_gains(similarity))
     paired_original = {i for i, _ in pairs}
     paired_translation = {j for _, j in pairs}
-
-    def section_rows(passages: Sequence[Passage]) -> list[int]:
-        index, rows, previous = -1, [], None
-        for row, passage in enumerate(passages):
-            if row == 0 or passage.section != previous:
-                index += 1
-            previous = passage.section
-            rows.append(index)
-        return rows
-
-    original_section = np.asarray(section_rows(original))
-    translated_section = section_rows(translation)
     counterpart = dict((j, i) for i, j in pairs)
     passage_originals: list[int | None] = []
-    for row, section in enumerate(translated_section):
+    for row, section in enumerate(translated_section.tolist()):
         source = counterpart.get(section)
         if source is None:
             passage_originals.append(None)

@@ -85,19 +85,15 @@ def align_translations(
     (`Passage.original`); `vectors` are the passages' own, row for row."""
     aligned = list(passages)
     alignments: list[Alignment] = []
+    rows: dict[tuple[str, str], list[int]] = {}
+    for row, passage in enumerate(passages):
+        rows.setdefault((passage.shop_id, passage.document), []).append(row)
     for shop in shops:
         for document in shop.documents:
             if document.translation_of is None:
                 continue
-
-            def rows(path: str, shop_id: str = shop.id) -> list[int]:
-                return [
-                    row
-                    for row, passage in enumerate(passages)
-                    if passage.shop_id == shop_id and passage.document == path
-                ]
-
-            source, target = rows(document.translation_of), rows(document.path)
+            source = rows[(shop.id, document.translation_of)]
+            target = rows[(shop.id, document.path)]
             alignment = align(
                 [passages[row] for row in source],
                 vectors[source],

@@ -19,7 +19,7 @@ import numpy as np
 
 from indexer.embedding import Embedder
 from indexer.linear_model import LinearModel, fit
-from indexer.topics import PASSAGE_SURE, PracticeLabeller, gist_practice, practice_ids
+from indexer.topics import PracticeLabeller, gist_practice, practice_ids, sure_practices
 from indexer.training import (
     PASSAGE_TOPIC_OPTIONS,
     LabelledPassage,
@@ -30,12 +30,10 @@ from indexer.training import (
 
 
 def _gist_topics(model: LinearModel, x: np.ndarray) -> list[str | None]:
-    found = []
-    for row in model.probabilities(x):
-        order = np.argsort(-row, kind="stable")
-        topics = tuple(model.classes[i] for i in order if row[i] >= PASSAGE_SURE)
-        found.append(gist_practice(topics, asked=""))
-    return found
+    return [
+        gist_practice(sure_practices(row, model.classes), asked="")
+        for row in model.probabilities(x)
+    ]
 
 
 def _scores(passages: list[LabelledPassage], gists: list[str | None]) -> dict[str, Any]:

@@ -231,7 +231,7 @@ class Retriever:
         if mode == "hybrid":
             terms = QuestionTerms.of(question, concepts)
             self._rerank(index, signals.rows, scores, vector, practice, terms)
-            if self.weights.same_language and len(set(index.languages)) > 1:
+            if self.weights.same_language and index.multilingual:
                 scores += self.weights.same_language * (
                     index.languages[signals.rows] == question_language
                 )

@@ -131,6 +131,8 @@ class ShopIndex:
         self.passages = passages
         self.glossary = glossary
         self.languages = np.array([passage.language for passage in passages])
+        # A policy in more than one language (a document mixing two, or translations).
+        self.multilingual = len(set(self.languages.tolist())) > 1
         self.topics = [frozenset(passage.topics) for passage in passages]
         self._versions = _version_groups(passages)
         # Practices the policy covers; None for an index built before passages had labels.

@@ -159,10 +159,17 @@ class PracticeLabeller:
         """The practices each passage covers (its embedding text and passage vector), the
         likeliest first: the first is what the passage is mainly about (the gist line)."""
         classes = self.passage_model.classes
-        return [
-            tuple(classes[i] for i in np.argsort(-row, kind="stable") if row[i] >= PASSAGE_SURE)
-            for row in self.passage_probabilities(texts, vectors)
-        ]
+        return [sure_practices(row, classes) for row in self.passage_probabilities(texts, vectors)]
+
+
+def sure_practices(probabilities: np.ndarray, classes: Sequence[str]) -> tuple[str, ...]:
+    """The practices a passage surely covers, from its labeller probabilities: the
+    likeliest first."""
+    return tuple(
+        classes[i]
+        for i in np.argsort(-probabilities, kind="stable")
+        if probabilities[i] >= PASSAGE_SURE
+    )
 
 
 def gist_practice(passage_topics: Sequence[str], asked: str) -> str | None:

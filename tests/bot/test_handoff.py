@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from aiogram.utils.i18n import I18n
-from sqlalchemy import update
 from sqlmodel import col, select
 
 from backend.handoffs import topic_of
@@ -30,7 +29,7 @@ from bot.handoff.settings import HandoffSettings
 from bot.handoff.tasks import run_handoff_tasks
 from bot.i18n import create_i18n
 from bot.keyboards import MenuCallback
-from tests.bot.conftest import Assistant, assistant_running
+from tests.bot.conftest import Assistant, assistant_running, database_serves
 from tests.conftest import KNOWLEDGE
 from tests.support.fake_bot_api import ApiCall, FakeBotAPI
 
@@ -681,13 +680,7 @@ async def test_a_slow_telegram_does_not_hold_the_database(desk: Desk) -> None:
         desk.customer_says(user, "Thank you, I will wait")
         await desk.fake.wait_for("copyMessage", predicate=lambda c: c.params["chat_id"] == user)
         await desk.fake.wait_for("copyMessage", predicate=lambda c: c.params["chat_id"] == GROUP)
-        async with asyncio.timeout(10), desk.assistant.services.database.session() as session:
-            assert (await session.exec(select(Handoff))).all()
-            await session.exec(
-                update(PrivacyRequest)
-                .where(col(PrivacyRequest.id) == "no-such-request")
-                .values(updated_at=utc_now())
-            )
+        await database_serves(desk.assistant.services.database, Handoff)
     finally:
         gate.set()
     [delivered] = await desk.to_customer(user)

@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 from babel.dates import format_date
-from sqlalchemy import update
-from sqlmodel import col, select
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from backend.customers import set_language
@@ -44,7 +43,7 @@ from bot.i18n import create_i18n
 from bot.notice_texts import chunks, render_notice, shown_length
 from bot.notices import NoticeRelay
 from tests.backend.privacy_requests_support import ConsoleMailbox
-from tests.bot.conftest import Assistant, assistant_running
+from tests.bot.conftest import Assistant, assistant_running, database_serves
 from tests.bot.test_privacy_request_flows import shops_with
 from tests.support.fake_bot_api import ApiCall
 
@@ -574,13 +573,7 @@ async def test_a_slow_telegram_does_not_hold_the_database(
         await assistant.fake.wait_for("sendMessage", count=2)  # the link, in Telegram's hands
         # While it hangs there, the database serves others (a write, which SQLite's lock
         # would have refused too). The bound only keeps a regression from hanging the run.
-        async with asyncio.timeout(10), assistant.services.database.session() as session:
-            assert (await session.exec(select(PrivacyRequest))).all()
-            await session.exec(
-                update(PrivacyRequest)
-                .where(col(PrivacyRequest.id) == "no-such-request")
-                .values(updated_at=utc_now())
-            )
+        await database_serves(assistant.services.database, PrivacyRequest)
     finally:
         gate.set()
     await relaying

@@ -21,7 +21,6 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from sqlalchemy import update
 from sqlmodel import col, select
 
 from backend.models import (
@@ -47,7 +46,7 @@ from bot.request_cards.worker import RequestCardWorker
 from bot.shop_directory import ShopDirectory
 from indexer.shops import SupportGroup, load_shops
 from tests.backend.privacy_requests_support import ConsoleMailbox
-from tests.bot.conftest import PSEUDONYM_KEY, Assistant, assistant_running
+from tests.bot.conftest import PSEUDONYM_KEY, Assistant, assistant_running, database_serves
 from tests.conftest import KNOWLEDGE
 from tests.support.fake_bot_api import ApiCall, FakeBotAPI, parse_telegram_html
 
@@ -788,15 +787,6 @@ async def test_a_slow_telegram_does_not_hold_the_database(desk: Desk) -> None:
     # edited after a press, while Telegram hangs; meanwhile the database serves a read and
     # a write (SQLite's lock would refuse the write). The bound only keeps a regression
     # from hanging the run.
-    async def database_serves() -> None:
-        async with asyncio.timeout(10), desk.assistant.services.database.session() as session:
-            assert (await session.exec(select(PrivacyRequest))).all()
-            await session.exec(
-                update(PrivacyRequest)
-                .where(col(PrivacyRequest.id) == "no-such-request")
-                .values(updated_at=utc_now())
-            )
-
     def in_group(call: ApiCall) -> bool:
         return bool(call.params["chat_id"] == desk.group)
 
@@ -805,7 +795,7 @@ async def test_a_slow_telegram_does_not_hold_the_database(desk: Desk) -> None:
     posting = asyncio.create_task(desk.worker.poster.post_new())
     try:
         await desk.fake.wait_for("sendMessage", predicate=in_group)  # the card, held
-        await database_serves()
+        await database_serves(desk.assistant.services.database, PrivacyRequest)
     finally:
         gate.set()
     assert await posting == 1
@@ -816,7 +806,7 @@ async def test_a_slow_telegram_does_not_hold_the_database(desk: Desk) -> None:
         answer = await press(desk, card, "Start", user_id=OPERATOR)
         assert answer.params["text"] == "Started. The customer is told."
         await desk.fake.wait_for("editMessageText", predicate=in_group)  # the edit, held
-        await database_serves()
+        await database_serves(desk.assistant.services.database, PrivacyRequest)
     finally:
         gate.set()
     await desk.fake.wait_for("editMessageText", predicate=lambda c: in_group(c) and c.ok)
