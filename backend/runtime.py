@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -48,6 +48,7 @@ async def backend_running(
     housekeeping: bool = True,
     on_dead: AlertHook | None = None,
     policies: PolicyDesk | None = None,
+    add_routes: Callable[[web.Application], None] | None = None,
 ) -> AsyncIterator[BackendRuntime]:
     """Run the parts asked for until the block ends; the API is listening on entry.
 
@@ -63,6 +64,9 @@ async def backend_running(
     runner: web.AppRunner | None = None
     if serve_api:
         runtime.app = create_api_app(ctx)
+        if add_routes is not None:
+            # Other doors served on the same host and port (the bot's web chat).
+            add_routes(runtime.app)
         runner = web.AppRunner(runtime.app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, api_settings.host, api_settings.port)

@@ -3,16 +3,21 @@
 - BOT_TOKEN and WEBHOOK_URL: webhook mode (aiohttp server; every update must carry the
   secret token header);
 - BOT_TOKEN only: long polling;
-- no BOT_TOKEN: a local chat in this terminal, no network at all.
+- no BOT_TOKEN: a local chat in this terminal, no network at all;
+- no BOT_TOKEN and `--web`: the web chat (and the REST API) on API_HOST:API_PORT.
+
+Whenever the API is served, the web chat is served beside it (bot.web): the same
+dispatcher answers Telegram's updates and the web pages' messages.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import logging
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,6 +28,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.utils.i18n import I18n
 from aiogram.utils.token import extract_bot_id
+from aiohttp import web
 
 from backend.api.settings import ApiSettings
 from backend.conversation_log import purge_expired
@@ -54,6 +60,9 @@ from bot.shared_state import SharedState, shared_state
 from bot.shop_directory import ShopDirectory
 from bot.startup import AppConfig, load_config
 from bot.update_claims import mark_answered_after_send
+from bot.web.server import WebDoor
+from bot.web.session import DoorSession, WebSession
+from bot.web.transcript import MemoryTranscript, RedisTranscript, Transcript
 from bot.webhook import serve_webhook
 from indexer.build import build_index
 from indexer.embedding import embedder_for
@@ -63,6 +72,8 @@ from indexer.retriever import Retriever
 from indexer.settings import PROJECT_ROOT, IndexerSettings
 
 log = logging.getLogger("bot")
+# The web-only mode has no bot token; the Bot still wants one of the right form.
+WEB_ONLY_TOKEN = "1:web-chat-without-telegram"
 
 
 def load_retriever(settings: IndexerSettings) -> Retriever:
@@ -86,10 +97,12 @@ async def running_services(
     api_settings: ApiSettings | None = None,
     *,
     serve_api: bool = False,
+    add_routes: Callable[[web.Application], None] | None = None,
 ) -> AsyncIterator[Services]:
     """Everything the handlers need, plus the backend's long-running parts beside them:
     the webhook outbox worker and housekeeping always, the REST API when `serve_api`
-    (the Telegram modes; the local terminal chat opens no port)."""
+    (the Telegram and web modes; the local terminal chat opens no port), with
+    `add_routes` (the web chat's) on the same server."""
     bot_settings = bot_settings or BotSettings()
     indexer_settings = indexer_settings or IndexerSettings()
     backend_settings = backend_settings or BackendSettings()
@@ -130,7 +143,9 @@ async def running_services(
             api_settings=api_settings,
             serve_api=serve_api,
             policies=desk,
-        ):
+            add_routes=add_routes,
+        ) as runtime:
+            services.api_port = runtime.port
             yield services
     finally:
         for task in background:
@@ -200,13 +215,17 @@ async def serve(
     *,
     shared: SharedState | None = None,
     stop: asyncio.Event | None = None,
+    door: WebDoor | None = None,
 ) -> None:
     """Serve until `stop` is set (SIGTERM), then shut down gracefully: updates being
     handled are finished, then the background senders, then (by the caller's
-    `running_services`) the outbox worker's deliveries in flight."""
+    `running_services`) the outbox worker's deliveries in flight.
+
+    With `door` (the web chat's routes, installed on the API's server) the Bot is one
+    whose sends reach web chats through the door and Telegram chats through Telegram."""
     settings = services.settings
     api_settings = api_settings or ApiSettings()
-    if settings.bot_token is None:
+    if settings.bot_token is None and door is None:
         # A terminal chat reads better without a log line after every message.
         logging.getLogger("aiogram").setLevel(logging.WARNING)
         await run_local_chat(
@@ -220,7 +239,17 @@ async def serve(
         )
         return
     stop = stop or asyncio.Event()
-    bot = telegram_bot(settings, shared)
+    telegram = telegram_bot(settings, shared) if settings.bot_token is not None else None
+    transcript: Transcript | None = None
+    bot: Bot
+    if door is not None:
+        transcript = web_transcript(shared, services.retention_days)
+        await transcript.start()
+        bot = door_bot(transcript, telegram)
+        door.attach(dispatcher, bot, i18n, services, transcript)
+    else:
+        assert telegram is not None
+        bot = telegram
     relay = NoticeRelay(
         bot,
         services,
@@ -250,7 +279,10 @@ async def serve(
         run_handoff_tasks(bot, services, i18n, senders_stop), name="handoff"
     )
     try:
-        if settings.webhook_url:
+        if telegram is None:
+            _print_chat_pages(services, api_settings)
+            await stop.wait()
+        elif settings.webhook_url:
             await serve_webhook(services, dispatcher, bot, shared, stop)
         else:
             await _serve_polling(dispatcher, bot, stop)
@@ -258,6 +290,41 @@ async def serve(
         senders_stop.set()
         await asyncio.gather(notices, cards, announcements, handoffs, return_exceptions=True)
         await bot.session.close()
+        if transcript is not None:
+            await transcript.close()
+
+
+def door_bot(transcript: Transcript, telegram: Bot | None) -> Bot:
+    """The Bot of a process with the web door: Telegram's session (its pacing and claims)
+    inside, for every chat that is not a web chat."""
+    session = DoorSession(WebSession(transcript), telegram.session if telegram else None)
+    return Bot(
+        telegram.token if telegram else WEB_ONLY_TOKEN,
+        session=session,
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML),
+    )
+
+
+def web_transcript(shared: SharedState | None, retention_days: int) -> Transcript:
+    """Web conversations in Redis when replicas share it, else in this process."""
+    seconds = retention_days * 86400
+    if shared is not None and shared.redis is not None:
+        return RedisTranscript(shared.redis, seconds)
+    return MemoryTranscript(seconds)
+
+
+def _print_chat_pages(services: Services, api_settings: ApiSettings) -> None:
+    """Where to open the web chat (browsers keep the visitor cookie on `localhost` over
+    plain HTTP; elsewhere the page must be served over HTTPS)."""
+    host = api_settings.host
+    if host in ("127.0.0.1", "::1", "0.0.0.0", "::"):
+        host = "localhost"
+    base = api_settings.public_url or f"http://{host}:{services.api_port}"
+    shop = services.shops.resolve(services.settings.default_shop) or services.shops.only_shop()
+    shops = [shop.id] if shop else [shop_id for shop_id, _name in services.shops.choices()]
+    print("Web chat of the privacy help assistant; Ctrl-C stops it.", flush=True)
+    for shop_id in shops:
+        print(f"  {base.rstrip('/')}/chat/{shop_id}", flush=True)
 
 
 async def _serve_polling(dispatcher: Dispatcher, bot: Bot, stop: asyncio.Event) -> None:
@@ -272,8 +339,10 @@ async def _serve_polling(dispatcher: Dispatcher, bot: Bot, stop: asyncio.Event) 
 
 
 async def run(config: AppConfig) -> None:
-    # Telegram modes stop on SIGTERM/SIGINT gracefully; the local chat on Ctrl-C.
-    stop = stop_on_signals() if config.telegram else None
+    # Telegram and web modes stop on SIGTERM/SIGINT gracefully; the local chat on Ctrl-C.
+    serving = config.telegram or config.web_chat
+    stop = stop_on_signals() if serving else None
+    door = WebDoor() if serving else None
     async with running_services(
         config.bot,
         config.indexer,
@@ -281,7 +350,8 @@ async def run(config: AppConfig) -> None:
         config.requests,
         config.smtp,
         config.api,
-        serve_api=config.telegram,
+        serve_api=serving,
+        add_routes=door.install if door is not None else None,
     ) as services:
         i18n = create_i18n(compiled_locales())
         shared = shared_state(config.bot, config.signals.redis_url)
@@ -289,15 +359,24 @@ async def run(config: AppConfig) -> None:
             dispatcher = build_dispatcher(
                 services, i18n, shared.storage, shared.windows, shared.isolation
             )
-            await serve(services, dispatcher, i18n, config.api, shared=shared, stop=stop)
+            await serve(services, dispatcher, i18n, config.api, shared=shared, stop=stop, door=door)
         finally:
             await shared.close()
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     """Settings first: a bad one stops here, with one line, before anything is opened."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bot", description="The privacy help assistant."
+    )
+    parser.add_argument(
+        "--web",
+        action="store_true",
+        help="without BOT_TOKEN: serve the web chat on API_HOST:API_PORT, not a terminal chat",
+    )
+    arguments = parser.parse_args(argv)
     try:
-        config = load_config()
+        config = load_config(web_chat=arguments.web)
     except SettingsError as exc:
         print(error_line(exc), file=sys.stderr)
         return 2

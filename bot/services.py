@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from backend.database import Database
@@ -34,3 +35,8 @@ class Services:
     policy_changed: asyncio.Event = field(default_factory=asyncio.Event)
     # Hand-off to the shops' support groups: its settings, per-customer locks, doorbell.
     handoff: HandoffDesk = field(default_factory=HandoffDesk)
+    # What a door keeps of a chat besides the bot's records (the web chat's transcript),
+    # erased when the customer sends /forget: each is called with the chat's id.
+    # The port the API (and the web chat) listens on, once it does.
+    api_port: int | None = None
+    forget_hooks: list[Callable[[int], Awaitable[None]]] = field(default_factory=list)

@@ -27,6 +27,7 @@ from bot.admin.settings import AdminSettings
 from bot.handoff.settings import HandoffSettings
 from bot.request_cards.settings import CardSettings
 from bot.settings import BotSettings
+from bot.web.settings import WebChatSettings
 from indexer.settings import IndexerSettings
 
 
@@ -41,6 +42,8 @@ class AppConfig:
     webhooks: WebhookSettings
     signals: SignalSettings
     logs: LogSettings
+    # `python -m bot --web`: the web chat instead of the terminal chat when there is no token.
+    web_chat: bool = False
 
     @property
     def telegram(self) -> bool:
@@ -67,7 +70,7 @@ class AppConfig:
         return []
 
 
-def load_config() -> AppConfig:
+def load_config(*, web_chat: bool = False) -> AppConfig:
     """All settings, or SettingsError naming what is wrong."""
     config = AppConfig(
         bot=load(BotSettings),
@@ -79,11 +82,13 @@ def load_config() -> AppConfig:
         webhooks=load(WebhookSettings),
         signals=load(SignalSettings),
         logs=load(LogSettings),
+        web_chat=web_chat,
     )
     # Read where they are used; loaded here only so that a bad value stops the start.
     load(AdminSettings)
     load(HandoffSettings)
     load(CardSettings)
+    load(WebChatSettings)
     _check_together(config)
     return config
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from datetime import date
 from pathlib import Path
@@ -75,6 +76,24 @@ class PrivacyRequestOptions(BaseModel):
     deadline_months: int = Field(default=1, ge=1, le=3)
 
 
+class WebOptions(BaseModel):
+    """The web chat (issue 14): which sites may embed this shop's chat."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Origins (scheme://host[:port], no path) whose pages may frame the chat page and open
+    # its socket; the assistant's own origin always may.
+    allowed_origins: list[str] = Field(default_factory=list)
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if not re.fullmatch(r"https?://[a-z0-9.-]+(:[0-9]{1,5})?", origin):
+                raise ValueError(f"{origin!r} is not an origin like https://shop.example")
+        return value
+
+
 class Shop(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -87,6 +106,7 @@ class Shop(BaseModel):
     support: SupportGroup = Field(default_factory=SupportGroup)
     webhooks: list[WebhookEndpoint] = Field(default_factory=list)
     privacy_requests: PrivacyRequestOptions = Field(default_factory=PrivacyRequestOptions)
+    web: WebOptions = Field(default_factory=WebOptions)
     folder: Path = Field(default=Path(), exclude=True)
 
     @property

@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
-from aiogram.types import Message, MessageEntity, ReplyParameters
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
+from aiogram.methods import SendMessage
+from aiogram.types import Message, MessageEntity, MessageId, ReplyParameters
 
 from backend.handoffs import customer_side, record_relay, touch_handoff
 from backend.models import Handoff
@@ -19,6 +20,7 @@ from bot.handoff import staff_texts
 from bot.handoff.group_queue import post_note, queue_call
 from bot.handoff.topics import topic_name
 from bot.services import Services
+from bot.web.visitors import is_web_chat
 from indexer.shops import Shop
 
 
@@ -42,16 +44,26 @@ async def relay_from_customer(
 ) -> None:
     """Queue a copy of the customer's message (any kind) into their topic."""
     assert handoff.id is not None and handoff.group_chat_id is not None
+    method = "copyMessage"
     params: dict[str, Any] = {
         "chat_id": handoff.group_chat_id,
         "from_chat_id": message.chat.id,
         "message_id": message.message_id,
         "message_thread_id": handoff.topic_id,
     }
+    if is_web_chat(message.chat.id):
+        # Telegram cannot copy from a web page: the text is sent as it was written.
+        method = "sendMessage"
+        params = {
+            "chat_id": handoff.group_chat_id,
+            "text": message.text or "",
+            "message_thread_id": handoff.topic_id,
+            "parse_mode": None,
+        }
     async with services.database.session() as session:
         await queue_call(
             session,
-            "copyMessage",
+            method,
             params,
             handoff_id=handoff.id,
             pair=("to_group", message.message_id),
@@ -94,15 +106,21 @@ async def relay_to_customer(
     async with services.database.session() as session:
         if replied is not None:
             target = await customer_side(session, handoff.id, replied)
+    reply = (
+        ReplyParameters(message_id=target, allow_sending_without_reply=True)
+        if target is not None
+        else None
+    )
     try:
-        copied = await bot.copy_message(
-            chat_id=handoff.chat_id,
-            from_chat_id=message.chat.id,
-            message_id=message.message_id,
-            reply_parameters=ReplyParameters(message_id=target, allow_sending_without_reply=True)
-            if target is not None
-            else None,
-        )
+        if is_web_chat(handoff.chat_id):
+            copied = await _send_to_web(bot, handoff.chat_id, message, reply)
+        else:
+            copied = await bot.copy_message(
+                chat_id=handoff.chat_id,
+                from_chat_id=message.chat.id,
+                message_id=message.message_id,
+                reply_parameters=reply,
+            )
     except TelegramAPIError as error:
         await _not_delivered(services, handoff, message, error)
         return
@@ -115,6 +133,23 @@ async def relay_to_customer(
             group_message_id=message.message_id,
         )
         await touch_handoff(session, handoff.id)
+
+
+async def _send_to_web(
+    bot: Bot, chat_id: int, message: Message, reply: ReplyParameters | None
+) -> MessageId | Message:
+    """An operator's message as a web page can show it: its text (or a file's caption)
+    with its formatting. A photo or a file itself cannot reach the page: refused, so that
+    the operator hears it was not delivered."""
+    text = message.text if message.text is not None else message.caption
+    if text is None:
+        raise TelegramBadRequest(
+            SendMessage(chat_id=chat_id, text="-"), "the web chat shows text messages only"
+        )
+    entities = message.entities if message.text is not None else message.caption_entities
+    return await bot.send_message(
+        chat_id, text, entities=entities, parse_mode=None, reply_parameters=reply
+    )
 
 
 async def relay_operator_edit(

@@ -64,5 +64,10 @@ class CustomerMiddleware(BaseMiddleware):
     ) -> Any:
         user: User | None = data.get("event_from_user")
         if user is not None and not user.is_bot:
-            data["customer"] = await self._customer(pseudonym_for(user.id, self.pseudonym_key))
+            customer = await self._customer(pseudonym_for(user.id, self.pseudonym_key))
+            # A door that belongs to one shop (the web chat on that shop's page) says so.
+            door_shop = data.get("door_shop")
+            if door_shop and customer.shop_id != door_shop:
+                customer.shop_id = door_shop
+            data["customer"] = customer
         return await handler(event, data)

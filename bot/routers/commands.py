@@ -155,6 +155,8 @@ async def on_forget(
     message: Message, state: FSMContext, services: Services, customer: Customer | None = None
 ) -> None:
     await state.clear()
+    for forget_door_copy in services.forget_hooks:
+        await forget_door_copy(message.chat.id)
     if customer is None:
         await message.answer(_("I store nothing about you."))
         return
