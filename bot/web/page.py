@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from html import escape
 from pathlib import Path
 from string import Template
 
@@ -38,6 +39,8 @@ TEXTS = {
     "you": _("You"),
     "assistant": _("Assistant"),
     "sending": _("Sending…"),
+    "typing": _("The assistant is typing…"),
+    "bad_frame": _("That could not be sent. Please reload the page."),
 }
 
 
@@ -71,9 +74,20 @@ def accepted_languages(header: str) -> list[str]:
 
 
 def _attribute(value: str) -> str:
-    from html import escape
-
     return escape(value, quote=True)
+
+
+def refusal(reason: str, language: str, i18n: I18n, nonce: str | None = None) -> dict[str, str]:
+    """An error frame: why a frame was refused, said in the page's language; for a refused
+    message, its nonce (so the page puts that text back in the box)."""
+    frame = {
+        "type": "error",
+        "reason": reason,
+        "text": i18n.gettext(TEXTS[reason], locale=language),
+    }
+    if nonce is not None:
+        frame["nonce"] = nonce
+    return frame
 
 
 def render_page(shop: Shop, language: str, i18n: I18n, *, embed: bool, socket: str) -> str:

@@ -29,7 +29,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from bot.services import Services
 from bot.shop_directory import ShopDirectory
 from bot.web import frames
-from bot.web.page import STATIC, page_language, render_page, security_headers
+from bot.web.page import STATIC, page_language, refusal, render_page, security_headers
 from bot.web.session import callback_id
 from bot.web.settings import WebChatSettings
 from bot.web.transcript import Frame, MemoryTranscript, Transcript
@@ -281,7 +281,7 @@ class WebDoor:
                             continue
                         data = _frame(frame.data)
                         if data is None:
-                            await pump.send({"type": "error", "reason": "bad_frame", "text": ""})
+                            await pump.send(self._refusal("bad_frame", conversation))
                             continue
                         if data.get("type") == "hello" and writer is None:
                             after = data.get("after")
@@ -298,6 +298,12 @@ class WebDoor:
                     writer.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await writer
+
+    def _refusal(self, reason: str, conversation: Conversation, nonce: Any = None) -> Frame:
+        assert self.i18n is not None
+        return refusal(
+            reason, conversation.language, self.i18n, nonce if isinstance(nonce, str) else None
+        )
 
     async def _greet(self, conversation: Conversation, last: int) -> None:
         """A new conversation opens with the assistant's welcome for this shop, once."""
@@ -318,7 +324,8 @@ class WebDoor:
         if kind not in ("message", "press"):
             return
         if not self._windows.allow(conversation.address):
-            await pump.send({"type": "error", "reason": "too_fast", "text": ""})
+            nonce = data.get("nonce") if kind == "message" else None
+            await pump.send(self._refusal("too_fast", conversation, nonce))
             return
         if kind == "message":
             await self._message(conversation, data, pump)
@@ -328,11 +335,11 @@ class WebDoor:
     async def _message(self, conversation: Conversation, data: Frame, pump: Pump) -> None:
         text, nonce = data.get("text"), data.get("nonce")
         if not isinstance(text, str) or not isinstance(nonce, str) or not 0 < len(nonce) <= 64:
-            await pump.send({"type": "error", "reason": "bad_frame", "text": ""})
+            await pump.send(self._refusal("bad_frame", conversation))
             return
         text = text.strip()
         if len(text) > self.settings.max_message_chars:
-            await pump.send({"type": "error", "reason": "too_long", "text": ""})
+            await pump.send(self._refusal("too_long", conversation, nonce))
             return
         if not text or not await self.transcript.first_time(conversation.chat_id, nonce):
             return  # nothing to say, or a message resent after a reconnect: taken already
@@ -353,7 +360,7 @@ class WebDoor:
     async def _press(self, conversation: Conversation, data: Frame, pump: Pump) -> None:
         message_id, button = data.get("message_id"), data.get("data")
         if not isinstance(message_id, int) or not isinstance(button, str) or len(button) > 64:
-            await pump.send({"type": "error", "reason": "bad_frame", "text": ""})
+            await pump.send(self._refusal("bad_frame", conversation))
             return
         shown = await self._shown_message(conversation.chat_id, message_id)
         if shown is None:

@@ -16,6 +16,8 @@ from backend.privacy_requests import PrivacyRequestSettings, SmtpSettings
 from backend.settings import BackendSettings
 from bot.app import running_services, serve
 from bot.dispatcher import build_dispatcher
+from bot.handoff.desk import HandoffDesk
+from bot.handoff.settings import HandoffSettings
 from bot.i18n import create_i18n
 from bot.services import Services
 from bot.settings import BotSettings
@@ -49,6 +51,7 @@ async def web_chat_running(
     database_url: str | None = None,
     redis_url: str | None = None,
     web: WebChatSettings | None = None,
+    handoff: HandoffSettings | None = None,
     **bot_settings: Any,
 ) -> AsyncIterator[WebChat]:
     """`python -m bot --web` (or, with `telegram`, `python -m bot` polling the fake Bot
@@ -81,6 +84,8 @@ async def web_chat_running(
                 add_routes=door.install,
             )
         )
+        if handoff is not None:
+            services.handoff = HandoffDesk(handoff)
         i18n = create_i18n(tmp_path / "locales")
         shared = shared_state(settings, redis_url)
         stack.push_async_callback(shared.close)

@@ -234,6 +234,8 @@ async def test_bad_frames_are_refused_with_a_reason_and_change_nothing(
         )
     )
     assert reasons == ["too_long", "bad_frame", "bad_frame", "bad_frame"]
+    [too_long] = [f for f in visitor.transient if f.get("reason") == "too_long"]
+    assert too_long["nonce"] == "long" and "too long" in too_long["text"]
     await asyncio.sleep(0.3)
     assert visitor.last_seq == before  # nothing echoed, nothing answered
 
