@@ -318,3 +318,44 @@ async def test_frames_travel_as_json_text(web_chat: WebChat) -> None:
     await person._ws.send_str(json.dumps([1, 2]))
     await person.wait(lambda: [f for f in person.transient if f.get("reason") == "bad_frame"])
     await person.close()
+
+
+async def test_the_page_language_greets_and_the_customers_writing_leads(
+    web_chat: WebChat,
+) -> None:
+    person = WebVisitor(web_chat.base_url, "webstore", language="cs")
+    await person.open_page()
+    await person.connect()
+    welcome = await welcomed(person)
+    assert "Odpovídám na otázky, jak obchod Online Store" in welcome["html"]
+    assert "I answer questions" not in welcome["html"]
+    answer = await person.say("Як довго ви зберігаєте мої персональні дані?")
+    # Written in Ukrainian: the reply's own words are Ukrainian, not the page's Czech.
+    assert any(word in answer["html"] for word in ("політик", "дані", "Політик")), answer["html"]
+    refused = WebVisitor(web_chat.base_url, "webstore", language="cs", session=person.session)
+    await refused.connect()
+    await refused.wait(refused.ready.is_set)
+    await refused.send_frame({"type": "message", "text": "x" * 5000, "nonce": "long"})
+    [error] = await refused.wait(lambda: [f for f in refused.transient if f["type"] == "error"])
+    assert error["text"] == "Zpráva je příliš dlouhá. Zkraťte ji prosím."
+    await refused.close()
+    await person.close()
+
+
+async def test_a_visitor_who_writes_too_fast_is_told_to_slow_down(
+    tmp_path: Path, corpus_index: Path
+) -> None:
+    async with web_chat_running(tmp_path, corpus_index, throttle_messages=2) as web_chat:
+        person = WebVisitor(web_chat.base_url, "webstore")
+        await person.open_page()
+        await person.connect()
+        await welcomed(person)
+        for number in range(4):
+            await person.send_frame(
+                {"type": "message", "text": f"hello {number}", "nonce": str(number)}
+            )
+        slow = await person.wait(
+            lambda: [m for m in person.bot_messages() if "faster than I can read" in m["html"]]
+        )
+        assert len(slow) == 1
+        await person.close()
