@@ -151,7 +151,7 @@ async def on_menu(
 
         await glance_or_shops(message, services, customer)
     elif action == "privacy":
-        await message.answer(await privacy_text(services, customer))
+        await message.answer(await privacy_text(services, customer, message.chat.id))
     elif action == "language":
         await message.answer(
             _("Choose the language I should use:"), reply_markup=language_keyboard()

@@ -19,6 +19,7 @@ from bot.keyboards import language_keyboard, menu_keyboard, shop_keyboard
 from bot.middlewares.customer import Customer
 from bot.routers.questions import shop_for
 from bot.services import Services
+from bot.web.visitors import is_web_chat
 from indexer.shops import Shop
 
 # "/foo" or "/foo@somebot", alone or before words: a command, where "/etc/hosts" is not.
@@ -119,7 +120,7 @@ async def on_language(message: Message) -> None:
     await message.answer(_("Choose the language I should use:"), reply_markup=language_keyboard())
 
 
-async def privacy_text(services: Services, customer: Customer | None) -> str:
+async def privacy_text(services: Services, customer: Customer | None, chat_id: int = 0) -> str:
     days = services.retention_days
     lines = [
         _("What this bot stores about you, and why:"),
@@ -128,11 +129,22 @@ async def privacy_text(services: Services, customer: Customer | None) -> str:
             "kept for {days} days, then deleted automatically;"
         ).format(days=days),
         _("• the shop you chose and your language, so I remember them;"),
+    ]
+    if is_web_chat(chat_id):
+        lines.append(
+            _(
+                "• on this website: an anonymous visitor id in a cookie of this site (kept "
+                "for a year), and this conversation, so that a reload shows it: kept for "
+                "{days} days, then deleted;"
+            ).format(days=days)
+        )
+    lines += [
         _("• never your Telegram name or number: records are keyed by a pseudonym."),
         _(
-            "Privacy requests you start are kept as long as the law requires. "
-            "/forget erases everything else now."
-        ),
+            "Privacy requests you start are kept for {months} months after they are "
+            "closed: they are the shop's proof that it answered them. /forget erases "
+            "everything else now."
+        ).format(months=services.request_rules.retention_months),
     ]
     if customer is not None:
         async with services.database.session() as session:
@@ -148,7 +160,7 @@ async def privacy_text(services: Services, customer: Customer | None) -> str:
 async def on_privacy(
     message: Message, services: Services, customer: Customer | None = None
 ) -> None:
-    await message.answer(await privacy_text(services, customer))
+    await message.answer(await privacy_text(services, customer, message.chat.id))
 
 
 async def on_forget(

@@ -213,7 +213,9 @@ async def test_privacy_tells_a_web_visitor_what_is_stored(visitor: WebVisitor) -
     await welcomed(visitor)
     await visitor.say("Do you sell my data?")
     stored = await visitor.say("/privacy")
-    assert "1 questions" in stored["html"] or "questions" in stored["html"]
+    assert "an anonymous visitor id in a cookie" in stored["html"]
+    assert "kept for 36 months after they are closed" in stored["html"]
+    assert "Right now: 1 questions" in stored["html"]
 
 
 async def test_bad_frames_are_refused_with_a_reason_and_change_nothing(
