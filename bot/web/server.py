@@ -15,6 +15,7 @@ import json
 import logging
 import mimetypes
 import time
+import weakref
 from collections import defaultdict, deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -99,6 +100,7 @@ class WebDoor:
         self._presses = itertools.count(1)
         self._by_visitor: dict[str, int] = defaultdict(int)
         self._by_address: dict[str, int] = defaultdict(int)
+        self._open: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
         self._windows = AddressWindows(
             self.settings.frames_per_address, self.settings.frames_window_seconds
         )
@@ -128,6 +130,9 @@ class WebDoor:
         return sum(self._by_address.values())
 
     def install(self, app: web.Application) -> None:
+        # Open sockets would hold a graceful stop until aiohttp's shutdown timeout; closed
+        # with "going away", their pages reconnect (to another replica, or once back).
+        app.on_shutdown.append(self._close_sockets)
         app.router.add_get("/chat/static/{name}", self.static_file)
         app.router.add_get("/widget.js", self.widget)
         app.router.add_get("/chat/files/{token}", self.download)
@@ -255,11 +260,22 @@ class WebDoor:
         )
         self._by_visitor[visitor] += 1
         self._by_address[address] += 1
+        self._open.add(ws)
         try:
             await self._converse(ws, conversation)
         finally:
+            self._open.discard(ws)
             self._release(visitor, address)
         return ws
+
+    async def _close_sockets(self, _app: web.Application) -> None:
+        await asyncio.gather(
+            *(
+                socket.close(code=WSCloseCode.GOING_AWAY, message=b"server stopping")
+                for socket in list(self._open)
+            ),
+            return_exceptions=True,
+        )
 
     def _release(self, visitor: str, address: str) -> None:
         for counts, key in ((self._by_visitor, visitor), (self._by_address, address)):

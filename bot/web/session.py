@@ -108,8 +108,9 @@ class WebSession:
             await self.transcript.announce(chat_id, {"type": "typing"})
             return True
         if isinstance(method, AnswerCallbackQuery):
-            if method.text:
-                await self.transcript.announce(chat_id, {"type": "toast", "text": method.text})
+            # Every press is answered, with words or without: the page unlocks its buttons.
+            toast = {"type": "toast", "text": method.text or ""}
+            await self.transcript.announce(chat_id, toast)
             return True
         if isinstance(method, SendDocument):
             return await self._document(bot, method, chat_id)

@@ -22,5 +22,6 @@ class WebChatSettings(BaseSettings):
     # `max_message_chars` is refused with a message.
     max_frame_bytes: int = Field(default=20_000, ge=1024)
     max_message_chars: int = Field(default=4096, ge=1)
-    # A socket with no frame from its page for this long is closed (the page pings).
+    # A socket with no frame from its page for this long is closed (an open page pings
+    # every minute).
     idle_seconds: float = Field(default=600.0, gt=0)

@@ -121,11 +121,6 @@ async def test_a_question_typed_in_the_page_gets_the_quoted_answer_and_buttons_w
     once(await chrome.messages())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="chat.js unlocks a pressed message's buttons on a new bot message or an edit, not "
-    "on the toast that answers the press: they stay disabled for PRESS_LOCK_MS (10 s)",
-)
 async def test_buttons_are_pressable_again_once_the_press_is_answered(
     web_chat: WebChat, chrome: Browser
 ) -> None:

@@ -361,3 +361,36 @@ async def test_a_visitor_who_writes_too_fast_is_told_to_slow_down(
         )
         assert len(slow) == 1
         await person.close()
+
+
+async def test_a_quiet_socket_is_closed_and_a_pinging_page_is_kept(
+    tmp_path: Path, corpus_index: Path
+) -> None:
+    limits = WebChatSettings(idle_seconds=1.5)
+    async with web_chat_running(tmp_path, corpus_index, web=limits) as web_chat:
+        quiet = WebVisitor(web_chat.base_url, "webstore")
+        await quiet.open_page()
+        await quiet.connect()
+        await welcomed(quiet)
+        awake = WebVisitor(web_chat.base_url, "webstore", session=quiet.session)
+        await awake.connect()
+        await awake.wait(awake.ready.is_set)
+        for _ in range(8):
+            await awake.send_frame({"type": "ping"})
+            await asyncio.sleep(0.5)
+        assert quiet.closed == 1001
+        assert awake.closed is None
+        await awake.close()
+        await quiet.close()
+
+
+async def test_open_sockets_are_told_when_the_server_stops(
+    tmp_path: Path, corpus_index: Path
+) -> None:
+    async with web_chat_running(tmp_path, corpus_index) as web_chat:
+        person = WebVisitor(web_chat.base_url, "webstore")
+        await person.open_page()
+        await person.connect()
+        await welcomed(person)
+    assert await person.wait(lambda: person.closed) == 1001
+    await person.close()

@@ -9,6 +9,7 @@ const TYPING_MS = 5000;
 const PRESS_LOCK_MS = 10000;
 const NOTICE_MS = 8000;
 const NEAR_BOTTOM_PX = 80;
+const PING_MS = 60000; // well inside the server's idle limit (WEB_CHAT_IDLE_SECONDS, 600 s)
 
 const texts = JSON.parse(document.getElementById('chat-texts').textContent);
 const log = document.getElementById('log');
@@ -387,6 +388,29 @@ function onClose(socket, code) {
   state.retryMs = Math.min(state.retryMs * 2, RETRY_MAX_MS);
 }
 
+// The server closes a socket it has heard nothing from for a while: an open page says
+// it is still there.
+function ping() {
+  if (state.ready && state.socket) send({ type: 'ping' });
+}
+
+// A page put in the back/forward cache keeps no socket (it would count against the
+// visitor's open chats); shown again, it resumes where it was.
+function onPageHide(event) {
+  if (!event.persisted) return;
+  const socket = state.socket;
+  state.socket = null;
+  state.ready = false;
+  clearTimeout(state.retryTimer);
+  socket?.close();
+}
+
+function onPageShow(event) {
+  if (!event.persisted || state.socket) return;
+  state.retryMs = RETRY_FIRST_MS;
+  connect();
+}
+
 function onReady() {
   state.ready = true;
   state.retryMs = RETRY_FIRST_MS; // reset only now: a socket closed at once is no success
@@ -431,7 +455,9 @@ function onFrame(data) {
       showTyping();
       break;
     case 'toast':
-      showNotice(frame.text);
+      // Every press is answered (a toast with or without words): its buttons work again.
+      unlockAll();
+      if (frame.text) showNotice(frame.text);
       break;
     case 'error':
       showNotice(frame.text || texts[frame.reason]);
@@ -463,6 +489,9 @@ function start() {
   // Growing messages, a shrinking window (a phone's keyboard): keep the newest in view.
   new ResizeObserver(followNewest).observe(log);
   window.addEventListener('keydown', onWindowKeydown);
+  window.addEventListener('pagehide', onPageHide);
+  window.addEventListener('pageshow', onPageShow);
+  setInterval(ping, PING_MS);
   window.addEventListener('online', () => {
     state.retryMs = RETRY_FIRST_MS;
     if (!state.socket) connect();
