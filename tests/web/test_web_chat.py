@@ -12,6 +12,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+import pytest_asyncio
 
 from bot.web.settings import WebChatSettings
 from bot.web.visitors import COOKIE_NAME, is_web_chat
@@ -20,13 +21,20 @@ from tests.support.web_visitor import WebVisitor
 from tests.web.conftest import WebChat, web_chat_running
 
 
-@pytest.fixture
-async def web_chat(tmp_path: Path, corpus_index: Path) -> AsyncIterator[WebChat]:
-    async with web_chat_running(tmp_path, corpus_index, throttle_messages=1000) as chat:
+# One app for the tests that need nothing special; each test is a new visitor.
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def web_chat(
+    tmp_path_factory: pytest.TempPathFactory, corpus_index: Path
+) -> AsyncIterator[WebChat]:
+    tmp = tmp_path_factory.mktemp("web-chat")
+    async with web_chat_running(tmp, corpus_index, throttle_messages=1000) as chat:
         yield chat
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="module")
 async def visitor(web_chat: WebChat) -> AsyncIterator[WebVisitor]:
     person = WebVisitor(web_chat.base_url, "webstore")
     await person.open_page()
