@@ -33,6 +33,12 @@ ANSWER_CONFIDENCE = Histogram(
     "Confidence of the answers given",
     buckets=tuple(round(step / 10, 1) for step in range(11)),
 )
+WEB_CHAT_SOCKETS = Gauge(PREFIX + "web_chat_sockets", "Web chat sockets open on this replica")
+WEB_CHAT_REFUSED = Counter(
+    PREFIX + "web_chat_refused_total",
+    "Web chat sockets and frames refused, by reason",
+    ["reason"],
+)
 HANDOFFS = Counter(PREFIX + "handoffs_total", "Hand-offs to staff, by event", ["event"])
 WEBHOOK_DELIVERIES = Counter(
     PREFIX + "webhook_deliveries_total",

@@ -27,6 +27,7 @@ from aiogram.types import CallbackQuery, Chat, Message, Update, User
 from aiogram.utils.i18n import I18n
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from backend.observability.metrics import WEB_CHAT_REFUSED, WEB_CHAT_SOCKETS
 from bot.services import Services
 from bot.shop_directory import ShopDirectory
 from bot.web import frames
@@ -241,6 +242,7 @@ class WebDoor:
         )
         await ws.prepare(request)
         if not self.origin_allowed(request, shop.web.allowed_origins):
+            WEB_CHAT_REFUSED.labels("origin").inc()
             await ws.close(code=ORIGIN_REFUSED, message=b"origin not allowed")
             return ws
         visitor = self.cookies.visitor(request.cookies.get(COOKIE_NAME))
@@ -252,6 +254,7 @@ class WebDoor:
             self._by_visitor[visitor] >= self.settings.sockets_per_visitor
             or self._by_address[address] >= self.settings.sockets_per_address
         ):
+            WEB_CHAT_REFUSED.labels("sockets").inc()
             await ws.close(code=TOO_MANY_SOCKETS, message=b"too many open chats")
             return ws
         language = page_language(request, shop)
@@ -261,9 +264,11 @@ class WebDoor:
         self._by_visitor[visitor] += 1
         self._by_address[address] += 1
         self._open.add(ws)
+        WEB_CHAT_SOCKETS.inc()
         try:
             await self._converse(ws, conversation)
         finally:
+            WEB_CHAT_SOCKETS.dec()
             self._open.discard(ws)
             self._release(visitor, address)
         return ws
@@ -317,6 +322,7 @@ class WebDoor:
 
     def _refusal(self, reason: str, conversation: Conversation, nonce: Any = None) -> Frame:
         assert self.i18n is not None
+        WEB_CHAT_REFUSED.labels(reason).inc()
         return refusal(
             reason, conversation.language, self.i18n, nonce if isinstance(nonce, str) else None
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,7 +20,6 @@ from bot.web.visitors import COOKIE_NAME, is_web_chat
 from tests.conftest import KNOWLEDGE
 from tests.support.web_visitor import WebVisitor
 from tests.web.conftest import WebChat, web_chat_running
-
 
 # One app for the tests that need nothing special; each test is a new visitor.
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -313,6 +313,16 @@ async def test_floods_are_refused_per_address_and_sockets_are_bounded(
         for tab in tabs:
             await tab.connect()
         assert await tabs[1].wait(lambda: tabs[1].closed) == 4429
+        # What operators watch: open sockets, and refusals by reason.
+        async with person.session.get(web_chat.base_url + "/metrics") as response:
+            metrics = await response.text()
+        assert re.search(r"^privacy_assistant_web_chat_sockets [1-9]", metrics, re.M)
+        for reason in ("too_fast", "sockets"):
+            assert re.search(
+                rf'^privacy_assistant_web_chat_refused_total{{reason="{reason}"}} [1-9]',
+                metrics,
+                re.M,
+            ), reason
         for tab in tabs:
             await tab.disconnect()
         await person.close()
