@@ -65,6 +65,14 @@ class BotSettings(BaseSettings):
     shutdown_seconds: float = Field(
         default=20.0, gt=0, le=300, validation_alias=_env("BOT_SHUTDOWN_SECONDS")
     )
+    # Connections to Redis per pool (this process has two: flows' state, and the rest);
+    # a call beyond them waits this long for one to be free.
+    redis_max_connections: int = Field(
+        default=200, ge=2, validation_alias=_env("BOT_REDIS_MAX_CONNECTIONS")
+    )
+    redis_pool_timeout_seconds: float = Field(
+        default=10.0, gt=0, validation_alias=_env("BOT_REDIS_POOL_TIMEOUT_SECONDS")
+    )
     purge_interval_seconds: float = Field(
         default=3600.0, gt=0, validation_alias=_env("BOT_PURGE_INTERVAL_SECONDS")
     )

@@ -77,11 +77,21 @@ def shared_state(settings: BotSettings, redis_url: str | None) -> SharedState:
             lease_seconds=settings.update_lease_seconds,
         )
     from aiogram.fsm.storage.redis import RedisStorage
-    from redis.asyncio import Redis
+    from redis.asyncio import BlockingConnectionPool, Redis
 
-    redis = Redis.from_url(redis_url)
+    def client() -> Redis:
+        # A burst (hundreds of chats at once) waits for a free connection instead of
+        # failing with "Too many connections", as redis-py's default pool would.
+        pool = BlockingConnectionPool.from_url(
+            redis_url,
+            max_connections=settings.redis_max_connections,
+            timeout=settings.redis_pool_timeout_seconds,
+        )
+        return Redis(connection_pool=pool)
+
+    redis = client()
     storage = RedisStorage(
-        Redis.from_url(redis_url),
+        client(),
         # with_destiny: the written-language evidence (bot.i18n) is kept beside a flow's data.
         key_builder=DefaultKeyBuilder(
             prefix="privacy-assistant:fsm", with_bot_id=True, with_destiny=True

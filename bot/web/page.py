@@ -41,6 +41,7 @@ TEXTS = {
     "sending": _("Sending…"),
     "typing": _("The assistant is typing…"),
     "bad_frame": _("That could not be sent. Please reload the page."),
+    "unavailable": _("The assistant is busy right now. Please send that again in a moment."),
 }
 
 

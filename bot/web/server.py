@@ -27,7 +27,9 @@ from aiogram.types import CallbackQuery, Chat, Message, Update, User
 from aiogram.utils.i18n import I18n
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from backend.observability.logs import request_context
 from backend.observability.metrics import WEB_CHAT_REFUSED, WEB_CHAT_SOCKETS
+from bot.middlewares.observing import typed_texts
 from bot.services import Services
 from bot.shop_directory import ShopDirectory
 from bot.web import frames
@@ -311,7 +313,7 @@ class WebDoor:
                             writer = asyncio.create_task(pump.run(queue))
                             await self._greet(conversation, pump.last)
                         elif writer is not None:
-                            await self._take(conversation, data, pump)
+                            await self._take_safely(conversation, data, pump)
             except TimeoutError:
                 await ws.close(code=WSCloseCode.GOING_AWAY, message=b"idle")
             finally:
@@ -341,6 +343,16 @@ class WebDoor:
                 ),
             )
 
+    async def _take_safely(self, conversation: Conversation, data: Frame, pump: Pump) -> None:
+        """A frame whose handling failed (Redis or the database away) is refused with a
+        message, and the socket stays: the page offers the text again."""
+        try:
+            await self._take(conversation, data, pump)
+        except Exception:
+            log.exception("a web chat frame could not be taken")
+            nonce = data.get("nonce") if data.get("type") == "message" else None
+            await pump.send(self._refusal("unavailable", conversation, nonce))
+
     async def _take(self, conversation: Conversation, data: Frame, pump: Pump) -> None:
         kind = data.get("type")
         if kind not in ("message", "press"):
@@ -365,9 +377,14 @@ class WebDoor:
             return
         if not text or not await self.transcript.first_time(conversation.chat_id, nonce):
             return  # nothing to say, or a message resent after a reconnect: taken already
-        echo = await self.transcript.append(
-            conversation.chat_id, frames.customer_message(text, nonce)
-        )
+        try:
+            echo = await self.transcript.append(
+                conversation.chat_id, frames.customer_message(text, nonce)
+            )
+        except Exception:
+            # Not taken after all: the page's resend with this nonce must not be dropped.
+            await self.transcript.release_nonce(conversation.chat_id, nonce)
+            raise
         await self._feed(
             conversation,
             Message(
@@ -397,10 +414,17 @@ class WebDoor:
         await self._feed(conversation, query)
 
     async def _shown_message(self, chat_id: int, message_id: int) -> Message | None:
-        html = None
-        for event in await self.transcript.since(chat_id, 0):
-            if event.get("message_id") == message_id and event["type"] in ("message", "edit"):
-                html = event.get("html", html)
+        # The latest version of the message: its last edit with a text, else the message.
+        html = next(
+            (
+                event["html"]
+                for event in reversed(await self.transcript.since(chat_id, 0))
+                if event.get("message_id") == message_id
+                and event["type"] in ("message", "edit")
+                and "html" in event
+            ),
+            None,
+        )
         if html is None:
             return None
         return Message(
@@ -419,11 +443,13 @@ class WebDoor:
             if isinstance(event, Message)
             else Update(update_id=update_id, callback_query=event)
         )
-        try:
-            # The page is the shop's: its conversation is about that shop.
-            await self.dispatcher.feed_update(self.bot, update, door_shop=conversation.shop_id)
-        except Exception:
-            log.exception("a web update failed")
+        # Logged like a Telegram update: under its own id, the customer's words kept out.
+        with request_context(f"web-update-{update_id}", *typed_texts(update)):
+            try:
+                # The page is the shop's: its conversation is about that shop.
+                await self.dispatcher.feed_update(self.bot, update, door_shop=conversation.shop_id)
+            except Exception:
+                log.exception("a web update failed")
 
 
 class Pump:

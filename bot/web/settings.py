@@ -16,7 +16,7 @@ class WebChatSettings(BaseSettings):
     sockets_per_address: int = Field(default=64, ge=1)
     # Frames (messages and button presses) per address in a sliding window; a visitor's
     # own messages are also limited by the bot's flood control (BOT_THROTTLE_*).
-    frames_per_address: int = Field(default=60, ge=1)
+    frames_per_address: int = Field(default=120, ge=1)
     frames_window_seconds: float = Field(default=10.0, gt=0)
     # A frame larger than this closes the socket (1009); a message longer than
     # `max_message_chars` is refused with a message.

@@ -16,7 +16,7 @@ import contextlib
 import json
 import logging
 import time
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +28,8 @@ log = logging.getLogger("bot.web.transcript")
 KEEP_EVENTS = 300  # a conversation's last events, what a reload shows
 QUEUE_FRAMES = 256  # a socket further behind than this catches up from the store
 NONCE_SECONDS = 24 * 3600
+NONCES_PER_CHAT = 64  # a page resends only what it sent since its last reconnect
+SWEEP_SECONDS = 60.0
 FILE_SECONDS = 3600
 Frame = dict[str, Any]
 
@@ -59,6 +61,9 @@ class Listeners:
                     queue.get_nowait()
                 queue.put_nowait({"type": "behind"})
 
+    def __contains__(self, chat_id: int) -> bool:
+        return chat_id in self._queues
+
     def __len__(self) -> int:
         return sum(len(queues) for queues in self._queues.values())
 
@@ -82,6 +87,10 @@ class Transcript:
 
     async def first_time(self, chat_id: int, nonce: str) -> bool:
         """True once per (chat, nonce): a message resent after a reconnect is taken once."""
+        raise NotImplementedError
+
+    async def release_nonce(self, chat_id: int, nonce: str) -> None:
+        """Undo `first_time` for a message that could not be taken after all."""
         raise NotImplementedError
 
     async def forget(self, chat_id: int) -> None:
@@ -108,55 +117,78 @@ def numbered(event: Frame, seq: int) -> Frame:
 
 
 class MemoryTranscript(Transcript):
-    def __init__(self, retention_seconds: float = 30 * 86400) -> None:
+    """One process's conversations. Bounded: at most `max_conversations` (the longest
+    untouched go first), each with its last KEEP_EVENTS events and NONCES_PER_CHAT nonces;
+    expired ones are dropped at most once a minute."""
+
+    def __init__(
+        self, retention_seconds: float = 30 * 86400, max_conversations: int = 20_000
+    ) -> None:
         super().__init__()
-        self._events: dict[int, list[Frame]] = defaultdict(list)
+        self._events: dict[int, list[Frame]] = {}
         self._numbers: dict[int, int] = defaultdict(int)
-        self._touched: dict[int, float] = {}
-        self._nonces: dict[tuple[int, str], float] = {}
+        self._touched: dict[int, float] = {}  # in order of last touch: oldest first
+        self._nonces: dict[int, OrderedDict[str, None]] = {}
         self._files: dict[str, tuple[float, int, str, bytes]] = {}
         self._retention = retention_seconds
+        self._max = max_conversations
+        self._swept = time.monotonic()
 
-    def _expire(self, now: float) -> None:
-        for chat_id in [c for c, at in self._touched.items() if now - at > self._retention]:
-            self._events.pop(chat_id, None)
-            self._touched.pop(chat_id, None)
-        if len(self._nonces) > 10_000:
-            self._nonces = {k: at for k, at in self._nonces.items() if now - at < NONCE_SECONDS}
+    def _touch(self, chat_id: int, now: float) -> None:
+        self._touched.pop(chat_id, None)
+        self._touched[chat_id] = now
+        if now - self._swept > SWEEP_SECONDS:
+            self._swept = now
+            self._sweep(now)
+        while len(self._touched) > self._max:
+            self._drop(next(iter(self._touched)))
+
+    def _sweep(self, now: float) -> None:
+        for chat_id, at in list(self._touched.items()):
+            if now - at <= self._retention:
+                break  # the rest were touched later
+            self._drop(chat_id)
         self._files = {k: v for k, v in self._files.items() if now - v[0] < FILE_SECONDS}
 
+    def _drop(self, chat_id: int) -> None:
+        self._touched.pop(chat_id, None)
+        self._events.pop(chat_id, None)
+        self._nonces.pop(chat_id, None)
+        # The numbering stays: a tab still open must not take new events for old ones.
+
     async def append(self, chat_id: int, event: Frame) -> Frame:
-        now = time.monotonic()
         self._numbers[chat_id] += 1
         stored = numbered(event, self._numbers[chat_id])
-        events = self._events[chat_id]
+        events = self._events.setdefault(chat_id, [])
         events.append(stored)
         del events[:-KEEP_EVENTS]
-        self._touched[chat_id] = now
+        self._touch(chat_id, time.monotonic())
         self.listeners.deliver(chat_id, stored)
         return stored
 
     async def since(self, chat_id: int, after: int) -> list[Frame]:
-        self._expire(time.monotonic())
         return [event for event in self._events.get(chat_id, ()) if event["seq"] > after]
 
     async def announce(self, chat_id: int, frame: Frame) -> None:
         self.listeners.deliver(chat_id, frame)
 
     async def first_time(self, chat_id: int, nonce: str) -> bool:
-        key = (chat_id, nonce)
-        if key in self._nonces:
+        seen = self._nonces.setdefault(chat_id, OrderedDict())
+        if nonce in seen:
             return False
-        self._nonces[key] = time.monotonic()
+        seen[nonce] = None
+        while len(seen) > NONCES_PER_CHAT:
+            seen.popitem(last=False)
+        self._touch(chat_id, time.monotonic())
         return True
 
+    async def release_nonce(self, chat_id: int, nonce: str) -> None:
+        self._nonces.get(chat_id, OrderedDict()).pop(nonce, None)
+
     async def forget(self, chat_id: int) -> None:
-        # The numbering goes on: a tab still open must not take new events for old ones.
         self._events.pop(chat_id, None)
-        self._touched.pop(chat_id, None)
 
     async def put_file(self, token: str, chat_id: int, name: str, data: bytes) -> None:
-        self._expire(time.monotonic())
         self._files[token] = (time.monotonic(), chat_id, name, data)
 
     async def file(self, token: str) -> tuple[int, str, bytes] | None:
@@ -221,10 +253,13 @@ class RedisTranscript(Transcript):
     def _dispatch(self, data: bytes | str) -> None:
         text = data.decode() if isinstance(data, bytes) else data
         chat, _, rest = text.partition(" ")
+        chat_id = int(chat)
+        if chat_id not in self.listeners:
+            return  # every replica hears every event: only those with its sockets read it
         if rest.startswith("- "):
-            self.listeners.deliver(int(chat), json.loads(rest[2:]))
+            self.listeners.deliver(chat_id, json.loads(rest[2:]))
             return
-        self.listeners.deliver(int(chat), _parse(rest))
+        self.listeners.deliver(chat_id, _parse(rest))
 
     def _keys(self, chat_id: int) -> tuple[str, str]:
         return f"{PREFIX}:{chat_id}:seq", f"{PREFIX}:{chat_id}:log"
@@ -248,6 +283,9 @@ class RedisTranscript(Transcript):
     async def first_time(self, chat_id: int, nonce: str) -> bool:
         key = f"{PREFIX}:{chat_id}:nonce:{nonce}"
         return bool(await self._redis.set(key, 1, nx=True, ex=NONCE_SECONDS))
+
+    async def release_nonce(self, chat_id: int, nonce: str) -> None:
+        await self._redis.delete(f"{PREFIX}:{chat_id}:nonce:{nonce}")
 
     async def forget(self, chat_id: int) -> None:
         await self._redis.delete(self._keys(chat_id)[1])

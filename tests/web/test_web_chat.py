@@ -412,3 +412,35 @@ async def test_open_sockets_are_told_when_the_server_stops(
         await welcomed(person)
     assert await person.wait(lambda: person.closed) == 1001
     await person.close()
+
+
+async def test_a_message_that_could_not_be_kept_is_refused_and_taken_when_sent_again(
+    web_chat: WebChat,
+) -> None:
+    person = WebVisitor(web_chat.base_url, "webstore")
+    await person.open_page()
+    await person.connect()
+    await welcomed(person)
+    transcript = web_chat.door.transcript
+    real_append = transcript.append
+    failures = [ConnectionError("Redis went away")]
+
+    async def failing_append(chat_id: int, event: dict) -> dict:  # type: ignore[type-arg]
+        if failures and event.get("from") == "customer":
+            raise failures.pop()
+        return await real_append(chat_id, event)
+
+    transcript.append = failing_append  # type: ignore[method-assign]
+    try:
+        await person.send_frame({"type": "message", "text": "Do you sell my data?", "nonce": "z"})
+        [refused] = await person.wait(
+            lambda: [f for f in person.transient if f.get("reason") == "unavailable"]
+        )
+        assert refused["nonce"] == "z" and "busy" in refused["text"]
+        assert person.closed is None  # the socket stays
+        answer = await person.say("Do you sell my data?", nonce="z")  # the page resends
+        assert answer["html"]
+        assert [e["nonce"] for e in person.events if e.get("from") == "customer"] == ["z"]
+    finally:
+        transcript.append = real_append  # type: ignore[method-assign]
+        await person.close()
