@@ -496,6 +496,6 @@ class Pump:
 def _frame(raw: str) -> Frame | None:
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than Python parses
         return None
     return data if isinstance(data, dict) else None

@@ -444,3 +444,36 @@ async def test_a_message_that_could_not_be_kept_is_refused_and_taken_when_sent_a
     finally:
         transcript.append = real_append  # type: ignore[method-assign]
         await person.close()
+
+
+HOSTILE_FRAMES = [
+    "[" * 5000 + "]" * 5000,
+    '{"type": "hello", "after": "0"}',
+    '{"type": "message", "text": null, "nonce": "a"}',
+    '{"type": "message", "text": "hi", "nonce": ""}',
+    '{"type": "message", "text": "hi", "nonce": "' + "n" * 65 + '"}',
+    '{"type": "press", "message_id": 1.5, "data": "menu:access"}',
+    '{"type": "press", "message_id": 1, "data": "' + "d" * 65 + '"}',
+    '{"type": "press", "message_id": -1, "data": "menu:access"}',
+    '{"type": "\\u0000", "text": "\\ud800"}',
+    "null",
+    '"just a string"',
+    "1e400",
+]
+
+
+@pytest.mark.parametrize("raw", HOSTILE_FRAMES)
+async def test_hostile_frames_leave_the_socket_and_the_conversation_intact(
+    web_chat: WebChat, raw: str
+) -> None:
+    person = WebVisitor(web_chat.base_url, "webstore")
+    await person.open_page()
+    await person.connect()
+    welcome = await welcomed(person)
+    assert person._ws is not None
+    await person._ws.send_str(raw)
+    answer = await person.say("Do you sell my data?")
+    assert answer["seq"] > welcome["seq"] and person.closed is None
+    customer = [e for e in person.events if e.get("from") == "customer"]
+    assert [e["text"] for e in customer] == ["Do you sell my data?"]
+    await person.close()
