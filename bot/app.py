@@ -246,7 +246,7 @@ async def serve(
         transcript = web_transcript(shared, services.retention_days)
         await transcript.start()
         bot = door_bot(transcript, telegram)
-        door.attach(dispatcher, bot, i18n, services, transcript)
+        door.attach(dispatcher, bot, i18n, services, transcript, shared.redis if shared else None)
     else:
         assert telegram is not None
         bot = telegram

@@ -23,10 +23,12 @@ if TYPE_CHECKING:
 
 
 class RateWindows(Protocol):
-    async def allow(self, user_id: int) -> bool:
+    """Sliding windows by key: a Telegram user id, or (the web chat's) a network address."""
+
+    async def allow(self, user_id: int | str) -> bool:
         """Count a message; False when it is over the limit."""
 
-    async def first_warning(self, user_id: int) -> bool:
+    async def first_warning(self, user_id: int | str) -> bool:
         """True once per window for a customer over the limit."""
 
 
@@ -34,11 +36,11 @@ class MemoryRateWindows:
     def __init__(self, limit: int, window_seconds: float, max_tracked: int = 100_000) -> None:
         self.limit = limit
         self.window = window_seconds
-        self._seen: dict[int, deque[float]] = {}
-        self._warned: dict[int, float] = {}
+        self._seen: dict[int | str, deque[float]] = {}
+        self._warned: dict[int | str, float] = {}
         self._max_tracked = max_tracked
 
-    async def allow(self, user_id: int) -> bool:
+    async def allow(self, user_id: int | str) -> bool:
         now = time.monotonic()
         stamps = self._seen.setdefault(user_id, deque())
         while stamps and now - stamps[0] > self.window:
@@ -51,7 +53,7 @@ class MemoryRateWindows:
                 self._seen.pop(stale, None)
         return True
 
-    async def first_warning(self, user_id: int) -> bool:
+    async def first_warning(self, user_id: int | str) -> bool:
         now = time.monotonic()
         if now - self._warned.get(user_id, -1e9) > self.window:
             self._warned[user_id] = now
@@ -62,13 +64,19 @@ class MemoryRateWindows:
 class RedisRateWindows:
     """The same sliding window as a sorted set per customer, shared by every replica."""
 
-    def __init__(self, redis: Redis, limit: int, window_seconds: float) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        limit: int,
+        window_seconds: float,
+        prefix: str = "privacy-assistant:throttle:",
+    ) -> None:
         self._redis = redis
         self.limit = limit
         self._window_ms = int(window_seconds * 1000)
-        self._prefix = "privacy-assistant:throttle:"
+        self._prefix = prefix
 
-    async def allow(self, user_id: int) -> bool:
+    async def allow(self, user_id: int | str) -> bool:
         key = f"{self._prefix}{user_id}"
         member = uuid.uuid4().hex
         now_ms = int(time.time() * 1000)
@@ -85,7 +93,7 @@ class RedisRateWindows:
             return False
         return True
 
-    async def first_warning(self, user_id: int) -> bool:
+    async def first_warning(self, user_id: int | str) -> bool:
         key = f"{self._prefix}{user_id}:warned"
         return bool(await self._redis.set(key, b"1", nx=True, px=self._window_ms))
 

@@ -14,12 +14,11 @@ import itertools
 import json
 import logging
 import mimetypes
-import time
 import weakref
-from collections import defaultdict, deque
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from aiogram import Bot, Dispatcher
@@ -30,6 +29,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from backend.observability.logs import request_context
 from backend.observability.metrics import WEB_CHAT_REFUSED, WEB_CHAT_SOCKETS
 from bot.middlewares.observing import typed_texts
+from bot.middlewares.throttling import MemoryRateWindows, RateWindows, RedisRateWindows
 from bot.services import Services
 from bot.shop_directory import ShopDirectory
 from bot.web import frames
@@ -38,6 +38,9 @@ from bot.web.session import callback_id
 from bot.web.settings import WebChatSettings
 from bot.web.transcript import Frame, MemoryTranscript, Transcript
 from bot.web.visitors import COOKIE_NAME, VisitorCookies, is_web_chat
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 log = logging.getLogger("bot.web")
 
@@ -66,27 +69,6 @@ class Conversation:
         return Chat(id=self.chat_id, type="private")
 
 
-class AddressWindows:
-    """Frames per address in a sliding window, in this process."""
-
-    def __init__(self, limit: int, seconds: float) -> None:
-        self.limit = limit
-        self.seconds = seconds
-        self._seen: dict[str, deque[float]] = defaultdict(deque)
-
-    def allow(self, address: str) -> bool:
-        now = time.monotonic()
-        seen = self._seen[address]
-        while seen and now - seen[0] > self.seconds:
-            seen.popleft()
-        if len(seen) >= self.limit:
-            return False
-        seen.append(now)
-        if len(self._seen) > 50_000:
-            self._seen = defaultdict(deque, {k: v for k, v in self._seen.items() if v})
-        return True
-
-
 class WebDoor:
     """Installed on the app before it starts; attached to the dispatcher once that exists
     (until then the page and socket answer 503)."""
@@ -104,7 +86,7 @@ class WebDoor:
         self._by_visitor: dict[str, int] = defaultdict(int)
         self._by_address: dict[str, int] = defaultdict(int)
         self._open: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
-        self._windows = AddressWindows(
+        self._windows: RateWindows = MemoryRateWindows(
             self.settings.frames_per_address, self.settings.frames_window_seconds
         )
 
@@ -115,9 +97,19 @@ class WebDoor:
         i18n: I18n,
         services: Services,
         transcript: Transcript,
+        redis: Redis | None = None,
     ) -> None:
         """Ready to serve: the dispatcher and Bot of this process, and where conversations
-        are kept. A /forget erases the web transcript of that chat too."""
+        are kept. A /forget erases the web transcript of that chat too. With `redis`, the
+        replicas share the per-address windows (an address meets one limit, wherever the
+        balancer sends its sockets)."""
+        if redis is not None:
+            self._windows = RedisRateWindows(
+                redis,
+                self.settings.frames_per_address,
+                self.settings.frames_window_seconds,
+                prefix="privacy-assistant:web-address:",
+            )
         self.shops = services.shops
         self.cookies = VisitorCookies(services.pseudonym_key)
         self.transcript = transcript
@@ -357,7 +349,7 @@ class WebDoor:
         kind = data.get("type")
         if kind not in ("message", "press"):
             return
-        if not self._windows.allow(conversation.address):
+        if not await self._windows.allow(conversation.address):
             nonce = data.get("nonce") if kind == "message" else None
             await pump.send(self._refusal("too_fast", conversation, nonce))
             return

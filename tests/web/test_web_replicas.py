@@ -6,12 +6,14 @@ other holds."""
 from __future__ import annotations
 
 import asyncio
+import random
 from pathlib import Path
 
 import aiohttp
 from yarl import URL
 
 from backend.database import Database
+from bot.web.settings import WebChatSettings
 from tests.backend.conftest import (
     empty_postgres_tables,
     migrated_postgres,  # noqa: F401  (the session's database)
@@ -104,5 +106,64 @@ async def test_tabs_on_two_replicas_share_one_conversation(
             await there.connect()
             await there.wait(lambda: there.last_seq == here.last_seq)
             assert there.events == here.events
+            for tab in (here, there):
+                await tab.disconnect()
+
+
+async def test_an_address_meets_one_limit_across_replicas(
+    tmp_path: Path,
+    corpus_index: Path,
+    redis_url: str,
+    migrated_postgres: str,  # noqa: F811
+) -> None:
+    database = Database(migrated_postgres)
+    await empty_postgres_tables(database)
+    await database.dispose()
+    limits = WebChatSettings(frames_per_address=4, frames_window_seconds=60)
+    common = {"database_url": migrated_postgres, "redis_url": redis_url, "web": limits}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    # An address of its own on loopback, so that no other test's frames count here.
+    address = (
+        f"127.{random.randrange(1, 255)}.{random.randrange(1, 255)}.{random.randrange(2, 255)}"
+    )
+    async with (
+        web_chat_running(tmp_path / "a", corpus_index, **common) as first,  # type: ignore[arg-type]
+        web_chat_running(tmp_path / "b", corpus_index, **common) as second,  # type: ignore[arg-type]
+    ):
+        jar = aiohttp.CookieJar(
+            unsafe=True, treat_as_secure_origin=[URL(first.base_url), URL(second.base_url)]
+        )
+        connector = aiohttp.TCPConnector(local_addr=(address, 0))
+        async with aiohttp.ClientSession(cookie_jar=jar, connector=connector) as session:
+            here = WebVisitor(first.base_url, "webstore", session=session)
+            await here.open_page()
+            there = WebVisitor(second.base_url, "webstore", session=session)
+            for tab in (here, there):
+                await tab.connect()
+                await tab.wait(tab.ready.is_set)
+            for number in range(3):
+                for tab in (here, there):
+                    await tab.send_frame(
+                        {
+                            "type": "message",
+                            "text": f"hello {number}",
+                            "nonce": f"{tab.base_url}{number}",
+                        }
+                    )
+
+            def refused() -> int:
+                return sum(
+                    f.get("reason") == "too_fast" for tab in (here, there) for f in tab.transient
+                )
+
+            def taken() -> int:
+                return len([e for e in here.events if e.get("from") == "customer"])
+
+            async with asyncio.timeout(30):
+                while refused() < 2 or taken() < 4:  # noqa: ASYNC110 (frames of two sockets)
+                    await asyncio.sleep(0.05)
+            await asyncio.sleep(0.5)
+            assert (refused(), taken()) == (2, 4)
             for tab in (here, there):
                 await tab.disconnect()
