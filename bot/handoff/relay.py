@@ -12,7 +12,13 @@ from typing import Any
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
 from aiogram.methods import SendMessage
-from aiogram.types import Message, MessageEntity, MessageId, ReplyParameters
+from aiogram.types import (
+    BufferedInputFile,
+    Message,
+    MessageEntity,
+    MessageId,
+    ReplyParameters,
+)
 
 from backend.handoffs import customer_side, record_relay, touch_handoff
 from backend.models import Handoff
@@ -135,21 +141,62 @@ async def relay_to_customer(
         await touch_handoff(session, handoff.id)
 
 
+# What an operator's file may weigh to be passed on to a web page (the Bot API lets a bot
+# download up to 20 MB).
+WEB_FILE_MAX_BYTES = 20 * 1024 * 1024
+
+
 async def _send_to_web(
     bot: Bot, chat_id: int, message: Message, reply: ReplyParameters | None
 ) -> MessageId | Message:
-    """An operator's message as a web page can show it: its text (or a file's caption)
-    with its formatting. A photo or a file itself cannot reach the page: refused, so that
-    the operator hears it was not delivered."""
-    text = message.text if message.text is not None else message.caption
-    if text is None:
-        raise TelegramBadRequest(
-            SendMessage(chat_id=chat_id, text="-"), "the web chat shows text messages only"
+    """An operator's message as a web page can show it: its text with its formatting; a
+    photo, a document, a voice message… as a file the page offers to download, under its
+    caption."""
+    attached = operator_file(message)
+    if attached is not None:
+        file_id, name, size = attached
+        if size is not None and size > WEB_FILE_MAX_BYTES:
+            raise TelegramBadRequest(
+                SendMessage(chat_id=chat_id, text="-"), "the file is too big for the web chat"
+            )
+        content = await bot.download(file_id)
+        assert content is not None
+        return await bot.send_document(
+            chat_id,
+            BufferedInputFile(content.read(), filename=name),
+            caption=message.caption,
+            caption_entities=message.caption_entities,
+            parse_mode=None,
+            reply_parameters=reply,
         )
-    entities = message.entities if message.text is not None else message.caption_entities
+    if message.text is None:
+        raise TelegramBadRequest(
+            SendMessage(chat_id=chat_id, text="-"), "the web chat cannot show this kind of message"
+        )
     return await bot.send_message(
-        chat_id, text, entities=entities, parse_mode=None, reply_parameters=reply
+        chat_id, message.text, entities=message.entities, parse_mode=None, reply_parameters=reply
     )
+
+
+def operator_file(message: Message) -> tuple[str, str, int | None] | None:
+    """The file a message carries: its id, a name to save it under, and its size."""
+    if message.photo:
+        largest = message.photo[-1]
+        return largest.file_id, "photo.jpg", largest.file_size
+    for kind, default_name in (
+        ("document", "document"),
+        ("video", "video.mp4"),
+        ("audio", "audio.mp3"),
+        ("voice", "voice.ogg"),
+        ("video_note", "video.mp4"),
+        ("animation", "animation.mp4"),
+        ("sticker", "sticker.webp"),
+    ):
+        media = getattr(message, kind, None)
+        if media is not None:
+            name = getattr(media, "file_name", None) or default_name
+            return media.file_id, name, media.file_size
+    return None
 
 
 async def relay_operator_edit(

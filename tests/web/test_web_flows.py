@@ -1,5 +1,5 @@
 """Everything the Telegram bot does, in the web page: a hand-off to the shop's support
-group and back, an unsubscribe verified with the e-mailed code, and a finished access
+group and back (an operator's photo as a file to download), an unsubscribe verified with the e-mailed code, and a finished access
 request's notice with its export (a one-time link, or a file only its visitor can fetch)."""
 
 from __future__ import annotations
@@ -80,7 +80,8 @@ async def test_a_hand_off_round_trip_through_the_support_group(
         fake.push_update(operator)
         reply = await person.next_bot_message(before)
         assert reply["html"] == "<b>Hello</b>, I am Olga from the shop. Let me look."
-        # A photo cannot reach a web page: the operator hears so in the topic.
+        # A photo reaches the page as a file to download, under its caption.
+        before = person.last_seq
         fake.push_update(
             fake.media_update(
                 "photo",
@@ -88,14 +89,18 @@ async def test_a_hand_off_round_trip_through_the_support_group(
                 chat_id=GROUP,
                 chat_type="supergroup",
                 message_thread_id=topic,
+                caption="Your receipt",
+                content=b"\xff\xd8 a photo",
             )
         )
-        await fake.wait_for(
-            "sendMessage",
-            predicate=lambda c: (
-                c.ok and c.params["chat_id"] == GROUP and "text messages only" in c.params["text"]
-            ),
+        photo = await person.wait(
+            lambda: next(
+                (m for m in person.bot_messages() if m["seq"] > before and m["file"]), None
+            )
         )
+        assert photo["html"] == "Your receipt" and photo["file"]["name"] == "photo.jpg"
+        async with person.session.get(web_chat.base_url + photo["file"]["url"]) as response:
+            assert await response.read() == b"\xff\xd8 a photo"
         await person.close()
 
 
