@@ -16,7 +16,7 @@
   // The launcher's words in the bot's languages; English for any other.
   var WORDS = {
     en: ['Ask about your data', 'Close', 'Privacy help chat'],
-    cs: ['Zeptejte se na svá data', 'Zavřít', 'Chat o ochraně soukromí'],
+    cs: ['Zeptejte se na své údaje', 'Zavřít', 'Chat o ochraně osobních údajů'],
     de: ['Fragen zu Ihren Daten', 'Schließen', 'Datenschutz-Chat'],
     pl: ['Zapytaj o swoje dane', 'Zamknij', 'Czat o prywatności'],
     ru: ['Спросите о своих данных', 'Закрыть', 'Чат о конфиденциальности'],
