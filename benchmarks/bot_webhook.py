@@ -745,14 +745,19 @@ def render(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _chat_counts(text: str) -> list[int]:
-    try:
-        counts = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError("a comma-separated list of chat counts") from None
-    if not counts or any(n < 1 or n > 1000 for n in counts):
-        raise argparse.ArgumentTypeError("chat counts must be between 1 and 1000")
-    return counts
+def count_list(what: str, most: int) -> Callable[[str], list[int]]:
+    """An argparse type: a comma-separated list of `what` counts, each 1 to `most`."""
+
+    def parse(text: str) -> list[int]:
+        try:
+            counts = [int(part) for part in text.split(",") if part.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"a comma-separated list of {what} counts") from None
+        if not counts or any(n < 1 or n > most for n in counts):
+            raise argparse.ArgumentTypeError(f"{what} counts must be between 1 and {most}")
+        return counts
+
+    return parse
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -763,7 +768,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument(
         "--chats",
-        type=_chat_counts,
+        type=count_list("chat", 1000),
         default=[32, 4],
         help="concurrent chats, one measured phase each (default 32,4)",
     )

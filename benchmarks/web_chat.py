@@ -59,7 +59,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -80,9 +79,11 @@ from benchmarks.bot_webhook import (
     ChatLoad,
     ReplyWatchingFake,
     _cpu_seconds,
+    _free_port,
     _load_average,
     _mib,
     _status_kib,
+    count_list,
     latency_summary,
     load_questions,
 )
@@ -589,12 +590,6 @@ class Replica:
     base_url: str  # the API server, where the web chat is
     webhook: str | None
     log: Path
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _die_with_parent() -> None:
@@ -1198,16 +1193,6 @@ def render(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _counts(text: str) -> list[int]:
-    try:
-        counts = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError("a comma-separated list of replica counts") from None
-    if not counts or any(n < 1 or n > 4 for n in counts):
-        raise argparse.ArgumentTypeError("replica counts must be between 1 and 4")
-    return counts
-
-
 def _raise_open_files(needed: int) -> None:
     """Room for every socket: the soft limit on open files up to the hard one if short
     (the app processes inherit it)."""
@@ -1230,7 +1215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=5.0, help="of the load (default 5)")
     parser.add_argument(
         "--replicas",
-        type=_counts,
+        type=count_list("replica", 4),
         default=[1],
         help="replica counts, one round each (default 1); 2 or more: the local cluster",
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from html import escape
 from pathlib import Path
@@ -43,6 +44,12 @@ TEXTS = {
     "bad_frame": _("That could not be sent. Please reload the page."),
     "unavailable": _("The assistant is busy right now. Please send that again in a moment."),
 }
+
+
+@functools.cache
+def static_bytes(name: str) -> bytes:
+    """A file of the page, read once per process (they change only with the code)."""
+    return (STATIC / name).read_bytes()
 
 
 def page_language(request: web.Request, shop: Shop) -> str:
@@ -92,7 +99,7 @@ def refusal(reason: str, language: str, i18n: I18n, nonce: str | None = None) ->
 
 
 def render_page(shop: Shop, language: str, i18n: I18n, *, embed: bool, socket: str) -> str:
-    template = Template((STATIC / "chat.html").read_text(encoding="utf-8"))
+    template = Template(static_bytes("chat.html").decode("utf-8"))
 
     def translated(text: str) -> str:
         return i18n.gettext(text, locale=language)

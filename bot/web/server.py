@@ -33,7 +33,13 @@ from bot.middlewares.throttling import MemoryRateWindows, RateWindows, RedisRate
 from bot.services import Services
 from bot.shop_directory import ShopDirectory
 from bot.web import frames
-from bot.web.page import STATIC, page_language, refusal, render_page, security_headers
+from bot.web.page import (
+    page_language,
+    refusal,
+    render_page,
+    security_headers,
+    static_bytes,
+)
 from bot.web.session import callback_id
 from bot.web.settings import WebChatSettings
 from bot.web.transcript import Frame, MemoryTranscript, Transcript
@@ -120,10 +126,6 @@ class WebDoor:
         if is_web_chat(chat_id):
             await self.transcript.forget(chat_id)
 
-    @property
-    def sockets(self) -> int:
-        return sum(self._by_address.values())
-
     def install(self, app: web.Application) -> None:
         # Open sockets would hold a graceful stop until aiohttp's shutdown timeout; closed
         # with "going away", their pages reconnect (to another replica, or once back).
@@ -186,7 +188,7 @@ class WebDoor:
         if content_type == "text/javascript":
             content_type = "application/javascript"
         return web.Response(
-            body=(STATIC / name).read_bytes(),
+            body=static_bytes(name),
             content_type=content_type,
             charset="utf-8",
             headers={"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"},

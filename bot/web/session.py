@@ -10,7 +10,6 @@ token at all, only web chats exist.
 
 from __future__ import annotations
 
-import itertools
 import secrets
 from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
@@ -147,7 +146,6 @@ class DoorSession(BaseSession):
         self.telegram = telegram
         if telegram is not None:
             self.api = telegram.api
-        self._presses = itertools.count(1)
 
     async def close(self) -> None:
         if self.telegram is not None:

@@ -64,9 +64,6 @@ class Listeners:
     def __contains__(self, chat_id: int) -> bool:
         return chat_id in self._queues
 
-    def __len__(self) -> int:
-        return sum(len(queues) for queues in self._queues.values())
-
 
 class Transcript:
     """The interface; `MemoryTranscript` for one process, `RedisTranscript` for replicas."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,9 @@ from bot.services import Services
 from bot.settings import BotSettings
 from bot.update_claims import UpdateClaims
 from bot.webhook import webhook_application
-from indexer.settings import IndexerSettings
+from indexer.errors import IndexNotFoundError
+from indexer.publish import CURRENT, current_version_dir
+from indexer.settings import PROJECT_ROOT, IndexerSettings
 from tests.conftest import KNOWLEDGE
 from tests.support.fake_bot_api import ApiCall, FakeBotAPI
 from tests.support.mail_server import Mailbox, free_port, mail_server
@@ -160,6 +163,21 @@ async def webhook_assistant(
 async def assistant(tmp_path: Path, corpus_index: Path) -> AsyncIterator[Assistant]:
     async with assistant_running(tmp_path, corpus_index) as running:
         yield running
+
+
+@pytest.fixture
+def served_index(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
+    """For the benches' smoke tests: a copy of the repository's published index (quick), else the session's corpus index."""
+    repository_index = PROJECT_ROOT / "var" / "index"
+    try:
+        version = current_version_dir(repository_index)
+    except IndexNotFoundError:
+        corpus_index: Path = request.getfixturevalue("corpus_index")
+        return corpus_index
+    copy = tmp_path / "index"
+    shutil.copytree(version, copy / version.relative_to(repository_index))
+    shutil.copy2(repository_index / CURRENT, copy / CURRENT)
+    return copy
 
 
 @pytest.fixture

@@ -5,30 +5,9 @@ judged."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
-import pytest
-
 from benchmarks.web_chat import Options, render, run_bench
-from indexer.errors import IndexNotFoundError
-from indexer.publish import CURRENT, current_version_dir
-from indexer.settings import PROJECT_ROOT
-
-
-@pytest.fixture
-def served_index(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
-    """A copy of the repository's published index (quick), else the session's corpus index."""
-    repository_index = PROJECT_ROOT / "var" / "index"
-    try:
-        version = current_version_dir(repository_index)
-    except IndexNotFoundError:
-        corpus_index: Path = request.getfixturevalue("corpus_index")
-        return corpus_index
-    copy = tmp_path / "index"
-    shutil.copytree(version, copy / version.relative_to(repository_index))
-    shutil.copy2(repository_index / CURRENT, copy / CURRENT)
-    return copy
 
 
 async def test_the_bench_answers_web_sessions_and_reports_its_figures(

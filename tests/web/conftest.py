@@ -25,7 +25,10 @@ from bot.shared_state import shared_state
 from bot.web.server import WebDoor
 from bot.web.settings import WebChatSettings
 from indexer.settings import IndexerSettings
-from tests.bot.conftest import PSEUDONYM_KEY
+from tests.bot.conftest import (  # noqa: F401  (mailbox: a fixture for the web tests too)
+    PSEUDONYM_KEY,
+    mailbox,
+)
 from tests.conftest import KNOWLEDGE
 from tests.support.fake_bot_api import FakeBotAPI
 from tests.support.mail_server import free_port

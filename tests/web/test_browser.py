@@ -38,7 +38,7 @@ from indexer.settings import PROJECT_ROOT
 from tests.bot.test_handoff import GROUP, OPERATOR, with_support_group
 from tests.support.browser import Browser, Shown, headless_chrome
 from tests.support.fake_bot_api import ApiCall
-from tests.support.mail_server import mail_server
+from tests.support.mail_server import Mailbox
 from tests.web.conftest import WebChat, web_chat_running
 from tests.web.test_web_chat import knowledge_with_origin
 
@@ -142,32 +142,34 @@ async def test_buttons_are_pressable_again_once_the_press_is_answered(
 
 
 async def test_an_unsubscribe_is_verified_with_the_code_from_the_inbox(
-    tmp_path: Path, corpus_index: Path, chrome: Browser
+    tmp_path: Path,
+    corpus_index: Path,
+    chrome: Browser,
+    mailbox: tuple[Mailbox, SmtpSettings],
 ) -> None:
-    with mail_server() as (inbox, port):
-        smtp = SmtpSettings(host="127.0.0.1", port=port, security="none", timeout_seconds=5)
-        async with own_server(
-            chrome, tmp_path, corpus_index, smtp=smtp, throttle_messages=1000
-        ) as chat:
-            await chrome.open_chat(chat_url(chat))
-            offer = await chrome.ask("Please stop sending me newsletters")
-            assert "You want to stop marketing messages" in offer.text
-            assert "Shall I start it?" in offer.text and offer.buttons == ("Confirm", "Cancel")
-            ask = await chrome.press_for_answer("Confirm")
-            assert "Which e-mail address does Online Store know you by?" in ask.text
-            sent = await chrome.ask(ANN)
-            assert "I sent a 6-digit code" in sent.text
-            done = await chrome.ask(await inbox.code_for(ANN))
-            assert "Done: Online Store will send you no more marketing messages" in done.text
-            listing = await chrome.ask("/requests")
-            assert listing.text == (
-                "Your privacy requests:\n• Unsubscribe from marketing at Online Store: completed"
-            )
-            async with chat.services.database.session() as session:
-                [request] = (await session.exec(select(PrivacyRequest))).all()
-            assert (request.kind, request.status) == ("unsubscribe", "completed")
-            assert inbox.recipients == [[ANN]]
-            once(await chrome.messages())
+    inbox, smtp = mailbox
+    async with own_server(
+        chrome, tmp_path, corpus_index, smtp=smtp, throttle_messages=1000
+    ) as chat:
+        await chrome.open_chat(chat_url(chat))
+        offer = await chrome.ask("Please stop sending me newsletters")
+        assert "You want to stop marketing messages" in offer.text
+        assert "Shall I start it?" in offer.text and offer.buttons == ("Confirm", "Cancel")
+        ask = await chrome.press_for_answer("Confirm")
+        assert "Which e-mail address does Online Store know you by?" in ask.text
+        sent = await chrome.ask(ANN)
+        assert "I sent a 6-digit code" in sent.text
+        done = await chrome.ask(await inbox.code_for(ANN))
+        assert "Done: Online Store will send you no more marketing messages" in done.text
+        listing = await chrome.ask("/requests")
+        assert listing.text == (
+            "Your privacy requests:\n• Unsubscribe from marketing at Online Store: completed"
+        )
+        async with chat.services.database.session() as session:
+            [request] = (await session.exec(select(PrivacyRequest))).all()
+        assert (request.kind, request.status) == ("unsubscribe", "completed")
+        assert inbox.recipients == [[ANN]]
+        once(await chrome.messages())
 
 
 # ---- 3. a hand-off to the shop's support group and back ------------------------------------
@@ -324,7 +326,9 @@ async def visitor_chat(chat: WebChat, chrome: Browser, shop: str = "webstore") -
 
 
 async def test_the_widget_works_on_an_allowed_origin_and_other_origins_are_refused(
-    tmp_path: Path, corpus_index: Path, chrome: Browser
+    tmp_path: Path,
+    corpus_index: Path,
+    chrome: Browser,
 ) -> None:
     pages: dict[str, str] = {}
     async with host_site(pages) as host:

@@ -17,7 +17,7 @@ from backend.privacy_requests.settings import SmtpSettings
 from bot.handoff.settings import HandoffSettings
 from tests.bot.test_handoff import GROUP, OPERATOR, with_support_group
 from tests.bot.test_privacy_request_flows import ANN, BUTTONS
-from tests.support.mail_server import mail_server
+from tests.support.mail_server import Mailbox
 from tests.support.web_visitor import Frame, WebVisitor
 from tests.web.conftest import WebChat, web_chat_running
 
@@ -37,7 +37,8 @@ async def visitor_of(web_chat: WebChat, shop: str = "webstore") -> tuple[WebVisi
 
 
 async def test_a_hand_off_round_trip_through_the_support_group(
-    tmp_path: Path, corpus_index: Path
+    tmp_path: Path,
+    corpus_index: Path,
 ) -> None:
     async with web_chat_running(
         tmp_path,
@@ -105,31 +106,34 @@ async def test_a_hand_off_round_trip_through_the_support_group(
 
 
 async def test_an_unsubscribe_verified_with_the_mailed_code(
-    tmp_path: Path, corpus_index: Path
+    tmp_path: Path,
+    corpus_index: Path,
+    mailbox: tuple[Mailbox, SmtpSettings],
 ) -> None:
-    with mail_server() as (inbox, port):
-        smtp = SmtpSettings(host="127.0.0.1", port=port, security="none", timeout_seconds=5)
-        async with web_chat_running(tmp_path, corpus_index, smtp=smtp) as web_chat:
-            person, welcome = await visitor_of(web_chat)
-            offer = await person.answer_to_press(welcome, BUTTONS["unsubscribe"])
-            assert "Shall I start it?" in offer["html"]
-            ask = await person.answer_to_press(offer, "Confirm")
-            assert "Which e-mail address does Online Store know you by?" in ask["html"]
-            sent = await person.say(ANN)
-            assert "I sent a 6-digit code" in sent["html"]
-            wrong = await person.say("000000")
-            assert "code" in wrong["html"].lower()
-            done = await person.say(await inbox.code_for(ANN))
-            assert "Done: Online Store will send you no more marketing messages" in done["html"]
-            listed = await person.say("/requests")
-            assert "Unsubscribe" in listed["html"] or "unsubscribe" in listed["html"].lower()
-            async with web_chat.services.database.session() as session:
-                [request] = (await session.exec(select(PrivacyRequest))).all()
-            assert request.status == "completed" and request.kind == "unsubscribe"
-            await person.close()
+    inbox, smtp = mailbox
+    async with web_chat_running(tmp_path, corpus_index, smtp=smtp) as web_chat:
+        person, welcome = await visitor_of(web_chat)
+        offer = await person.answer_to_press(welcome, BUTTONS["unsubscribe"])
+        assert "Shall I start it?" in offer["html"]
+        ask = await person.answer_to_press(offer, "Confirm")
+        assert "Which e-mail address does Online Store know you by?" in ask["html"]
+        sent = await person.say(ANN)
+        assert "I sent a 6-digit code" in sent["html"]
+        wrong = await person.say("000000")
+        assert "code" in wrong["html"].lower()
+        done = await person.say(await inbox.code_for(ANN))
+        assert "Done: Online Store will send you no more marketing messages" in done["html"]
+        listed = await person.say("/requests")
+        assert "Unsubscribe" in listed["html"] or "unsubscribe" in listed["html"].lower()
+        async with web_chat.services.database.session() as session:
+            [request] = (await session.exec(select(PrivacyRequest))).all()
+        assert request.status == "completed" and request.kind == "unsubscribe"
+        await person.close()
 
 
-async def access_verified(web_chat: WebChat, person: WebVisitor, welcome: Frame, inbox) -> str:  # type: ignore[no-untyped-def]
+async def access_verified(
+    web_chat: WebChat, person: WebVisitor, welcome: Frame, inbox: Mailbox
+) -> str:
     offer = await person.answer_to_press(welcome, BUTTONS["access"])
     ask = await person.answer_to_press(offer, "Confirm")
     assert "e-mail" in ask["html"]
@@ -160,63 +164,61 @@ async def shop_completes_with_export(web_chat: WebChat, request_id: str) -> None
 
 
 async def test_a_finished_access_request_brings_its_export_link_into_the_page(
-    tmp_path: Path, corpus_index: Path
+    tmp_path: Path,
+    corpus_index: Path,
+    mailbox: tuple[Mailbox, SmtpSettings],
 ) -> None:
-    with mail_server() as (inbox, port):
-        smtp = SmtpSettings(host="127.0.0.1", port=port, security="none", timeout_seconds=5)
-        async with web_chat_running(tmp_path, corpus_index, smtp=smtp) as web_chat:
-            person, welcome = await visitor_of(web_chat)
-            request_id = await access_verified(web_chat, person, welcome, inbox)
-            before = person.last_seq
-            await shop_completes_with_export(web_chat, request_id)
-            notice = await person.wait(
-                lambda: next(
-                    (
-                        m
-                        for m in person.bot_messages()
-                        if m["seq"] > before and "/exports/" in m["html"]
-                    ),
-                    None,
-                )
+    inbox, smtp = mailbox
+    async with web_chat_running(tmp_path, corpus_index, smtp=smtp) as web_chat:
+        person, welcome = await visitor_of(web_chat)
+        request_id = await access_verified(web_chat, person, welcome, inbox)
+        before = person.last_seq
+        await shop_completes_with_export(web_chat, request_id)
+        notice = await person.wait(
+            lambda: next(
+                (
+                    m
+                    for m in person.bot_messages()
+                    if m["seq"] > before and "/exports/" in m["html"]
+                ),
+                None,
             )
-            link = re.search(r"https?://[^\s\"<]+/exports/[^\s\"<]+", notice["html"])
-            assert link is not None, notice["html"]
-            async with aiohttp.ClientSession() as session, session.get(link.group(0)) as response:
-                # The link's page (a link preview must not spend the one-time download).
-                assert response.status == 200
-                assert "<form" in await response.text()
-            await person.close()
+        )
+        link = re.search(r"https?://[^\s\"<]+/exports/[^\s\"<]+", notice["html"])
+        assert link is not None, notice["html"]
+        async with aiohttp.ClientSession() as session, session.get(link.group(0)) as response:
+            # The link's page (a link preview must not spend the one-time download).
+            assert response.status == 200
+            assert "<form" in await response.text()
+        await person.close()
 
 
 async def test_an_export_sent_as_a_file_reaches_only_its_visitor(
-    tmp_path: Path, corpus_index: Path
+    tmp_path: Path, corpus_index: Path, mailbox: tuple[Mailbox, SmtpSettings]
 ) -> None:
     knowledge = with_support_group(tmp_path)
     toml = knowledge / "webstore" / "shop.toml"
     toml.write_text(toml.read_text() + '\n[privacy_requests]\nexport_delivery = "chat"\n')
-    with mail_server() as (inbox, port):
-        smtp = SmtpSettings(host="127.0.0.1", port=port, security="none", timeout_seconds=5)
-        async with web_chat_running(
-            tmp_path, corpus_index, smtp=smtp, knowledge=knowledge
-        ) as web_chat:
-            person, welcome = await visitor_of(web_chat)
-            request_id = await access_verified(web_chat, person, welcome, inbox)
-            before = person.last_seq
-            await shop_completes_with_export(web_chat, request_id)
-            sent = await person.wait(
-                lambda: next(
-                    (m for m in person.bot_messages() if m["seq"] > before and m["file"]), None
-                )
+    inbox, smtp = mailbox
+    async with web_chat_running(tmp_path, corpus_index, smtp=smtp, knowledge=knowledge) as web_chat:
+        person, welcome = await visitor_of(web_chat)
+        request_id = await access_verified(web_chat, person, welcome, inbox)
+        before = person.last_seq
+        await shop_completes_with_export(web_chat, request_id)
+        sent = await person.wait(
+            lambda: next(
+                (m for m in person.bot_messages() if m["seq"] > before and m["file"]), None
             )
-            assert sent["file"]["name"] == "orders.json"
-            url = web_chat.base_url + sent["file"]["url"]
-            async with person.session.get(url) as response:
-                assert response.status == 200
-                assert await response.read() == b'{"orders": []}'
-                assert "attachment" in response.headers["Content-Disposition"]
-            stranger = WebVisitor(web_chat.base_url, "webstore")
-            await stranger.open_page()
-            async with stranger.session.get(url) as response:
-                assert response.status == 404
-            await stranger.close()
-            await person.close()
+        )
+        assert sent["file"]["name"] == "orders.json"
+        url = web_chat.base_url + sent["file"]["url"]
+        async with person.session.get(url) as response:
+            assert response.status == 200
+            assert await response.read() == b'{"orders": []}'
+            assert "attachment" in response.headers["Content-Disposition"]
+        stranger = WebVisitor(web_chat.base_url, "webstore")
+        await stranger.open_page()
+        async with stranger.session.get(url) as response:
+            assert response.status == 404
+        await stranger.close()
+        await person.close()
