@@ -11,6 +11,8 @@ from functools import lru_cache
 
 from lingua import IsoCode639_1, Language, LanguageDetector, LanguageDetectorBuilder
 
+from indexer.translit import transliterated_language, transliteration_model
+
 # The customers' languages the project serves, plus neighbours that would otherwise be
 # mistaken for them (Slovak for Czech, Belarusian for Ukrainian, the Nordic languages).
 # Every extra language costs accuracy on short questions, so the list stays short.
@@ -58,9 +60,18 @@ def _by_letters(text: str) -> str | None:
     return found[0] if len(found) == 1 else None
 
 
+def load_models() -> None:
+    """Load the detectors now (about a second), not on a customer's first message."""
+    _detector()
+    transliteration_model()
+
+
 def language_scores(text: str) -> dict[str, float]:
     """Confidence per ISO 639-1 code, highest first; empty when nothing is recognisable."""
     if len(text) < SHORT_TEXT and (code := _by_letters(text)):
+        return {code: 1.0}
+    # Russian or Ukrainian in Latin letters, which the trigram models take for Polish.
+    if code := transliterated_language(text):
         return {code: 1.0}
     values = _detector().compute_language_confidence_values(text)
     return {

@@ -1,0 +1,66 @@
+"""Russian and Ukrainian typed in Latin letters are recognised as such, so the bot answers
+in Russian or Ukrainian instead of the Polish or Slovak the trigram models guess; the
+Latin-script languages typed without their diacritics stay what they are."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.i18n import with_message, written_language
+from indexer.language import detect_language, language_scores
+from indexer.translit import transliterated_language
+
+RUSSIAN = [
+    "skazhite pozhaluysta kakie dannye vy obo mne hranite",
+    "otpishite menya ot vashih rassylok",
+    "hochu udalit svoy akkaunt i vse dannye",
+    "pozovite zhivogo cheloveka, bot menya ne ponimaet",
+]
+UKRAINIAN = [
+    "skazhit bud laska yaki dani pro mene vy zberihaiete",
+    "vidpyshit mene vid vashoi rozsylky",
+    "khochu vydalyty svii akaunt i vsi dani",
+]
+LATIN_SCRIPT = {
+    "pl": "usuncie prosze moje dane z waszej bazy",
+    "cs": "chci smazat svuj ucet a vsechny udaje",
+    "en": "please delete my account and all my data",
+    "sv": "hur lange sparar ni mina uppgifter",
+    "de": "bitte loschen sie alle meine daten",
+}
+
+
+@pytest.mark.parametrize("text", RUSSIAN)
+def test_russian_in_latin_letters(text: str) -> None:
+    assert transliterated_language(text) == "ru"
+    assert detect_language(text) == "ru"
+
+
+@pytest.mark.parametrize("text", UKRAINIAN)
+def test_ukrainian_in_latin_letters(text: str) -> None:
+    assert transliterated_language(text) == "uk"
+    assert detect_language(text) == "uk"
+
+
+@pytest.mark.parametrize(("language", "text"), sorted(LATIN_SCRIPT.items()))
+def test_latin_script_languages_without_diacritics_stay(language: str, text: str) -> None:
+    assert transliterated_language(text) is None
+    # (Lingua itself may still take Czech without its diacritics for Polish.)
+    assert detect_language(text) not in ("ru", "uk")
+    assert language in language_scores(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["", "ok", "privet", "Удалите мои данные", "smažte můj účet", "12345 678"]
+)
+def test_cyrillic_diacritics_and_short_texts_decide_nothing(text: str) -> None:
+    assert transliterated_language(text) is None
+
+
+def test_a_transliterated_message_sets_the_conversation_language() -> None:
+    evidence = with_message({}, RUSSIAN[0])
+    assert written_language(evidence) == "ru"
+    assert language_scores(UKRAINIAN[0]) == {"uk": 1.0}
+    # A Polish conversation is not flipped by one short transliterated-looking word.
+    polish = with_message({}, LATIN_SCRIPT["pl"])
+    assert written_language(with_message(polish, "da da")) == "pl"
