@@ -14,7 +14,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.practice_texts import law_note, practice_title, silent_sentence
 from indexer.figures import figures
-from indexer.hidden_emails import count_hidden_emails, show_contact_email
+from indexer.hidden_emails import count_hidden_emails, hides_others_address, show_contact_email
 from indexer.passages import Passage
 from indexer.retriever import SearchResult
 from indexer.topics import gist_practice
@@ -78,13 +78,27 @@ def _language_notice(passage: Passage, customer_language: str) -> str:
 def _as_shown(sentences: Sequence[str], contact_email: str | None) -> tuple[list[str], str]:
     """The sentences as the customer sees them, and the note that says what was changed: an
     address the policy's web page hid ("[email protected]") is shown as the shop's own
-    contact address."""
+    contact address, unless the sentence gives it as another company's."""
     if not contact_email or not any(count_hidden_emails(s) for s in sentences):
         return list(sentences), ""
-    note = _(
-        "The policy's text hides this e-mail address; shown instead is the shop's contact address."
-    )
-    return [show_contact_email(s, contact_email) for s in sentences], f"\n<i>{escape(note)}</i>"
+    elsewhere = _("(an address the policy's text does not give)")
+    shown = [show_contact_email(s, contact_email, elsewhere) for s in sentences]
+    notes = []
+    if any(count_hidden_emails(s) and not hides_others_address(s) for s in sentences):
+        notes.append(
+            _(
+                "The policy's text hides this e-mail address; shown instead is the shop's"
+                " contact address."
+            )
+        )
+    if any(hides_others_address(s) for s in sentences):
+        notes.append(
+            _(
+                "The policy's text also hides another company's e-mail address; it is not"
+                " the shop's, so it is not shown."
+            )
+        )
+    return shown, "".join(f"\n<i>{escape(note)}</i>" for note in notes)
 
 
 def _see_also(top: Passage, result: SearchResult) -> list[str]:

@@ -148,6 +148,36 @@ def test_a_hidden_address_is_quoted_as_the_shops_contact_address(tmp_path) -> No
     assert "[email protected]" in passage.text  # the passage itself stays as loaded
 
 
+def test_another_companys_hidden_address_is_not_shown_as_the_shops(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # Klingit's policy: its marketing agency's DPO, hidden like the shop's own addresses.
+    text = (
+        "Våra utsedda databehandlare inkluderar Prospect Global Ltd (handlas som Sopro). "
+        "Sopro är registrerade med ICO, deras dataskyddsombud kan mailas på: [email protected]. "
+        "Vill du avregistrera dig, skriv till oss på [email protected]."
+    )
+    passage = _passage(text, language="sv")
+    i18n = _translated_i18n(tmp_path)
+    with i18n.context(), i18n.use_locale("sv"):
+        answer = render_answer(_result(passage), list(passage.sentences), "sv", "hej@shop.example")
+    shown = answer.text
+    assert "dataskyddsombud kan mailas på: (en adress som policyns text inte anger)" in shown
+    assert "skriv till oss på hej@shop.example" in shown
+    assert shown.count("hej@shop.example") == 1 and "[email protected]" not in shown
+    assert "döljer också ett annat företags e-postadress" in shown
+    assert "i stället visas butikens kontaktadress" in shown
+    parse_telegram_html(shown)
+
+
+def test_whose_hidden_address_a_sentence_gives() -> None:
+    from indexer.hidden_emails import stands_for_the_shop
+
+    assert stands_for_the_shop("contact Our Data Protection Officer by email [email protected]")
+    assert stands_for_the_shop("E-mail: [email protected]")
+    assert stands_for_the_shop("Pište nám na [email protected], jejich odpověď přepošleme.")
+    assert not stands_for_the_shop("Their DPO can be e-mailed at [email protected].")
+    assert not stands_for_the_shop("Їхній DPO: [email protected]")
+
+
 def _translated_i18n(tmp_path) -> I18n:  # type: ignore[no-untyped-def]
     from bot.i18n import create_i18n
 
