@@ -3,11 +3,12 @@ policy versions, from the command line.
 
 - `staff grant --shop ID --user TELEGRAM_ID --role admin|operator`, `staff revoke`,
   `staff list`: roles kept in the database (shop.toml's `support.admins` are admins too);
-- `policy add --shop ID --language xx [--translation-of ORIGINAL] FILE`: check, index
-  and publish a new version of the shop's policy (a translation of the original named by
-  its file or language), record it and tell the running assistants (and, through them, the
-  customers who asked to hear of changes); `policy rollback --shop ID` restores the
-  version before the latest upload; `policy history --shop ID` lists the changes.
+- `policy add --shop ID --language xx [--translation-of ORIGINAL | --original] FILE`:
+  check, index and publish a new version of the shop's policy (a translation of the
+  original named by its file or language, or an original again), record it and tell the
+  running assistants (and, through them, the customers who asked to hear of changes);
+  `policy rollback --shop ID` restores the version before the latest upload;
+  `policy history --shop ID` lists the changes.
 
 `python -m indexer policy …` does the same index work without a database: nothing is
 recorded and nobody is told, the running assistants find the new version by polling.
@@ -29,6 +30,7 @@ from backend.database import Database
 from backend.policies import PolicyDesk, publish_policy, recent_changes, roll_back_policy
 from backend.settings import BackendSettings
 from backend.staff import Role, grant, revoke, staff_of
+from indexer.cli import add_translation_arguments
 from indexer.errors import PolicyError
 from indexer.policy_check import check_name_and_size
 from indexer.policy_update import NothingToRollBackError, PolicyUpdate, ShopNotFoundError
@@ -132,6 +134,7 @@ def cmd_policy(args: argparse.Namespace, settings: BackendSettings) -> int:
                 version=args.version,
                 effective_date=args.effective_date,
                 translation_of=args.translation_of,
+                original=args.original,
             )
         else:
             update, _ = await roll_back_policy(database, desk, shop_id=args.shop, actor=_actor())
@@ -174,11 +177,7 @@ def add_admin_commands(commands: Any) -> None:
     adding.add_argument("--language", required=True, help="ISO 639-1 code of the document")
     adding.add_argument("--version", help="the version customers see (default: today)")
     adding.add_argument("--effective-date", type=date.fromisoformat, help="YYYY-MM-DD")
-    adding.add_argument(
-        "--translation-of",
-        metavar="ORIGINAL",
-        help="the document translates this original (its file name or its language)",
-    )
+    add_translation_arguments(adding)
     adding.add_argument("file", type=Path, help=".md, .txt, .html or .pdf")
     rolling = actions.add_parser("rollback", help="restore the version before the latest upload")
     history = actions.add_parser("history", help="the shop's latest policy changes")

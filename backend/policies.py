@@ -88,10 +88,12 @@ async def publish_policy(
     version: str | None = None,
     effective_date: date | None = None,
     translation_of: str | None = None,
+    original: bool = False,
 ) -> tuple[PolicyUpdate, PolicyChange]:
     """Publish a new version of the shop's document in `language` (a translation of the
-    original `translation_of` names, by path or language) and record it; the indexer's
-    errors (PolicyError and its kinds, ShopNotFoundError) pass through."""
+    original `translation_of` names, by path or language; with `original`, an original of
+    its own again) and record it; the indexer's errors (PolicyError and its kinds,
+    ShopNotFoundError) pass through."""
     update = await asyncio.get_running_loop().run_in_executor(
         POLICY_JOBS,
         lambda: add_policy(
@@ -104,6 +106,7 @@ async def publish_policy(
             version=version,
             effective_date=effective_date,
             translation_of=translation_of,
+            original=original,
         ),
     )
     return update, await _recorded(database, desk, update, actor)

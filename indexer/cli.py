@@ -45,6 +45,22 @@ def _retriever(settings: IndexerSettings) -> Any:
     )
 
 
+def add_translation_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--translation-of ORIGINAL` or `--original`: what the uploaded document is to the
+    shop's other documents (`policy add` here and in `python -m backend`)."""
+    kind = parser.add_mutually_exclusive_group()
+    kind.add_argument(
+        "--translation-of",
+        metavar="ORIGINAL",
+        help="the document translates this original (its file name or its language)",
+    )
+    kind.add_argument(
+        "--original",
+        action="store_true",
+        help="the document, a translation until now, becomes an original of its own",
+    )
+
+
 def _emit(args: argparse.Namespace, payload: Any, human: str) -> None:
     print(json.dumps(payload, ensure_ascii=False, indent=2) if args.json else human)
 
@@ -376,6 +392,7 @@ def cmd_policy(args: argparse.Namespace, settings: IndexerSettings) -> int:
                 path.read_bytes(),
                 version=args.version,
                 translation_of=args.translation_of,
+                original=args.original,
             )
         else:
             update = rollback_policy(settings, _embedder(settings), args.shop)
@@ -448,11 +465,7 @@ def parser() -> argparse.ArgumentParser:
     policy_add = policy_actions.add_parser("add", help="check, index and publish FILE")
     policy_add.add_argument("--language", required=True, help="ISO 639-1 code of the text")
     policy_add.add_argument("--version", help="the version customers see (default: today)")
-    policy_add.add_argument(
-        "--translation-of",
-        metavar="ORIGINAL",
-        help="the document translates this original (its file name or its language)",
-    )
+    add_translation_arguments(policy_add)
     policy_add.add_argument("file", help=".md, .txt, .html or .pdf")
     policy_rollback = policy_actions.add_parser(
         "rollback", help="restore the version before the latest upload"

@@ -369,13 +369,17 @@ def add_policy(
     effective_date: date | None = None,
     now: datetime | None = None,
     translation_of: str | None = None,
+    original: bool = False,
 ) -> PolicyUpdate:
     """Check, install, index and publish a new version of the shop's document in
     `language`; PolicyError (or a subclass) says why an upload was refused.
 
     `translation_of` (a document's path, or a language: the shop's original in it) makes
-    the document a translation of that original; without it, a translation stays one."""
+    the document a translation of that original; without it, a translation stays one, and
+    `original` makes it an original of its own again (its text binds the shop)."""
     suffix = check_name_and_size(filename, len(data), settings.max_file_bytes)
+    if original and translation_of is not None:
+        raise PolicyError(filename, "a document is an original or a translation, not both")
     if version is not None and not VERSION_FORM.fullmatch(version):
         raise PolicyError(filename, "a version is 1-40 letters, digits, spaces or . : / + -")
     now = now or datetime.now(UTC)
@@ -388,12 +392,15 @@ def add_policy(
         shop = load_policy_shop(settings, shop_id)
         index = entry_for_language(shop, language)
         old = shop.documents[index] if index is not None else None
-        original = (
+        found = (
             _original_for(shop, translation_of, index, filename)
             if translation_of is not None
             else None
         )
-        original_path = original.path if original else old.translation_of if old else None
+        if original:
+            original_path = None
+        else:
+            original_path = found.path if found else old.translation_of if old else None
         if (
             old is not None
             and original_path == old.translation_of
@@ -402,7 +409,7 @@ def add_policy(
             raise PolicyUnchangedError(filename, f"it is version {old.version}, published already")
         entry = PolicyDocument(
             path=_new_path(shop.folder, language, suffix, now),
-            title=old.title if old else (original or shop.documents[0]).title,
+            title=old.title if old else (found or shop.documents[0]).title,
             languages=list(old.languages) if old else [language],
             version=version or _next_version(old, now.date()),
             effective_date=effective_date or now.date(),

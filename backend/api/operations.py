@@ -380,6 +380,12 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
                 "422 when it names no original of the shop",
                 {"type": "string", "minLength": 1, "maxLength": 200},
             ),
+            Query(
+                "original",
+                "true: the document, a translation until now, becomes an original of its own "
+                "(its text binds the shop); not with translation_of",
+                {"type": "boolean", "default": False},
+            ),
         ),
         errors=(400, 404, 409, 413, 415, 422),
     ),

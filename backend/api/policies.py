@@ -113,7 +113,8 @@ def _problem(error: Exception) -> ProblemError:
 
 async def upload_policy(request: web.Request) -> web.Response:
     """The new policy file as the body; the serving index changes only if it is accepted.
-    `translation_of` makes it a translation of the original it names (file or language)."""
+    `translation_of` makes it a translation of the original it names (file or language);
+    `original=true` makes a translation an original of its own again."""
     ctx = context(request)
     shop_id = shop_of(request)
     desk = _desk(request)
@@ -126,6 +127,14 @@ async def upload_policy(request: web.Request) -> web.Response:
     version = request.query.get("version")
     if version is not None and not VERSION_FORM.fullmatch(version):
         raise ProblemError(400, "Bad version", "1-40 letters, digits, spaces or . : / + -")
+    original = request.query.get("original", "false")
+    if original not in ("true", "false"):
+        raise ProblemError(400, "Bad original", "original is true or false")
+    translation_of = request.query.get("translation_of")
+    if original == "true" and translation_of is not None:
+        raise ProblemError(
+            400, "Bad original", "a document is an original or a translation, not both"
+        )
     try:
         language = _language(request, desk, shop_id)
         data = await _body(request, desk.settings.max_file_bytes)
@@ -138,7 +147,8 @@ async def upload_policy(request: web.Request) -> web.Response:
             data=data,
             actor=ACTOR,
             version=version,
-            translation_of=request.query.get("translation_of"),
+            translation_of=translation_of,
+            original=original == "true",
         )
     except (PolicyError, ShopNotFoundError) as error:
         raise _problem(error) from error

@@ -17,6 +17,8 @@ from indexer.policy_check import PolicyTooLargeError, check_name_and_size, reada
 DOWNLOAD_TIMEOUT_SECONDS = 60
 # The caption's words before the original a translation names: "… translation of cs".
 TRANSLATION_WORDS = ("translation", "of")
+# The caption's last word that makes a translation an original again: "… cs original".
+ORIGINAL_WORD = "original"
 
 
 @dataclass(frozen=True)
@@ -26,16 +28,22 @@ class UploadCaption:
     language: str
     version: str | None = None
     translation_of: str | None = None  # the original: its file name or its language
+    original: bool = False  # a translation until now, an original of its own from now on
 
 
 def upload_caption(args: list[str]) -> UploadCaption | None:
-    """`<language> [version] [translation of <original>]`; None when the words are not that."""
+    """`<language> [version] [translation of <original> | original]`; None when the words
+    are not that."""
     translation_of = None
+    original = False
     if len(args) >= 3 and tuple(word.lower() for word in args[-3:-1]) == TRANSLATION_WORDS:
         args, translation_of = args[:-3], args[-1]
+    elif len(args) >= 2 and args[-1].lower() == ORIGINAL_WORD:
+        args, original = args[:-1], True
     if not 1 <= len(args) <= 2:
         return None
-    return UploadCaption(args[0].lower(), args[1] if len(args) > 1 else None, translation_of)
+    version = args[1] if len(args) > 1 else None
+    return UploadCaption(args[0].lower(), version, translation_of, original)
 
 
 def document_name(document: Document) -> str:

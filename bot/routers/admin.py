@@ -1,9 +1,10 @@
 """Admin commands in a private chat with the bot, and the customers' /notify.
 
 - a document with the caption `/policy <shop> <language> [version] [translation of
-  <original>]`: a new version of the shop's policy (a translation of the original named by
-  its file or language), checked, indexed and served at once; the reply says what changed
-  and how a translation aligns to its original;
+  <original> | original]`: a new version of the shop's policy (a translation of the
+  original named by its file or language, or an original again), checked, indexed and
+  served at once; the reply says what changed and how a translation aligns to its
+  original;
 - `/policy_rollback <shop>`: the version before the latest upload, served again;
 - `/stats [shop] [days]`: questions, verdicts, hand-offs, ratings, requests, overdue;
 - `/unanswered [shop] [days]`: the questions the policy answered poorly, grouped;
@@ -63,6 +64,10 @@ def policy_usage(shop_id: str) -> str:
                 "For a translation of another document of the shop, end the caption with "
                 "translation of <original>, naming the original by its file name or its "
                 "language, for example: /policy {shop} de translation of en"
+            ),
+            _(
+                "To make a translation an original of its own again, end the caption with "
+                "original, for example: /policy {shop} de original"
             ),
         )
     ).format(shop=shop_id)
@@ -124,6 +129,7 @@ async def on_policy_upload(
             actor=_actor(call),
             version=caption.version,
             translation_of=caption.translation_of,
+            original=caption.original,
         )
         return update
 

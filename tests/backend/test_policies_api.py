@@ -250,3 +250,17 @@ async def test_a_translation_names_its_original_and_a_bad_one_is_refused(
     # The translation cannot be named as an original.
     status, body = await upload(api, POLICY_V2.encode(), "?language=en&translation_of=de")
     assert status == 422 and "is itself a translation" in str(body["detail"]), body
+
+    # original=true makes it an original of its own again; a bad value changes nothing.
+    serving = tree_snapshot(folders.knowledge), tree_snapshot(folders.index)
+    for query, detail in [
+        ("?language=de&original=yes", "original is true or false"),
+        ("?language=de&original=true&translation_of=en", "an original or a translation"),
+    ]:
+        status, body = await upload(api, POLICY_DE.encode(), query, "text/plain")
+        assert status == 400 and detail in str(body["detail"]), body
+    assert (tree_snapshot(folders.knowledge), tree_snapshot(folders.index)) == serving
+    status, body = await upload(
+        api, POLICY_DE.encode(), "?language=de&filename=de.txt&original=true", "text/plain"
+    )
+    assert status == 201 and body["translation_of"] is None and body["alignments"] == [], body

@@ -357,9 +357,19 @@ async def test_an_admin_uploads_a_translation_naming_its_original_in_the_caption
     async with assistant.services.database.session() as session:
         [change] = list(await session.exec(select(PolicyChange)))
     assert change.summary["translation_of"] == "privacy-policy.txt"
+    # "original" at the end of the caption makes the translation an original again.
+    text = await send_policy(
+        assistant,
+        f"/policy {SHOP} de 1.1 original",
+        POLICY_DE.encode(),
+        file_name="de.txt",
+        expect="index v",
+    )
+    assert "(de) version 1.1 (was 1.0), index v3." in text and "a translation of" not in text
     # The admin help says how to name the original, in the admin's language.
     usage = await assistant.say(f"/policy {SHOP}", user_id=ADMIN)
     assert f"/policy {SHOP} de translation of en" in usage.params["text"]
+    assert f"/policy {SHOP} de original" in usage.params["text"]
     czech = await assistant.say(f"/policy {SHOP}", user_id=ADMIN, language_code="cs")
     assert "zakončete popisek slovy translation of <originál>" in czech.params["text"]
 
@@ -397,3 +407,16 @@ async def test_a_slow_telegram_does_not_hold_the_database(
     async with assistant.services.database.session() as session:
         [change] = list(await session.exec(select(PolicyChange)))
         assert change.announced_at is not None and change.summary["announced_to"] == 1
+
+
+def test_the_upload_caption_names_the_original_or_none() -> None:
+    from bot.admin.uploads import UploadCaption, upload_caption
+
+    assert upload_caption(["de"]) == UploadCaption("de")
+    assert upload_caption(["de", "2.0", "translation", "of", "en"]) == UploadCaption(
+        "de", "2.0", "en"
+    )
+    assert upload_caption(["DE", "Original"]) == UploadCaption("de", None, None, True)
+    assert upload_caption(["de", "2.0", "original"]) == UploadCaption("de", "2.0", None, True)
+    assert upload_caption(["original"]) == UploadCaption("original")  # a language, then refused
+    assert upload_caption(["de", "1", "2", "original"]) is None

