@@ -8,6 +8,7 @@ from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 from aiogram.utils.i18n import I18n
 
 from bot.i18n import CustomerLanguageMiddleware
+from bot.inline_filters import run_filters_inline
 from bot.middlewares.customer import CustomerMiddleware
 from bot.middlewares.observing import ObservingMiddleware
 from bot.middlewares.throttling import MemoryRateWindows, RateWindows, ThrottlingMiddleware
@@ -84,4 +85,5 @@ def build_dispatcher(
         questions.create_router(),
         media.create_router(),
     )
+    run_filters_inline(dispatcher)
     return dispatcher
