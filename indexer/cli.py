@@ -312,6 +312,14 @@ def cmd_coverage_eval(args: argparse.Namespace, settings: IndexerSettings) -> in
     return 0
 
 
+def cmd_language_eval(args: argparse.Namespace, settings: IndexerSettings) -> int:
+    from indexer.language_eval import describe_languages, evaluate_languages
+
+    report = evaluate_languages(Path(file) for file in args.files)
+    _emit(args, report, describe_languages(report))
+    return 0
+
+
 def cmd_gist_eval(args: argparse.Namespace, settings: IndexerSettings) -> int:
     from indexer.gist_eval import describe_gist, evaluate_gist
 
@@ -437,6 +445,10 @@ def parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--out", help="where to write (default: the packaged calibration.json)")
     add("stats", cmd_stats, "what the serving index holds")
     add("gist-eval", cmd_gist_eval, "the gist line's topic against the labelled passages")
+    language_eval = add(
+        "language-eval", cmd_language_eval, "the language detected per message, by style"
+    )
+    language_eval.add_argument("files", nargs="+")
     add(
         "coverage-eval",
         cmd_coverage_eval,

@@ -64,3 +64,23 @@ def test_a_transliterated_message_sets_the_conversation_language() -> None:
     # A Polish conversation is not flipped by one short transliterated-looking word.
     polish = with_message({}, LATIN_SCRIPT["pl"])
     assert written_language(with_message(polish, "da da")) == "pl"
+
+
+def test_language_eval_reports_per_style(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from indexer.cli import main as indexer_main
+
+    lines = [
+        {"lang": "ru", "style": "translit", "question": RUSSIAN[1]},
+        {"lang": "uk", "style": "translit", "question": UKRAINIAN[2]},
+        {"lang": "pl", "style": "no_diacritics", "question": LATIN_SCRIPT["pl"]},
+        {"lang": "en", "question": "How long do you keep my address?"},
+    ]
+    path = tmp_path / "messages.jsonl"
+    path.write_text("\n".join(json.dumps(line) for line in lines) + "\n", encoding="utf-8")
+    assert indexer_main(["language-eval", str(path), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["translit"] == {"detected": 1.0, "n": 2, "taken_for_ru_or_uk": 0}
+    assert report["no_diacritics"]["taken_for_ru_or_uk"] == 0
+    assert report["question"] == {"detected": 1.0, "n": 1, "taken_for_ru_or_uk": 0}
