@@ -11,7 +11,7 @@ from functools import lru_cache
 
 from lingua import IsoCode639_1, Language, LanguageDetector, LanguageDetectorBuilder
 
-from indexer.translit import transliterated_language, transliteration_model
+from indexer.ascii_language import ascii_language, ascii_model
 
 # The customers' languages the project serves, plus neighbours that would otherwise be
 # mistaken for them (Slovak for Czech, Belarusian for Ukrainian, the Nordic languages).
@@ -63,15 +63,16 @@ def _by_letters(text: str) -> str | None:
 def load_models() -> None:
     """Load the detectors now (about a second), not on a customer's first message."""
     _detector()
-    transliteration_model()
+    ascii_model()
 
 
 def language_scores(text: str) -> dict[str, float]:
     """Confidence per ISO 639-1 code, highest first; empty when nothing is recognisable."""
     if len(text) < SHORT_TEXT and (code := _by_letters(text)):
         return {code: 1.0}
-    # Russian or Ukrainian in Latin letters, which the trigram models take for Polish.
-    if code := transliterated_language(text):
+    # A short message in plain ASCII letters: transliterated Russian or Ukrainian, or Czech
+    # typed without its diacritics, which the trigram models take for Polish or Slovak.
+    if code := ascii_language(text):
         return {code: 1.0}
     values = _detector().compute_language_confidence_values(text)
     return {

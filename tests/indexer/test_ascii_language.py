@@ -1,14 +1,15 @@
-"""Russian and Ukrainian typed in Latin letters are recognised as such, so the bot answers
-in Russian or Ukrainian instead of the Polish or Slovak the trigram models guess; the
-Latin-script languages typed without their diacritics stay what they are."""
+"""Short messages in plain ASCII letters: Russian and Ukrainian typed in Latin letters are
+recognised as such, so the bot answers in Russian or Ukrainian instead of the Polish or
+Slovak the trigram models guess, and the Latin-script languages typed without their
+diacritics are recognised as what they are (Czech no longer as Slovak or Polish)."""
 
 from __future__ import annotations
 
 import pytest
 
 from bot.i18n import with_message, written_language
+from indexer.ascii_language import MAX_CHARS, ascii_language
 from indexer.language import detect_language, language_scores
-from indexer.translit import transliterated_language
 
 RUSSIAN = [
     "skazhite pozhaluysta kakie dannye vy obo mne hranite",
@@ -32,29 +33,33 @@ LATIN_SCRIPT = {
 
 @pytest.mark.parametrize("text", RUSSIAN)
 def test_russian_in_latin_letters(text: str) -> None:
-    assert transliterated_language(text) == "ru"
+    assert ascii_language(text) == "ru"
     assert detect_language(text) == "ru"
 
 
 @pytest.mark.parametrize("text", UKRAINIAN)
 def test_ukrainian_in_latin_letters(text: str) -> None:
-    assert transliterated_language(text) == "uk"
+    assert ascii_language(text) == "uk"
     assert detect_language(text) == "uk"
 
 
 @pytest.mark.parametrize(("language", "text"), sorted(LATIN_SCRIPT.items()))
-def test_latin_script_languages_without_diacritics_stay(language: str, text: str) -> None:
-    assert transliterated_language(text) is None
-    # (Lingua itself may still take Czech without its diacritics for Polish.)
-    assert detect_language(text) not in ("ru", "uk")
-    assert language in language_scores(text)
+def test_latin_script_languages_without_diacritics(language: str, text: str) -> None:
+    assert ascii_language(text) == language
+    assert detect_language(text) == language
 
 
 @pytest.mark.parametrize(
     "text", ["", "ok", "privet", "Удалите мои данные", "smažte můj účet", "12345 678"]
 )
 def test_cyrillic_diacritics_and_short_texts_decide_nothing(text: str) -> None:
-    assert transliterated_language(text) is None
+    assert ascii_language(text) is None
+
+
+def test_long_text_is_left_to_lingua() -> None:
+    long = "We keep your order history for five years because the law requires it. " * 5
+    assert len(long) > MAX_CHARS and ascii_language(long) is None
+    assert detect_language(long) == "en"
 
 
 def test_a_transliterated_message_sets_the_conversation_language() -> None:

