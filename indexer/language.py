@@ -48,6 +48,14 @@ def _detector() -> LanguageDetector:
     )
 
 
+# Languages lingua recognises well even without their accents, and the ASCII model does
+# not know at all.
+# (Transliterated Russian and Ukrainian are left to the ASCII model all the same: lingua
+# is often sure they are Italian or Spanish.)
+FOREIGN = frozenset({"fr", "es", "it", "nl"})
+FOREIGN_SURE = 0.9
+CYRILLIC = frozenset({"ru", "uk"})
+
 # Letters that only one of the supported languages uses. Trigram models are unsure on a
 # three-word question; one such letter settles it ("usuńcie moje dane" is Polish).
 _OWN_LETTERS = {"cs": "řůě", "pl": "ńłąężźś", "uk": "їєґ", "ru": "ыэъё", "de": "ß"}
@@ -70,14 +78,23 @@ def language_scores(text: str) -> dict[str, float]:
     """Confidence per ISO 639-1 code, highest first; empty when nothing is recognisable."""
     if len(text) < SHORT_TEXT and (code := _by_letters(text)):
         return {code: 1.0}
+    values = {
+        value.language.iso_code_639_1.name.lower(): value.value
+        for value in _detector().compute_language_confidence_values(text)
+        if value.value
+    }
     # A short message in plain ASCII letters: transliterated Russian or Ukrainian, or Czech
     # typed without its diacritics, which the trigram models take for Polish or Slovak.
-    if code := ascii_language(text):
-        return {code: 1.0}
-    values = _detector().compute_language_confidence_values(text)
-    return {
-        value.language.iso_code_639_1.name.lower(): value.value for value in values if value.value
-    }
+    # The ASCII model knows only the seven languages: a message lingua is sure is French,
+    # Spanish, Italian or Dutch stays that (the neighbours lingua confuses with the seven,
+    # Slovak or Norwegian, go to the ASCII model).
+    code = ascii_language(text)
+    if code is None:
+        return values
+    top = next(iter(values), None)
+    if code not in CYRILLIC and top in FOREIGN and values[top] >= FOREIGN_SURE:
+        return values
+    return {code: 1.0}
 
 
 def detect_language(text: str, expected: Sequence[str] = (), default: str = "en") -> str:

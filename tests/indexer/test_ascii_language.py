@@ -89,3 +89,23 @@ def test_language_eval_reports_per_style(tmp_path, capsys) -> None:  # type: ign
     assert report["translit"] == {"detected": 1.0, "n": 2, "taken_for_ru_or_uk": 0}
     assert report["no_diacritics"]["taken_for_ru_or_uk"] == 0
     assert report["question"] == {"detected": 1.0, "n": 1, "taken_for_ru_or_uk": 0}
+
+
+@pytest.mark.parametrize(
+    ("language", "text"),
+    [
+        ("fr", "supprimez mes donnees personnelles s il vous plait"),
+        ("es", "por favor borren mis datos personales"),
+        ("it", "per favore cancellate i miei dati personali"),
+        ("nl", "hoe lang bewaren jullie mijn adres"),
+    ],
+)
+def test_a_language_outside_the_seven_stays_what_lingua_says(language: str, text: str) -> None:
+    # The ASCII model knows only the seven languages and would pick the nearest.
+    assert ascii_language(text) in ("en", "de", "cs", "pl", "sv")
+    assert detect_language(text) == language
+    assert written_language(with_message({}, text)) is None  # no reply language from it
+
+
+def test_a_neighbour_of_the_seven_reads_as_its_neighbour() -> None:
+    assert detect_language("prosim vymazte moje osobne udaje") == "cs"  # Slovak
