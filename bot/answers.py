@@ -83,15 +83,18 @@ def _as_shown(sentences: Sequence[str], contact_email: str | None) -> tuple[list
         return list(sentences), ""
     elsewhere = _("(an address the policy's text does not give)")
     shown = [show_contact_email(s, contact_email, elsewhere) for s in sentences]
+    others = [hides_others_address(s) for s in sentences]
     notes = []
-    if any(count_hidden_emails(s) and not hides_others_address(s) for s in sentences):
+    if any(
+        count_hidden_emails(s) and not other for s, other in zip(sentences, others, strict=True)
+    ):
         notes.append(
             _(
                 "The policy's text hides this e-mail address; shown instead is the shop's"
                 " contact address."
             )
         )
-    if any(hides_others_address(s) for s in sentences):
+    if any(others):
         notes.append(
             _(
                 "The policy's text also hides another company's e-mail address; it is not"

@@ -19,13 +19,11 @@ detected as their language, against 0.750 for lingua alone.
 
 from __future__ import annotations
 
-import json
 import math
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
-from importlib import resources
 
 from indexer.tokens import fold
 
@@ -71,27 +69,16 @@ def _grams(text: str) -> Iterator[str]:
                     yield gram
 
 
-def _messages(language: str) -> list[dict[str, str]]:
-    path = resources.files("indexer").joinpath(f"data/training/intents/{language}.jsonl")
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
-
-
-def _transliterated(language: str) -> Iterator[str]:
+def _transliterated(language: str, texts: Iterable[str]) -> Iterator[str]:
     import translitua
 
     systems = _RUSSIAN_SYSTEMS if language == "ru" else _UKRAINIAN_SYSTEMS
-    for message in _messages(language):
-        text = message["text"]
+    for text in texts:
         if not _CYRILLIC.search(text):
             yield text  # written in Latin letters by the team
             continue
         for system in systems:
             yield translitua.translit(text, getattr(translitua, system))
-
-
-def _latin(language: str) -> Iterator[str]:
-    for message in _messages(language):
-        yield message["text"]  # _grams() folds away the diacritics, as a hurried customer does
 
 
 class _NaiveBayes:
@@ -117,10 +104,19 @@ class _NaiveBayes:
 
 @lru_cache(maxsize=1)
 def ascii_model() -> _NaiveBayes:
+    # Imported here: the training data is read once, when the model is first needed.
+    from indexer.training import read_intent_examples
+
+    by_language: dict[str, list[str]] = defaultdict(list)
+    for example in read_intent_examples():
+        by_language[example.lang].append(example.text)
     examples: dict[str, Iterable[str]] = {
-        language: list(_transliterated(language)) for language in CYRILLIC_LANGUAGES
+        language: list(_transliterated(language, by_language[language]))
+        for language in CYRILLIC_LANGUAGES
     }
-    examples.update({language: list(_latin(language)) for language in LATIN_LANGUAGES})
+    # The Latin-script ones as written: _grams() folds away the diacritics, as a hurried
+    # customer does.
+    examples.update({language: by_language[language] for language in LATIN_LANGUAGES})
     return _NaiveBayes(examples)
 
 

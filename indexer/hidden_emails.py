@@ -64,9 +64,8 @@ def show_contact_email(text: str, contact_email: str, elsewhere: str) -> str:
     shop's address, and by `elsewhere` (a word that the address is not shown) where it is
     someone else's: the shop's address in a processor's place would send a customer's
     letter to the wrong company."""
-    return PLACEHOLDER.sub(
-        lambda _: contact_email if stands_for_the_shop(text) else elsewhere, text
-    )
+    shown = contact_email if stands_for_the_shop(text) else elsewhere
+    return PLACEHOLDER.sub(lambda _: shown, text)
 
 
 def hides_others_address(text: str) -> bool:

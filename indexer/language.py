@@ -11,7 +11,7 @@ from functools import lru_cache
 
 from lingua import IsoCode639_1, Language, LanguageDetector, LanguageDetectorBuilder
 
-from indexer.ascii_language import ascii_language, ascii_model
+from indexer.ascii_language import CYRILLIC_LANGUAGES, ascii_language, ascii_model
 
 # The customers' languages the project serves, plus neighbours that would otherwise be
 # mistaken for them (Slovak for Czech, Belarusian for Ukrainian, the Nordic languages).
@@ -54,7 +54,6 @@ def _detector() -> LanguageDetector:
 # is often sure they are Italian or Spanish.)
 FOREIGN = frozenset({"fr", "es", "it", "nl"})
 FOREIGN_SURE = 0.9
-CYRILLIC = frozenset({"ru", "uk"})
 
 # Letters that only one of the supported languages uses. Trigram models are unsure on a
 # three-word question; one such letter settles it ("usuńcie moje dane" is Polish).
@@ -92,7 +91,7 @@ def language_scores(text: str) -> dict[str, float]:
     if code is None:
         return values
     top = next(iter(values), None)
-    if code not in CYRILLIC and top in FOREIGN and values[top] >= FOREIGN_SURE:
+    if code not in CYRILLIC_LANGUAGES and top in FOREIGN and values[top] >= FOREIGN_SURE:
         return values
     return {code: 1.0}
 

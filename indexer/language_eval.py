@@ -15,9 +15,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from indexer.ascii_language import CYRILLIC_LANGUAGES
 from indexer.language import detect_language
-
-CYRILLIC_LANGUAGES = ("ru", "uk")
 
 
 def _messages(paths: Iterable[Path]) -> Iterable[dict[str, Any]]:
