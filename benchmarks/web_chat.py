@@ -65,10 +65,10 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 
@@ -103,6 +103,7 @@ REPLY_TIMEOUT = 60.0
 OPEN_TIMEOUT = 60.0  # page, socket, hello, welcome
 OPEN_AT_ONCE = 32  # sessions opening at the same time (the listen backlog is 128)
 PRIME_PER_SHOP = 2  # sessions per shop and replica asking the eval questions once
+T = TypeVar("T")
 SETTLE_SECONDS = 2.0  # quiet before a memory reading
 RSS_EVERY = 0.25  # seconds between memory samples in the active window
 STARTUP_TIMEOUT = 300.0  # the app may build the index first
@@ -500,6 +501,26 @@ def _prime_plan(by_shop: dict[str, list[str]], prime: int | None) -> dict[str, l
     return {shop: questions[:prime] for shop, questions in by_shop.items()}
 
 
+async def _ask_plan_everywhere(
+    targets: Sequence[T],
+    plan: dict[str, list[str]],
+    worker: Callable[[T, str, list[str]], Awaitable[None]],
+) -> float:
+    """`worker(target, shop, questions)` for every target (a replica), with each shop's
+    questions split among PRIME_PER_SHOP workers; the seconds it took."""
+    began = time.monotonic()
+    await asyncio.gather(
+        *(
+            worker(target, shop, questions[part::PRIME_PER_SHOP])
+            for target in targets
+            for shop, questions in plan.items()
+            for part in range(PRIME_PER_SHOP)
+            if questions[part::PRIME_PER_SHOP]
+        )
+    )
+    return time.monotonic() - began
+
+
 async def _prime_web(
     http: aiohttp.ClientSession,
     bases: Sequence[str],
@@ -526,17 +547,8 @@ async def _prime_web(
         finally:
             await session.close()
 
-    began = time.monotonic()
-    await asyncio.gather(
-        *(
-            worker(base, shop, questions[part::PRIME_PER_SHOP])
-            for base in bases
-            for shop, questions in plan.items()
-            for part in range(PRIME_PER_SHOP)
-            if questions[part::PRIME_PER_SHOP]
-        )
-    )
-    return {"asked": asked, "seconds": round(time.monotonic() - began, 1), "errors": dict(errors)}
+    seconds = await _ask_plan_everywhere(bases, plan, worker)
+    return {"asked": asked, "seconds": round(seconds, 1), "errors": dict(errors)}
 
 
 async def _prime_telegram(
@@ -554,20 +566,11 @@ async def _prime_telegram(
             await load.ask(user_id, text)
             asked += 1
 
-    began = time.monotonic()
     loads = [_PatientChatLoad(fake, plan, 1, 0, set(), None, urls=[url]) for url in urls]
-    await asyncio.gather(
-        *(
-            worker(load, shop, questions[part::PRIME_PER_SHOP])
-            for load in loads
-            for shop, questions in plan.items()
-            for part in range(PRIME_PER_SHOP)
-            if questions[part::PRIME_PER_SHOP]
-        )
-    )
+    seconds = await _ask_plan_everywhere(loads, plan, worker)
     for load in loads:
         errors.update(load.errors)
-    return {"asked": asked, "seconds": round(time.monotonic() - began, 1), "errors": dict(errors)}
+    return {"asked": asked, "seconds": round(seconds, 1), "errors": dict(errors)}
 
 
 class _PatientChatLoad(ChatLoad):
