@@ -26,7 +26,7 @@ from indexer.glossary import default_glossary
 from indexer.linear_model import committed_model
 from indexer.passages import Passage
 from indexer.publish import Manifest, current_version_dir, versions_dir
-from indexer.topics import PASSAGE_MODEL_FILE, practice_ids, topic_features
+from indexer.topics import PASSAGE_MODEL_FILE, gate_passages, practice_ids, topic_features
 
 
 class ShopNotInIndexError(LookupError):
@@ -249,8 +249,11 @@ def _probabilities(folder: Path, rows: list[int], passages: list[Passage]) -> np
             for passage, vector in zip(passages, vectors, strict=True)
         ]
     )
-    found: np.ndarray = model.probabilities(features)
-    return found
+    return gate_passages(
+        [passage.embedding_text for passage in passages],
+        model.probabilities(features),
+        model.classes,
+    )
 
 
 @lru_cache(maxsize=256)

@@ -19,7 +19,13 @@ import numpy as np
 
 from indexer.embedding import Embedder
 from indexer.linear_model import LinearModel, fit
-from indexer.topics import PracticeLabeller, gist_practice, practice_ids, sure_practices
+from indexer.topics import (
+    PracticeLabeller,
+    gate_passages,
+    gist_practice,
+    practice_ids,
+    sure_practices,
+)
 from indexer.training import (
     PASSAGE_TOPIC_OPTIONS,
     LabelledPassage,
@@ -29,11 +35,12 @@ from indexer.training import (
 )
 
 
-def _gist_topics(model: LinearModel, x: np.ndarray) -> list[str | None]:
-    return [
-        gist_practice(sure_practices(row, model.classes), asked="")
-        for row in model.probabilities(x)
-    ]
+def _gist_topics(
+    model: LinearModel, x: np.ndarray, passages: list[LabelledPassage]
+) -> list[str | None]:
+    """The gist topic of each passage, labelled as the build labels it (cues applied)."""
+    rows = gate_passages([p.text for p in passages], model.probabilities(x), model.classes)
+    return [gist_practice(sure_practices(row, model.classes), asked="") for row in rows]
 
 
 def _scores(passages: list[LabelledPassage], gists: list[str | None]) -> dict[str, Any]:
@@ -61,11 +68,11 @@ def evaluate_gist(
         keep = groups != shop
         model = fit(x[keep], y[keep], classes, "sigmoid", **PASSAGE_TOPIC_OPTIONS)
         rows = np.flatnonzero(groups == shop)
-        gists = _gist_topics(model, x[rows])
+        gists = _gist_topics(model, x[rows], [training[i] for i in rows])
         held_out += gists
         by_shop[shop] = _scores([training[i] for i in rows], gists)
     policy_rows = np.flatnonzero(groups != "synthetic")
-    in_sample = _gist_topics(PracticeLabeller(embedder).passage_model, x[policy_rows])
+    in_sample = _gist_topics(PracticeLabeller(embedder).passage_model, x[policy_rows], policies)
     return {
         "leave_one_policy_out": _scores(policies, held_out),
         "by_shop": by_shop,

