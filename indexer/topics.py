@@ -34,13 +34,13 @@ PASSAGE_MODEL_FILE = "data/models/passage_topics.npz"
 # uncovered: `python -m indexer eval`): at 0.95, 0.007 of the in-scope questions are silenced
 # and 0.967 of the uncovered ones caught (at 0.9: 0.026 and 0.967; lower bounds silence
 # more answerable questions for no gain). Passages were labelled at 0.5 then; at 0.35 with
-# the cues, 0.933 of the uncovered ones are caught.
+# the cues, 0.950 of the uncovered ones are caught.
 SILENT_AT = 0.95
 # A passage is labelled with every practice at or above this probability (and naming the
 # practice's cues). Chosen the way `python -m indexer coverage-eval` validates: the best F1
 # of the glance card's "covered" over the demo policies, each labelled by a labeller trained
 # without it. Chosen like that on four policies and measured on the fifth (nested), it gives
-# precision 0.930 and recall 0.909; on all five it picks 0.35 (0.5 gave 0.951 and 0.886).
+# precision 0.952 and recall 0.909; on all five it picks 0.35 (0.5 gave 0.97 and 0.89).
 PASSAGE_SURE = 0.35
 # A question is about privacy at all (some practice, whichever) below this probability of
 # none. On the team's eval files (questions, holdout, unseen, uncovered) the questions the

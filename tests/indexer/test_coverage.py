@@ -173,3 +173,13 @@ def test_every_cue_list_is_written_for_a_practice_of_the_taxonomy() -> None:
     with_cues = {p.id for p in taxonomy() if p.cues}
     assert {"dpo", "automated_decisions", "transfers", "changes", "legal_basis"} <= with_cues
     assert all(cue.strip() for p in taxonomy() for cue in p.cues)
+
+
+def test_every_cue_can_match_the_words_it_is_written_with() -> None:
+    # Text is split into words at dots and brackets, so a cue written "s.r.o." would never
+    # match; it must be written as the words the text gives ("s r o").
+    for practice in taxonomy():
+        for cue in practice.cues:
+            text = cue.replace("*", "")
+            found = gate_passages([text], np.ones((1, 1), dtype=np.float32), [practice.id])
+            assert found[0, 0] == 1.0, (practice.id, cue)
