@@ -303,8 +303,21 @@ def cmd_train_topics(args: argparse.Namespace, settings: IndexerSettings) -> int
 
 
 def cmd_coverage_eval(args: argparse.Namespace, settings: IndexerSettings) -> int:
-    from indexer.coverage_eval import describe_report, evaluate_coverage
+    from indexer.coverage_eval import (
+        describe_report,
+        describe_unseen,
+        evaluate_coverage,
+        evaluate_unseen_policies,
+    )
 
+    if args.policies:
+        try:
+            unseen = evaluate_unseen_policies(_embedder(settings), Path(args.policies))
+        except (OSError, ValueError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        _emit(args, unseen, describe_unseen(unseen))
+        return 0
     report = evaluate_coverage(
         _embedder(settings), settings.knowledge_dir, _training_cache(settings)
     )
@@ -449,10 +462,14 @@ def parser() -> argparse.ArgumentParser:
         "language-eval", cmd_language_eval, "the language detected per message, by style"
     )
     language_eval.add_argument("files", nargs="+")
-    add(
+    coverage_eval = add(
         "coverage-eval",
         cmd_coverage_eval,
         'precision and recall of the glance card\'s "covered" per demo policy, leaving each out',
+    )
+    coverage_eval.add_argument(
+        "--policies",
+        help="instead: the committed labeller on hand-labelled policies it never saw (JSONL)",
     )
     train_intents = add(
         "train-intents", cmd_train_intents, "train the intent classifier on data/training/intents"

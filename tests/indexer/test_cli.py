@@ -105,3 +105,33 @@ def test_a_shop_toml_that_is_not_toml_stops_the_build_with_one_line(tmp_path: Pa
         f"error: {shop_toml}: not valid TOML: Invalid value (at line 3, column 8)"
     ]
     assert not (tmp_path / "index" / "CURRENT").exists()
+
+
+def test_coverage_eval_on_unseen_policies_and_a_broken_file(tmp_path: Path) -> None:
+    policies = tmp_path / "policies.jsonl"
+    rows = [
+        {
+            "policy": "p",
+            "lang": "en",
+            "text": "We use cookies to keep you logged in.",
+            "topics": ["cookies"],
+        },
+        {
+            "policy": "p",
+            "lang": "en",
+            "text": "Write to privacy@p.example with any question about your personal data.",
+            "topics": ["contact"],
+        },
+    ]
+    policies.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    result = run("coverage-eval", "--policies", str(policies), "--json", index=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert set(report) == {"p", "micro", "paragraphs"} and report["paragraphs"]["n"] == 2
+    assert "cookies" not in report["p"]["missed"]
+
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text(json.dumps({**rows[0], "topics": ["weather"]}) + "\n")
+    result = run("coverage-eval", "--policies", str(broken), index=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"error: {broken}:1: unknown practice weather"
