@@ -4,7 +4,8 @@ Two labellers over the e5 vector and the glossary concepts a text names:
 - questions: one practice each (softmax over the taxonomy and "none", for a question that is
   not about personal data at all), trained on the questions of the intent training set;
 - passages: any number of practices each (one sigmoid per practice), trained on policy-style
-  paragraphs the team wrote and the labelled paragraphs of the demo policies.
+  paragraphs the team wrote and the labelled paragraphs of the demo policies; a practice
+  with `cues` in the taxonomy is kept only on a passage that names one (gate_passages).
 
 A shop "covers" a practice when one of its passages is labelled with it. When a question
 asks about a practice the shop's policy does not cover, the honest answer is that the policy
