@@ -45,6 +45,7 @@ from indexer.training import (
     _embed,
     _passage_matrix,
     labelled_policy_passages,
+    per_label_scores,
     policy_labels,
     synthetic_passages,
 )
@@ -234,22 +235,18 @@ def evaluate_unseen_policies(embedder: Embedder, path: Path) -> dict[str, Any]:
     labeller = PracticeLabeller(embedder)
     gold: dict[str, frozenset[str]] = {}
     predicted: dict[str, set[str]] = {}
-    hit = found = wanted = 0
+    truths: list[frozenset[str]] = []
+    labels: list[tuple[str, ...]] = []
     for policy, rows in read_labelled_policies(path).items():
         texts = [text for text, _ in rows]
-        labels = labeller.label_passages(texts, embedder.embed_passages(texts))
+        found = labeller.label_passages(texts, embedder.embed_passages(texts))
         gold[policy] = frozenset().union(*(topics for _, topics in rows))
-        predicted[policy] = {practice for found_here in labels for practice in found_here}
-        for (_, truth), mine in zip(rows, labels, strict=True):
-            hit += len(truth & set(mine))
-            found += len(mine)
-            wanted += len(truth)
+        predicted[policy] = {practice for here in found for practice in here}
+        truths += [topics for _, topics in rows]
+        labels += found
     report = covered_scores(gold, predicted)
-    report["paragraphs"] = {
-        "precision": round(hit / found, 3) if found else None,
-        "recall": round(hit / wanted, 3) if wanted else None,
-        "n": sum(len(rows) for rows in read_labelled_policies(path).values()),
-    }
+    micro = per_label_scores(truths, labels, practice_ids())["micro"]
+    report["paragraphs"] = {**micro, "n": len(truths)}
     return report
 
 
@@ -282,7 +279,6 @@ def _row(name: str, scores: dict[str, Any]) -> str:
 
 def describe_report(report: dict[str, Any]) -> str:
     """The report for a terminal."""
-    row = _row
     lines = []
     titles = {
         "leave_one_policy_out": "Leave one policy out (the honest figure): each policy labelled "
@@ -296,8 +292,8 @@ def describe_report(report: dict[str, Any]) -> str:
         lines.append(title + ":")
         scores = report[key]
         for shop in sorted(s for s in scores if s not in ("micro", "thresholds")):
-            lines.append(row(shop, scores[shop]))
-        lines.append(row("all (micro)", scores["micro"]))
+            lines.append(_row(shop, scores[shop]))
+        lines.append(_row("all (micro)", scores["micro"]))
         if key == "policy_threshold_nested":
             lines.append(
                 "  thresholds chosen: "

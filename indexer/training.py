@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from importlib.abc import Traversable
@@ -388,7 +388,7 @@ def _passage_report(
 
 
 def per_label_scores(
-    truth: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]], classes: Sequence[str]
+    truth: Sequence[Collection[str]], predicted: Sequence[Collection[str]], classes: Sequence[str]
 ) -> dict[str, Any]:
     """Precision and recall per label and micro-averaged, for (multi-)label predictions."""
     out: dict[str, Any] = {}
