@@ -11,8 +11,9 @@ import numpy as np
 from indexer.evaluation import EvalQuestion, quote_holds_answer, read_questions, run, summarize
 from indexer.intents import LABELS
 from indexer.linear_model import LinearModel, fit, fit_temperature, folds, out_of_fold
+from indexer.passages import Passage
 from indexer.quotes import choose_quote
-from indexer.retriever import Retriever
+from indexer.retriever import ON_TOPIC_FLOOR, Hit, Retriever, SearchResult
 from indexer.settings import PROJECT_ROOT
 from indexer.topics import NONE, practice_ids
 from indexer.training import (
@@ -116,6 +117,34 @@ def test_silence_is_said_where_the_policy_is_silent_only(corpus_retriever: Retri
     assert silent.practice.practice == "retention"
     answered = corpus_retriever.search("How long do you keep my address?", "webstore")
     assert answered.answered and not answered.silent
+
+
+def _lukewarm(on_topic: bool, confidence: float, silence: float = 0.0) -> SearchResult:
+    passage = Passage("shop", "policy.txt", "Policy", "v1", "Security", "We use SSL.", 0, "en")
+    hit = Hit(passage, 0, 1.0, 0.8, 0.0, 0.0)
+    return SearchResult(
+        "SSL?", "shop", "ru", [], [hit], confidence, 0.74, 1, silence=silence, on_topic=on_topic
+    )
+
+
+def test_a_lukewarm_answer_stands_when_the_practice_and_the_passage_agree() -> None:
+    assert not _lukewarm(on_topic=False, confidence=0.6).answered
+    assert _lukewarm(on_topic=True, confidence=0.6).answered
+    assert _lukewarm(on_topic=True, confidence=0.9).answered
+    # Below the floor, or where the policy is silent, agreement does not make an answer.
+    assert not _lukewarm(on_topic=True, confidence=ON_TOPIC_FLOOR - 0.01).answered
+    assert not _lukewarm(on_topic=True, confidence=0.9, silence=0.99).answered
+
+
+def test_agreement_needs_a_sure_practice_that_labels_the_best_passage(
+    corpus_retriever: Retriever,
+) -> None:
+    result = corpus_retriever.search("How long do you keep my address?", "webstore")
+    top = result.hits[0].passage
+    assert result.practice.practice == "retention" and "retention" in top.topics
+    assert result.on_topic
+    weather = corpus_retriever.search("Will it rain in Prague tomorrow?", "webstore")
+    assert not weather.on_topic and not weather.answered
 
 
 def test_answer_at_one_counts_the_quote_not_the_passage(corpus_retriever: Retriever) -> None:
