@@ -25,7 +25,15 @@ def test_every_gold_string_is_found_in_its_policy(corpus_retriever: Retriever) -
     inside one of that shop's passages, or the eval would count impossible questions."""
     from indexer.normalize import fold_for_match, normalize_text
 
-    for question in read_questions(QUESTIONS):
+    eval_dir = PROJECT_ROOT / "tests" / "eval"
+    files = [
+        QUESTIONS,
+        eval_dir / "holdout.jsonl",
+        eval_dir / "unseen" / "questions.jsonl",
+        eval_dir / "unseen2" / "questions.jsonl",
+        PROJECT_ROOT / "indexer" / "data" / "training" / "ranking.jsonl",
+    ]
+    for question in (q for file in files for q in read_questions(file)):
         shop = corpus_retriever.resolve_shop(question.shop)
         passages = [fold_for_match(p.text) for p in corpus_retriever._state.shops[shop].passages]
         for gold in question.gold:
