@@ -26,7 +26,7 @@ from indexer.glossary import default_glossary
 from indexer.linear_model import committed_model
 from indexer.passages import Passage
 from indexer.publish import Manifest, current_version_dir, versions_dir
-from indexer.topics import PASSAGE_MODEL_FILE, gate_passages, practice_ids, topic_features
+from indexer.topics import PASSAGE_MODEL_FILE, passage_probabilities, practice_ids
 
 
 class ShopNotInIndexError(LookupError):
@@ -242,18 +242,8 @@ def _probabilities(folder: Path, rows: list[int], passages: list[Passage]) -> np
     if model.classes != practice_ids():
         return None
     vectors = np.load(folder / PASSAGE_VECTORS, mmap_mode="r")[rows]
-    glossary = default_glossary()
-    features = np.stack(
-        [
-            topic_features(passage.embedding_text, vector, glossary)
-            for passage, vector in zip(passages, vectors, strict=True)
-        ]
-    )
-    return gate_passages(
-        [passage.embedding_text for passage in passages],
-        model.probabilities(features),
-        model.classes,
-    )
+    texts = [passage.embedding_text for passage in passages]
+    return passage_probabilities(model, texts, vectors, default_glossary())
 
 
 @lru_cache(maxsize=256)

@@ -44,6 +44,7 @@ from indexer.training import (
     PASSAGE_TOPIC_OPTIONS,
     _embed,
     _passage_matrix,
+    coverage_scores,
     labelled_policy_passages,
     per_label_scores,
     policy_labels,
@@ -86,30 +87,6 @@ def _covered(shop: str, passages: list[Passage], probabilities: np.ndarray, at: 
         for passage, row in zip(passages, probabilities, strict=True)
     ]
     return set(policy_coverage(shop, labelled).covered)
-
-
-def covered_scores(
-    gold: dict[str, frozenset[str]], predicted: dict[str, set[str]]
-) -> dict[str, Any]:
-    """Per policy and micro-averaged over the policies, precision and recall of "covered"."""
-    out: dict[str, Any] = {}
-    totals = np.zeros(3, dtype=int)
-    for shop in sorted(predicted):
-        truth, found = gold[shop], predicted[shop]
-        hit = len(truth & found)
-        totals += (hit, len(found), len(truth))
-        out[shop] = {
-            "precision": round(hit / len(found), 3) if found else None,
-            "recall": round(hit / len(truth), 3) if truth else None,
-            "missed": sorted(truth - found),
-            "extra": sorted(found - truth),
-        }
-    hits, labelled, wanted = (int(v) for v in totals)
-    out["micro"] = {
-        "precision": round(hits / labelled, 3) if labelled else None,
-        "recall": round(hits / wanted, 3) if wanted else None,
-    }
-    return out
 
 
 def _f1(gold: dict[str, frozenset[str]], maxima: dict[str, np.ndarray], at: float) -> float:
@@ -189,17 +166,17 @@ def evaluate_coverage(
 
     sure = dict.fromkeys(shops, PASSAGE_SURE)
     report: dict[str, Any] = {
-        "leave_one_policy_out": covered_scores(gold, covered_by(left_out, sure)),
-        "in_sample": covered_scores(
+        "leave_one_policy_out": coverage_scores(gold, covered_by(left_out, sure)),
+        "in_sample": coverage_scores(
             gold,
             covered_by({s: labelled(in_sample, s) for s in shops}, sure),
         ),
         "policy_threshold_nested": {
-            **covered_scores(gold, covered_by(left_out, chosen)),
+            **coverage_scores(gold, covered_by(left_out, chosen)),
             "thresholds": chosen,
         },
         "leave_one_policy_out_by_threshold": {
-            str(t): covered_scores(gold, covered_by(left_out, dict.fromkeys(shops, t)))["micro"]
+            str(t): coverage_scores(gold, covered_by(left_out, dict.fromkeys(shops, t)))["micro"]
             for t in THRESHOLDS
         },
         "passage_sure": PASSAGE_SURE,
@@ -244,7 +221,7 @@ def evaluate_unseen_policies(embedder: Embedder, path: Path) -> dict[str, Any]:
         predicted[policy] = {practice for here in found for practice in here}
         truths += [topics for _, topics in rows]
         labels += found
-    report = covered_scores(gold, predicted)
+    report = coverage_scores(gold, predicted)
     micro = per_label_scores(truths, labels, practice_ids())["micro"]
     report["paragraphs"] = {**micro, "n": len(truths)}
     return report

@@ -176,22 +176,29 @@ class PracticeLabeller:
         return AskedPractice(best, round(probabilities[best], 4), probabilities)
 
     def passage_probabilities(self, texts: Sequence[str], vectors: Vectors) -> np.ndarray:
-        model = self.passage_model
-        if not len(texts):
-            return np.zeros((0, len(model.classes)), dtype=np.float32)
-        features = np.stack(
-            [
-                topic_features(text, vector, self.glossary)
-                for text, vector in zip(texts, vectors, strict=True)
-            ]
-        )
-        return gate_passages(texts, model.probabilities(features), model.classes)
+        return passage_probabilities(self.passage_model, texts, vectors, self.glossary)
 
     def label_passages(self, texts: Sequence[str], vectors: Vectors) -> list[tuple[str, ...]]:
         """The practices each passage covers (its embedding text and passage vector), the
         likeliest first: the first is what the passage is mainly about (the gist line)."""
         classes = self.passage_model.classes
         return [sure_practices(row, classes) for row in self.passage_probabilities(texts, vectors)]
+
+
+def passage_probabilities(
+    model: LinearModel, texts: Sequence[str], vectors: Vectors, glossary: Glossary
+) -> np.ndarray:
+    """The passage labeller's probability of every practice for each passage (its embedding
+    text and passage vector), with the cues applied."""
+    if not len(texts):
+        return np.zeros((0, len(model.classes)), dtype=np.float32)
+    features = np.stack(
+        [
+            topic_features(text, vector, glossary)
+            for text, vector in zip(texts, vectors, strict=True)
+        ]
+    )
+    return gate_passages(texts, model.probabilities(features), model.classes)
 
 
 def sure_practices(probabilities: np.ndarray, classes: Sequence[str]) -> tuple[str, ...]:

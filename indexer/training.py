@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from importlib.abc import Traversable
@@ -360,7 +360,8 @@ def _passage_report(
     truth: list[list[str]] = []
     left_out: list[list[str]] = []
     synthetic_only: list[list[str]] = []
-    covered: dict[str, dict[str, list[str]]] = {}
+    covered_gold: dict[str, set[str]] = {}
+    covered: dict[str, set[str]] = {}
     synthetic = np.array([g == "synthetic" for g in groups])
     only = fit(x[synthetic], y[synthetic], classes, "sigmoid", **PASSAGE_TOPIC_OPTIONS)
     for shop in shops:
@@ -375,14 +376,12 @@ def _passage_report(
             synthetic_only.append(
                 [c for c, p in zip(classes, row, strict=True) if p >= PASSAGE_SURE]
             )
-        covered[shop] = {
-            "gold": sorted({c for c, v in zip(classes, y[held].max(axis=0), strict=True) if v}),
-            "labelled": sorted({c for labels in left_out[-int(held.sum()) :] for c in labels}),
-        }
+        covered_gold[shop] = {c for c, v in zip(classes, y[held].max(axis=0), strict=True) if v}
+        covered[shop] = {c for labels in left_out[-int(held.sum()) :] for c in labels}
     return {
         "leave_one_policy_out": per_label_scores(truth, left_out, classes),
         "synthetic_only": per_label_scores(truth, synthetic_only, classes),
-        "coverage_leave_one_policy_out": coverage_scores(covered),
+        "coverage_leave_one_policy_out": coverage_scores(covered_gold, covered),
         "examples": len(groups),
     }
 
@@ -412,16 +411,25 @@ def per_label_scores(
     return out
 
 
-def coverage_scores(covered: dict[str, dict[str, list[str]]]) -> dict[str, Any]:
-    """Per policy, "covered" practices labelled against the gold ones (precision, recall)."""
+def coverage_scores(
+    gold: Mapping[str, Collection[str]], predicted: Mapping[str, Collection[str]]
+) -> dict[str, Any]:
+    """Per policy and micro-averaged over the policies, the precision and recall of its
+    "covered" practices (`predicted`) against the hand-labelled ones (`gold`)."""
     out: dict[str, Any] = {}
-    for shop, sets in covered.items():
-        gold, labelled = set(sets["gold"]), set(sets["labelled"])
-        hit = len(gold & labelled)
+    hits = labelled = wanted = 0
+    for shop in sorted(predicted):
+        truth, found = set(gold[shop]), set(predicted[shop])
+        hit = len(truth & found)
+        hits, labelled, wanted = hits + hit, labelled + len(found), wanted + len(truth)
         out[shop] = {
-            "precision": round(hit / len(labelled), 3) if labelled else None,
-            "recall": round(hit / len(gold), 3) if gold else None,
-            "missed": sorted(gold - labelled),
-            "extra": sorted(labelled - gold),
+            "precision": round(hit / len(found), 3) if found else None,
+            "recall": round(hit / len(truth), 3) if truth else None,
+            "missed": sorted(truth - found),
+            "extra": sorted(found - truth),
         }
+    out["micro"] = {
+        "precision": round(hits / labelled, 3) if labelled else None,
+        "recall": round(hits / wanted, 3) if wanted else None,
+    }
     return out

