@@ -19,6 +19,7 @@ from indexer.intents import IntentRecogniser, RecognisedIntent
 from indexer.language import load_models as load_language_models
 from indexer.retriever import Retriever, SearchResult
 from indexer.tokens import fold
+from indexer.translit import readable
 
 MAX_BATCH = 32
 
@@ -141,14 +142,16 @@ class AnswerEngine:
             lanes.release()
 
     def _understand_batch(self, batch: list[_Pending]) -> list[Understanding]:
-        vectors = self.retriever.embed_questions([item.text for item in batch])
+        # Russian or Ukrainian typed in Latin letters is understood in Cyrillic (translit.py).
+        texts = [readable(item.text, item.language) for item in batch]
+        vectors = self.retriever.embed_questions(texts)
         out = []
-        for item, vector in zip(batch, vectors, strict=True):
+        for item, text, vector in zip(batch, texts, vectors, strict=True):
             result = self.retriever.search(
-                item.text, item.shop_id, k=3, query_vector=vector, language=item.language
+                text, item.shop_id, k=3, query_vector=vector, language=item.language
             )
             quote = (
                 tuple(self.retriever.quote(result, result.hits[0], vector)) if result.hits else ()
             )
-            out.append(Understanding(self.recogniser.recognise(item.text, vector), result, quote))
+            out.append(Understanding(self.recogniser.recognise(text, vector), result, quote))
         return out

@@ -30,7 +30,7 @@ from indexer.tokens import fold
 CYRILLIC_LANGUAGES = ("ru", "uk")
 LATIN_LANGUAGES = ("en", "cs", "pl", "sv", "de")
 # The transliteration systems whose output is plain ASCII letters, as people type.
-_RUSSIAN_SYSTEMS = (
+RUSSIAN_SYSTEMS = (
     "RussianSimple",
     "RussianTelegram",
     "RussianGOST2006",
@@ -38,7 +38,7 @@ _RUSSIAN_SYSTEMS = (
     "RussianInternationalPassport1997",
     "RussianDriverLicense",
 )
-_UKRAINIAN_SYSTEMS = (
+UKRAINIAN_SYSTEMS = (
     "UkrainianKMU",
     "UkrainianSimple",
     "UkrainianBGN",
@@ -72,7 +72,7 @@ def _grams(text: str) -> Iterator[str]:
 def _transliterated(language: str, texts: Iterable[str]) -> Iterator[str]:
     import translitua
 
-    systems = _RUSSIAN_SYSTEMS if language == "ru" else _UKRAINIAN_SYSTEMS
+    systems = RUSSIAN_SYSTEMS if language == "ru" else UKRAINIAN_SYSTEMS
     for text in texts:
         if not _CYRILLIC.search(text):
             yield text  # written in Latin letters by the team

@@ -22,6 +22,7 @@ from indexer.normalize import fold_for_match, normalize_text
 from indexer.ranking import Mode
 from indexer.retriever import Retriever, SearchResult
 from indexer.training import per_label_scores
+from indexer.translit import readable
 
 INTENTS = (
     "question",
@@ -133,12 +134,14 @@ def run(
     mode: Mode = "hybrid",
     recogniser: IntentRecogniser | None = None,
 ) -> list[Outcome]:
-    vectors = retriever.embed_questions([q.question for q in questions])
+    # As the bot does: the customer's language is known (the conversation's), and Russian or
+    # Ukrainian typed in Latin letters is understood in Cyrillic.
+    texts = [readable(q.question, q.lang) for q in questions]
+    vectors = retriever.embed_questions(texts)
     outcomes = []
-    for question, vector in zip(questions, vectors, strict=True):
-        # The customer's language is known, as the bot knows the conversation's.
+    for question, text, vector in zip(questions, texts, vectors, strict=True):
         result = retriever.search(
-            question.question,
+            text,
             question.shop,
             DEPTH,
             mode=mode,
@@ -147,11 +150,7 @@ def run(
         )
         shop_languages = set(retriever.shop_languages(result.shop_id))
         rank = gold_rank(result, question.gold) if question.in_scope else None
-        intent = (
-            recogniser.recognise(question.question, vector).intent.value
-            if recogniser is not None
-            else None
-        )
+        intent = recogniser.recognise(text, vector).intent.value if recogniser is not None else None
         quote = tuple(retriever.quote(result, result.hits[0], vector)) if result.hits else ()
         outcomes.append(
             Outcome(question, result, rank, question.lang in shop_languages, intent, quote)

@@ -50,6 +50,7 @@ from indexer.linear_model import (
 )
 from indexer.normalize import fold_for_match, normalize_text
 from indexer.topics import NONE, PASSAGE_SURE, gate_passages, practice_ids, topic_features
+from indexer.translit import readable
 
 FOLDS = 5
 INTENT_OPTIONS: dict[str, Any] = {"l2": 1e-2, "steps": 300, "rate": 0.03}
@@ -137,13 +138,12 @@ def train_intent_model(
     embedder: Embedder, cache: Path | None = None, report: dict[str, Any] | None = None
 ) -> LinearModel:
     examples = read_intent_examples()
-    vectors = _embed(embedder, [e.text for e in examples], cache, as_query=True)
+    # Understood as the bot understands them (translit read back into Cyrillic).
+    texts = [readable(e.text, e.lang) for e in examples]
+    vectors = _embed(embedder, texts, cache, as_query=True)
     glossary = default_glossary()
     x = np.stack(
-        [
-            intent_features(e.text, v, glossary=glossary)
-            for e, v in zip(examples, vectors, strict=True)
-        ]
+        [intent_features(t, v, glossary=glossary) for t, v in zip(texts, vectors, strict=True)]
     )
     y = np.array([LABELS.index(e.intent) for e in examples])
     logits = out_of_fold(x, y, LABELS, "softmax", _fold_rows(len(y)), **INTENT_OPTIONS)
@@ -208,7 +208,7 @@ def question_topic_examples() -> list[tuple[str, str]]:
         topic = str(row["topic"])
         if topic != NONE and topic not in known:
             raise ValueError(f"practice_questions.jsonl: unknown practice {topic!r}")
-        pairs.append((str(row["text"]), topic))
+        pairs.append((readable(str(row["text"]), row.get("lang")), topic))
     for example in read_intent_examples():
         if example.intent in {Intent.QUESTION.value, RIGHTS_QUESTION}:
             topic = example.topic if example.topic in known else NONE
@@ -216,7 +216,7 @@ def question_topic_examples() -> list[tuple[str, str]]:
             topic = REQUEST_PRACTICE[example.intent]
         else:
             topic = NONE
-        pairs.append((example.text, topic))
+        pairs.append((readable(example.text, example.lang), topic))
     return pairs
 
 

@@ -140,6 +140,19 @@ async def test_free_text_request_quotes_the_policy_and_starts_the_flow(
     assert "e-mail address" in ask.params["text"]
 
 
+async def test_a_request_typed_in_latin_letters_is_understood_and_answered_in_its_language(
+    assistant: Assistant,
+) -> None:
+    """Russian and Ukrainian typed in Latin letters: recognised as the request they are
+    (translit.py reads them back into Cyrillic) and answered in the customer's language."""
+    await assistant.say("/start webstore")
+    offer = await assistant.say("udalite pozhalujsta moj akkaunt i vse moi dannye")
+    assert "Вы хотите, чтобы магазин удалил ваши данные." in offer.params["text"]
+    await assistant.say("/start webstore")
+    offer = await assistant.say("vydalit bud laska mii akaunt ta vsi moi dani")
+    assert "Ви хочете, щоб магазин видалив ваші дані." in offer.params["text"]
+
+
 async def test_wrong_codes_then_locked_after_five_tries(
     assistant: Assistant, inbox: Mailbox
 ) -> None:
