@@ -19,7 +19,7 @@ from indexer.intents import IntentRecogniser, RecognisedIntent
 from indexer.language import load_models as load_language_models
 from indexer.retriever import Retriever, SearchResult
 from indexer.tokens import fold
-from indexer.translit import readable
+from indexer.translit import load_spellings, readable
 
 MAX_BATCH = 32
 
@@ -67,6 +67,7 @@ class AnswerEngine:
 
     def _warm_up(self) -> None:
         load_language_models()
+        load_spellings()
         self._understand_batch([_Pending("warm-up", self.retriever.shop_ids[0], None, None)])
 
     async def close(self) -> None:
