@@ -62,7 +62,7 @@ async def test_unsure_asks_with_buttons_and_the_answer_leads_to_the_policy(
 ) -> None:
     await assistant.say("/start webstore")
     # Between "delete my account" and a question about deletion: one question, two buttons.
-    ask = await assistant.say("delete account?")
+    ask = await assistant.say("what about deleting my account?")
     assert "Shall I start a request to delete your data at Online Store" in html.unescape(
         ask.params["text"]
     )
@@ -75,7 +75,7 @@ async def test_unsure_asks_with_buttons_and_the_answer_leads_to_the_policy(
 
 async def test_unsure_asks_and_yes_starts_the_request(assistant: Assistant) -> None:
     await assistant.say("/start webstore")
-    ask = await assistant.say("delete account?")
+    ask = await assistant.say("what about deleting my account?")
     await assistant.press(ask, "Yes, start a deletion request")
     offer = (await assistant.fake.wait_for("sendMessage", count=3))[-1]
     assert "Shall I start it?" in offer.params["text"]
