@@ -120,6 +120,18 @@ def ascii_model() -> _NaiveBayes:
     return _NaiveBayes(examples)
 
 
+def likeliest_ascii_language(text: str) -> str | None:
+    """The language a text in plain ASCII letters reads most like, however little there is
+    of it and however close the second; None for text that is not plain ASCII letters."""
+    if not text.isascii():
+        return None
+    grams = list(_grams(text))
+    if not grams:
+        return None
+    scores = ascii_model().scores(grams)
+    return max(scores, key=lambda label: scores[label])
+
+
 def ascii_language(text: str) -> str | None:
     """The language of a short message typed in plain ASCII letters; None for anything
     else (Cyrillic text, a letter with a diacritic, too little or too much to tell by)."""

@@ -14,9 +14,9 @@ word not among them goes through `cyrtranslit`'s Russian scheme (zh, ch, sh, ya,
 as one letter; it takes "kh" for "кх", so such a word comes back a letter off, which the
 embedding tolerates).
 
-Only a message in Russian or Ukrainian (the conversation's language, which
-ascii_language.py tells for Latin text) without a Cyrillic letter is read back; the
-customer's own text is what the bot stores and shows.
+Only a message of a Russian or Ukrainian conversation whose Latin letters read as
+transliterated Russian or Ukrainian is read back (`readable`); the customer's own text is
+what the bot stores and shows.
 """
 
 from __future__ import annotations
@@ -26,9 +26,14 @@ import re
 from functools import lru_cache
 from importlib import resources
 
-from indexer.ascii_language import CYRILLIC_LANGUAGES, RUSSIAN_SYSTEMS, UKRAINIAN_SYSTEMS
+from indexer.ascii_language import (
+    CYRILLIC_LANGUAGES,
+    RUSSIAN_SYSTEMS,
+    UKRAINIAN_SYSTEMS,
+    likeliest_ascii_language,
+)
 
-_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+_NOT_ASCII = re.compile(r"[^\x00-\x7f]")
 _CYRILLIC_WORD = re.compile(r"[\u0400-\u04ff]+(?:['ʼ’][\u0400-\u04ff]+)*")
 _LATIN_WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)*")
 _NOT_LETTER = re.compile(r"[^a-z]")
@@ -92,7 +97,17 @@ def _word(word: str, language: str) -> str:
 
 def readable(text: str, language: str | None) -> str:
     """The text to understand: a Russian or Ukrainian message typed in Latin letters read
-    back into Cyrillic, any other message as it is."""
-    if language not in CYRILLIC_LANGUAGES or _CYRILLIC.search(text):
+    back into Cyrillic, any other message as it is.
+
+    Read back only when the conversation is in Russian or Ukrainian, the message has no
+    letter outside plain ASCII (Cyrillic, or a diacritic of Czech or Polish) and its letters
+    read more like transliterated Russian or Ukrainian than like English, Czech, Polish,
+    Swedish or German typed plainly (ascii_language.py): an English sentence in a Russian
+    conversation, or the bot's own English question about a right, stays as it is."""
+    if language not in CYRILLIC_LANGUAGES:
+        return text
+    if any(char.isalpha() and not char.isascii() for char in text):
+        return text
+    if likeliest_ascii_language(_NOT_ASCII.sub(" ", text)) not in CYRILLIC_LANGUAGES:
         return text
     return _LATIN_WORD.sub(lambda match: _word(match.group(0), str(language)), text)

@@ -3,6 +3,7 @@ Bot API, the one-time code through a real SMTP server on loopback, the request i
 
 from __future__ import annotations
 
+import html
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -148,6 +149,9 @@ async def test_a_request_typed_in_latin_letters_is_understood_and_answered_in_it
     await assistant.say("/start webstore")
     offer = await assistant.say("udalite pozhalujsta moj akkaunt i vse moi dannye")
     assert "Вы хотите, чтобы магазин удалил ваши данные." in offer.params["text"]
+    # The policy's passage on deletion, found by the bot's own English question about the
+    # right (which is not read as transliterated Russian, whatever the conversation's).
+    assert "can be deleted on the user's request" in html.unescape(offer.params["text"])
     await assistant.say("/start webstore")
     offer = await assistant.say("vydalit bud laska mii akaunt ta vsi moi dani")
     assert "Ви хочете, щоб магазин видалив ваші дані." in offer.params["text"]

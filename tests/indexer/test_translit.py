@@ -25,3 +25,18 @@ def test_other_messages_are_left_as_they_are() -> None:
     assert readable("удалите мой akkaunt", "ru") == "удалите мой akkaunt"
     assert readable("udalite moi dannye", None) == "udalite moi dannye"
     assert readable("", "ru") == ""
+
+
+def test_english_in_a_russian_conversation_stays_english() -> None:
+    """The conversation's language is not enough: the bot searches its own English
+    question about a right in the customer's language, and a Russian customer may write
+    a sentence in English."""
+    question = "How can I have my personal data and my account deleted?"
+    assert readable(question, "ru") == question
+    assert readable("Please delete my account", "uk") == "Please delete my account"
+    # Czech or Polish typed with its diacritics is not transliteration either.
+    assert readable("Usuńcie moje dane", "ru") == "Usuńcie moje dane"
+
+
+def test_an_emoji_or_a_curly_apostrophe_does_not_stop_the_reading() -> None:
+    assert readable("udalite moi dannye 🙏", "ru") == "удалите мои данные 🙏"
