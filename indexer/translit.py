@@ -14,9 +14,8 @@ word not among them goes through `cyrtranslit`'s Russian scheme (zh, ch, sh, ya,
 as one letter; it takes "kh" for "кх", so such a word comes back a letter off, which the
 embedding tolerates).
 
-Only a message of a Russian or Ukrainian conversation whose Latin letters read as
-transliterated Russian or Ukrainian is read back (`readable`); the customer's own text is
-what the bot stores and shows.
+Only a message whose Latin letters read as transliterated Russian or Ukrainian is read back
+(`readable`); the customer's own text is what the bot stores and shows.
 """
 
 from __future__ import annotations
@@ -30,6 +29,7 @@ from indexer.ascii_language import (
     CYRILLIC_LANGUAGES,
     RUSSIAN_SYSTEMS,
     UKRAINIAN_SYSTEMS,
+    ascii_language,
     likeliest_ascii_language,
 )
 
@@ -99,15 +99,22 @@ def readable(text: str, language: str | None) -> str:
     """The text to understand: a Russian or Ukrainian message typed in Latin letters read
     back into Cyrillic, any other message as it is.
 
-    Read back only when the conversation is in Russian or Ukrainian, the message has no
-    letter outside plain ASCII (Cyrillic, or a diacritic of Czech or Polish) and its letters
-    read more like transliterated Russian or Ukrainian than like English, Czech, Polish,
-    Swedish or German typed plainly (ascii_language.py): an English sentence in a Russian
-    conversation, or the bot's own English question about a right, stays as it is."""
-    if language not in CYRILLIC_LANGUAGES:
-        return text
+    A message with a letter outside plain ASCII (Cyrillic, or a diacritic of Czech or
+    Polish) is never read back. Otherwise it is when the message itself is surely
+    transliterated Russian or Ukrainian (`ascii_language`, with its margin: a first short
+    message, while the conversation still counts as the customer's Telegram language), or
+    when the conversation (`language`) is in Russian or Ukrainian and its letters read more
+    like those than like English, Czech, Polish, Swedish or German typed plainly. An English
+    sentence in a Russian chat, or the bot's own English question about a right, stays as
+    it is."""
     if any(char.isalpha() and not char.isascii() for char in text):
         return text
-    if likeliest_ascii_language(_NOT_ASCII.sub(" ", text)) not in CYRILLIC_LANGUAGES:
+    plain = _NOT_ASCII.sub(" ", text)
+    own = ascii_language(plain)
+    if own in CYRILLIC_LANGUAGES:
+        reading = own
+    elif language in CYRILLIC_LANGUAGES and likeliest_ascii_language(plain) in CYRILLIC_LANGUAGES:
+        reading = language
+    else:
         return text
-    return _LATIN_WORD.sub(lambda match: _word(match.group(0), str(language)), text)
+    return _LATIN_WORD.sub(lambda match: _word(match.group(0), str(reading)), text)

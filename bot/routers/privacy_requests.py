@@ -45,6 +45,7 @@ from backend.privacy_requests.hashing import normalise_email
 from backend.privacy_requests.lifecycle import RequestKind, transition
 from bot.keyboards import RequestCallback, code_keyboard, confirm_request_keyboard
 from bot.middlewares.customer import Customer
+from bot.replies import typed_reply
 from bot.request_texts import (
     current_language,
     due_date,
@@ -130,6 +131,21 @@ async def on_confirm(query: CallbackQuery, state: FSMContext, services: Services
         await query.answer(_("This button is no longer valid."))
         return
     await query.answer()
+    await _ask_for_email(message, state, shop)
+
+
+async def on_typed_reply(
+    message: Message, state: FSMContext, services: Services, customer: Customer | None = None
+) -> None:
+    """ "yes please" or "нет" typed under "Shall I start it?": as its button would."""
+    shop = await _flow_shop(state, services)
+    if typed_reply(message.text or "") == "yes" and shop is not None:
+        await _ask_for_email(message, state, shop)
+    else:
+        await message.answer(await leave_flow(state, services, customer))
+
+
+async def _ask_for_email(message: Message, state: FSMContext, shop: Shop) -> None:
     await state.set_state(RequestFlow.email)
     await message.answer(_ask_email(shop))
 
@@ -575,6 +591,12 @@ def create_router() -> Router:
     private = F.chat.type == ChatType.PRIVATE
     router.message.register(on_requests, Command("requests"))
     router.message.register(on_cancel, Command("cancel"))
+    router.message.register(
+        on_typed_reply,
+        StateFilter(RequestFlow.confirming),
+        private,
+        F.text.func(lambda text: typed_reply(text) is not None),
+    )
     router.message.register(on_email, StateFilter(RequestFlow.email), private, F.text)
     router.message.register(on_code, StateFilter(RequestFlow.code), private, F.text)
     router.message.register(on_code_again, StateFilter(None), private, F.text.regexp(CODE_TEXT))

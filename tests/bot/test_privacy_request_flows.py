@@ -155,6 +155,11 @@ async def test_a_request_typed_in_latin_letters_is_understood_and_answered_in_it
     await assistant.say("/start webstore")
     offer = await assistant.say("vydalit bud laska mii akaunt ta vsi moi dani")
     assert "Ви хочете, щоб магазин видалив ваші дані." in offer.params["text"]
+    # A short first message leaves the conversation in the customer's Telegram language
+    # (too little to go by), but is still understood as the request it is.
+    await assistant.say("/start webstore", user_id=1002)
+    offer = await assistant.say("udalite moi dannye", user_id=1002)
+    assert "You want the shop to delete your data." in offer.params["text"]
 
 
 async def test_wrong_codes_then_locked_after_five_tries(
@@ -271,6 +276,39 @@ async def test_cancel_button_before_the_request_exists_stores_nothing(
     await assistant.press(offer, "Confirm")
     *_, stale = await assistant.fake.wait_for("answerCallbackQuery", count=3)
     assert stale.params["text"] == "This button is no longer valid."
+
+
+async def test_a_typed_yes_confirms_and_a_typed_no_cancels(
+    assistant: Assistant, inbox: Mailbox
+) -> None:
+    """Customers answer "Shall I start it?" in words as often as with its buttons."""
+    menu = await assistant.say("/start webstore")
+    offer = await press(assistant, menu, "Delete my data")
+    asked = await assistant.say("Yes please!")
+    assert "Which e-mail address does Online Store know you by?" in asked.params["text"]
+    sent = await assistant.say(ANN)
+    assert "I sent a 6-digit code" in sent.params["text"]
+    # The offer's Confirm button is spent once the answer was typed.
+    await assistant.press(offer, "Confirm")
+    *_, stale = await assistant.fake.wait_for("answerCallbackQuery", count=2)
+    assert stale.params["text"] == "This button is no longer valid."
+
+    offer = await press(assistant, menu, "Get a copy of my data")
+    canceled = await assistant.say("нет, спасибо")  # too short to change the chat's language
+    assert canceled.params["text"] == "Canceled. Nothing was sent to the shop."
+    assert [r.kind for r in await requests_in_database(assistant)] == ["deletion"]
+
+
+async def test_a_question_under_the_offer_is_answered_and_the_offer_stands(
+    assistant: Assistant, inbox: Mailbox
+) -> None:
+    menu = await assistant.say("/start webstore")
+    offer = await press(assistant, menu, "Delete my data")
+    answer = await assistant.say("How long do you keep my address?")
+    assert "<blockquote>" in answer.params["text"] and "5 years" in answer.params["text"]
+    asked = await press(assistant, offer, "Confirm")
+    assert "Which e-mail address" in asked.params["text"]
+    assert await requests_in_database(assistant) == []
 
 
 async def test_resend_honours_the_cooldown(assistant: Assistant, inbox: Mailbox) -> None:

@@ -23,8 +23,17 @@ def test_other_messages_are_left_as_they_are() -> None:
     assert readable("удалите мои данные", "ru") == "удалите мои данные"
     # Mixed scripts: the customer chose Cyrillic for part of it; nothing is guessed.
     assert readable("удалите мой akkaunt", "ru") == "удалите мой akkaunt"
-    assert readable("udalite moi dannye", None) == "udalite moi dannye"
     assert readable("", "ru") == ""
+
+
+def test_a_message_surely_transliterated_is_read_whatever_the_conversation() -> None:
+    """A first short message leaves the conversation in the customer's Telegram language;
+    the message itself still says what it is."""
+    assert readable("udalite moi dannye", "en") == "удалите мои данные"
+    assert readable("udalite moi dannye", None) == "удалите мои данные"
+    # Too little to be sure of, outside a Russian conversation: left alone.
+    assert readable("spasibo", "en") == "spasibo"
+    assert readable("spasibo", "ru") == "спасибо"
 
 
 def test_english_in_a_russian_conversation_stays_english() -> None:
