@@ -10,7 +10,7 @@ from aiogram import F, Router
 from aiogram.enums import ChatAction, ChatType
 from aiogram.exceptions import AiogramError
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, Message, User
 from aiogram.utils.i18n import get_i18n
 from aiogram.utils.i18n import gettext as _
 
@@ -27,8 +27,9 @@ from bot.keyboards import (
     unanswered_keyboard,
 )
 from bot.middlewares.customer import Customer
+from bot.replies import typed_reply
 from bot.rights import PRACTICE_REQUESTS, requests_concerned
-from bot.routers.privacy_requests import offer_request
+from bot.routers.privacy_requests import RequestFlow, offer_request
 from bot.services import Services
 from indexer.intents import Intent
 from indexer.shops import Shop
@@ -134,13 +135,18 @@ async def offer_person(message: Message, shop: Shop | None) -> None:
 
 
 PENDING_CLARIFY = "pending_clarify"
+PENDING_CLARIFY_INTENT = "pending_clarify_intent"
 
 
 async def ask_to_clarify(
     message: Message, state: FSMContext, intent: Intent, shop: Shop, text: str, notice: str = ""
 ) -> None:
     """One question with buttons instead of a guess, when a request is likely but not sure."""
-    await state.update_data({PENDING_CLARIFY: text})
+    if await state.get_state() == RequestFlow.confirming.state:
+        # A request offered earlier and not answered: this question supersedes it, so that
+        # a typed "no" now answers this one.
+        await state.set_state(None)
+    await state.update_data({PENDING_CLARIFY: text, PENDING_CLARIFY_INTENT: intent.value})
     question = {
         Intent.UNSUBSCRIBE: _(
             "Shall I unsubscribe you from {shop}'s marketing messages, or do you want to know "
@@ -178,14 +184,39 @@ async def on_clarify(
         await query.answer(_("This button is no longer valid."))
         return
     await query.answer()
-    await state.update_data({PENDING_CLARIFY: None})
-    known = {item.value: item for item in Intent}
-    intent = known.get(callback_data.intent)
-    if callback_data.choice == "request" and intent is Intent.HANDOFF:
+    await _clarified(
+        message,
+        query.from_user,
+        callback_data.choice == "request",
+        callback_data.intent,
+        text,
+        shop,
+        customer,
+        services,
+        state,
+    )
+
+
+async def _clarified(
+    message: Message,
+    user: User | None,
+    request: bool,
+    intent_name: str,
+    text: str,
+    shop: Shop,
+    customer: Customer | None,
+    services: Services,
+    state: FSMContext,
+) -> None:
+    """The customer's choice after "Shall I start a request, or do you want to know what
+    the policy says?", pressed or typed."""
+    await state.update_data({PENDING_CLARIFY: None, PENDING_CLARIFY_INTENT: None})
+    intent = {item.value: item for item in Intent}.get(intent_name)
+    if request and intent is Intent.HANDOFF:
         from bot.routers.handoff import ask_for_person
 
-        await ask_for_person(message, query.from_user, customer, services)
-    elif callback_data.choice == "request" and intent in RIGHT_QUESTIONS:
+        await ask_for_person(message, user, customer, services)
+    elif request and intent in RIGHT_QUESTIONS:
         await explain_right(message, intent, shop, services, state)
     else:
         await answer_question(message, text, customer, services, state, clarify=False)
@@ -324,6 +355,24 @@ async def on_private_text(
     message: Message, state: FSMContext, services: Services, customer: Customer | None = None
 ) -> None:
     assert message.text is not None
+    # "yes" or "no" typed under the question asked when a request was likely but not sure.
+    data = await state.get_data()
+    pending, intent = data.get(PENDING_CLARIFY), data.get(PENDING_CLARIFY_INTENT)
+    reply = typed_reply(message.text) if isinstance(pending, str) else None
+    shop = shop_for(customer, services)
+    if reply is not None and isinstance(pending, str) and isinstance(intent, str) and shop:
+        await _clarified(
+            message,
+            message.from_user,
+            reply == "yes",
+            intent,
+            pending,
+            shop,
+            customer,
+            services,
+            state,
+        )
+        return
     await answer_question(message, message.text, customer, services, state)
 
 

@@ -82,6 +82,21 @@ async def test_unsure_asks_and_yes_starts_the_request(assistant: Assistant) -> N
     assert "Confirm" in labels(offer)
 
 
+async def test_unsure_takes_a_typed_yes_or_no_as_its_buttons(assistant: Assistant) -> None:
+    await assistant.say("/start webstore")
+    await assistant.say("what about deleting my account?")
+    offer = await assistant.say("yes")
+    assert "Shall I start it?" in offer.params["text"] and "Confirm" in labels(offer)
+    await assistant.say("/start webstore")
+    await assistant.say("what about deleting my account?")
+    answer = await assistant.say("no thanks")
+    assert "<blockquote>" in answer.params["text"]
+    assert "Delete my data" in labels(answer)
+    # The question is settled: a later "yes" is a message of its own, not a request.
+    later = await assistant.say("yes")
+    assert "Shall I start it?" not in later.params["text"]
+
+
 async def test_a_stale_clarify_button_changes_nothing(assistant: Assistant) -> None:
     await assistant.say("/start webstore")
     assistant.fake.push_update(
