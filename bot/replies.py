@@ -21,14 +21,16 @@ MAX_WORDS = 5
 
 @lru_cache(maxsize=1)
 def _vocabulary() -> dict[str, frozenset[str]]:
+    """The words of each kind (yes, no, courtesy) and all of them together (known)."""
     text = resources.files("bot").joinpath("data/replies.toml").read_text(encoding="utf-8")
     data = tomllib.loads(text)
-    return {
+    kinds = {
         kind: frozenset(
             word for entries in data[kind].values() for e in entries for word in words(e)
         )
         for kind in ("yes", "no", "courtesy")
     }
+    return {**kinds, "known": kinds["yes"] | kinds["no"] | kinds["courtesy"]}
 
 
 def typed_reply(text: str) -> Reply | None:
@@ -37,9 +39,7 @@ def typed_reply(text: str) -> Reply | None:
     if not said or len(said) > MAX_WORDS:
         return None
     vocabulary = _vocabulary()
-    if not all(
-        word in vocabulary["yes"] | vocabulary["no"] | vocabulary["courtesy"] for word in said
-    ):
+    if not all(word in vocabulary["known"] for word in said):
         return None
     yes = any(word in vocabulary["yes"] for word in said)
     no = any(word in vocabulary["no"] for word in said)

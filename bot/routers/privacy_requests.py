@@ -45,7 +45,7 @@ from backend.privacy_requests.hashing import normalise_email
 from backend.privacy_requests.lifecycle import RequestKind, transition
 from bot.keyboards import RequestCallback, code_keyboard, confirm_request_keyboard
 from bot.middlewares.customer import Customer
-from bot.replies import typed_reply
+from bot.replies import Reply, typed_reply
 from bot.request_texts import (
     current_language,
     due_date,
@@ -135,11 +135,15 @@ async def on_confirm(query: CallbackQuery, state: FSMContext, services: Services
 
 
 async def on_typed_reply(
-    message: Message, state: FSMContext, services: Services, customer: Customer | None = None
+    message: Message,
+    state: FSMContext,
+    services: Services,
+    reply: Reply,
+    customer: Customer | None = None,
 ) -> None:
     """ "yes please" or "нет" typed under "Shall I start it?": as its button would."""
     shop = await _flow_shop(state, services)
-    if typed_reply(message.text or "") == "yes" and shop is not None:
+    if reply == "yes" and shop is not None:
         await _ask_for_email(message, state, shop)
     else:
         await message.answer(await leave_flow(state, services, customer))
@@ -595,7 +599,7 @@ def create_router() -> Router:
         on_typed_reply,
         StateFilter(RequestFlow.confirming),
         private,
-        F.text.func(lambda text: typed_reply(text) is not None),
+        F.text.func(typed_reply).as_("reply"),
     )
     router.message.register(on_email, StateFilter(RequestFlow.email), private, F.text)
     router.message.register(on_code, StateFilter(RequestFlow.code), private, F.text)

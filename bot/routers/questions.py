@@ -359,8 +359,8 @@ async def on_private_text(
     data = await state.get_data()
     pending, intent = data.get(PENDING_CLARIFY), data.get(PENDING_CLARIFY_INTENT)
     reply = typed_reply(message.text) if isinstance(pending, str) else None
-    shop = shop_for(customer, services)
-    if reply is not None and isinstance(pending, str) and isinstance(intent, str) and shop:
+    shop = shop_for(customer, services) if reply else None
+    if reply and shop and isinstance(pending, str) and isinstance(intent, str):
         await _clarified(
             message,
             message.from_user,

@@ -293,7 +293,7 @@ async def test_a_typed_yes_confirms_and_a_typed_no_cancels(
     *_, stale = await assistant.fake.wait_for("answerCallbackQuery", count=2)
     assert stale.params["text"] == "This button is no longer valid."
 
-    offer = await press(assistant, menu, "Get a copy of my data")
+    await press(assistant, menu, "Get a copy of my data")
     canceled = await assistant.say("нет, спасибо")  # too short to change the chat's language
     assert canceled.params["text"] == "Canceled. Nothing was sent to the shop."
     assert [r.kind for r in await requests_in_database(assistant)] == ["deletion"]

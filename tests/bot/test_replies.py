@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import tomllib
+from pathlib import Path
+
 import pytest
 
+import bot
 from bot.replies import typed_reply
+from indexer.tokens import words
 
 
 @pytest.mark.parametrize(
@@ -17,6 +22,7 @@ from bot.replies import typed_reply
         "ano, prosím",
         "Jasně",
         "tak",
+        "tak, chcę",
         "ja gerne",
         "да",
         "так",
@@ -27,7 +33,20 @@ def test_yes_in_the_seven_languages(text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["no", "No thanks", "not now", "ne", "nie", "nej", "nein danke", "нет, спасибо", "ні"]
+    "text",
+    [
+        "no",
+        "No thanks",
+        "not now",
+        "ne",
+        "nie",
+        "nie chcę",
+        "nej",
+        "nein danke",
+        "lieber nicht",
+        "нет, спасибо",
+        "ні",
+    ],
 )
 def test_no_in_the_seven_languages(text: str) -> None:
     assert typed_reply(text) == "no"
@@ -47,3 +66,13 @@ def test_no_in_the_seven_languages(text: str) -> None:
 )
 def test_anything_else_is_a_message_of_its_own(text: str) -> None:
     assert typed_reply(text) is None
+
+
+def test_every_listed_reply_is_one_word() -> None:
+    """A phrase would lend each of its words the phrase's meaning ("nie chcę" made "chcę"
+    say no, so "tak, chcę" read as both)."""
+    data = tomllib.loads((Path(bot.__file__).parent / "data" / "replies.toml").read_text())
+    for kind, languages in data.items():
+        for language, entries in languages.items():
+            for entry in entries:
+                assert len(words(entry)) == 1, (kind, language, entry)
