@@ -36,7 +36,7 @@ from indexer.passages import Passage
 from indexer.topics import (
     PASSAGE_SURE,
     PracticeLabeller,
-    gate_passages,
+    gated_probabilities,
     practice_ids,
     topic_features,
 )
@@ -136,7 +136,7 @@ def evaluate_coverage(
 
     def labelled(model: LinearModel, shop: str) -> np.ndarray:
         """The passages' probabilities as the build labels them (cues applied)."""
-        return gate_passages(shop_texts[shop], model.probabilities(shop_x[shop]), classes)
+        return gated_probabilities(model, shop_texts[shop], shop_x[shop])
 
     in_sample = PracticeLabeller(embedder).passage_model
     left_out: dict[str, np.ndarray] = {}

@@ -21,7 +21,7 @@ from indexer.embedding import Embedder
 from indexer.linear_model import LinearModel, fit
 from indexer.topics import (
     PracticeLabeller,
-    gate_passages,
+    gated_probabilities,
     gist_practice,
     practice_ids,
     sure_practices,
@@ -39,7 +39,7 @@ def _gist_topics(
     model: LinearModel, x: np.ndarray, passages: list[LabelledPassage]
 ) -> list[str | None]:
     """The gist topic of each passage, labelled as the build labels it (cues applied)."""
-    rows = gate_passages([p.text for p in passages], model.probabilities(x), model.classes)
+    rows = gated_probabilities(model, [p.text for p in passages], x)
     return [gist_practice(sure_practices(row, model.classes), asked="") for row in rows]
 
 

@@ -198,6 +198,14 @@ def passage_probabilities(
             for text, vector in zip(texts, vectors, strict=True)
         ]
     )
+    return gated_probabilities(model, texts, features)
+
+
+def gated_probabilities(
+    model: LinearModel, texts: Sequence[str], features: np.ndarray
+) -> np.ndarray:
+    """A passage model's probabilities for passages whose features are at hand, as the build
+    labels them: with the cues applied (gate_passages)."""
     return gate_passages(texts, model.probabilities(features), model.classes)
 
 

@@ -49,7 +49,7 @@ from indexer.linear_model import (
     with_temperature,
 )
 from indexer.normalize import fold_for_match, normalize_text
-from indexer.topics import NONE, PASSAGE_SURE, gate_passages, practice_ids, topic_features
+from indexer.topics import NONE, PASSAGE_SURE, gated_probabilities, practice_ids, topic_features
 from indexer.translit import readable
 
 FOLDS = 5
@@ -108,6 +108,13 @@ def read_intent_examples() -> list[IntentExample]:
                 )
             )
     return examples
+
+
+def texts_written_in(language: str) -> list[str]:
+    """The team's training messages and practice questions in `language`, as written."""
+    texts = [e.text for e in read_intent_examples() if e.lang == language]
+    questions = _jsonl(_training().joinpath("practice_questions.jsonl"))
+    return texts + [str(row["text"]) for row in questions if row.get("lang") == language]
 
 
 def _digest(texts: Iterable[str]) -> str:
@@ -368,11 +375,11 @@ def _passage_report(
         held = np.array([g == shop for g in groups])
         held_texts = [t for t, h in zip(texts, held, strict=True) if h]
         model = fit(x[~held], y[~held], classes, "sigmoid", **PASSAGE_TOPIC_OPTIONS)
-        rows = gate_passages(held_texts, model.probabilities(x[held]), classes)
+        rows = gated_probabilities(model, held_texts, x[held])
         for row, wanted in zip(rows, y[held], strict=True):
             truth.append([c for c, v in zip(classes, wanted, strict=True) if v])
             left_out.append([c for c, p in zip(classes, row, strict=True) if p >= PASSAGE_SURE])
-        for row in gate_passages(held_texts, only.probabilities(x[held]), classes):
+        for row in gated_probabilities(only, held_texts, x[held]):
             synthetic_only.append(
                 [c for c, p in zip(classes, row, strict=True) if p >= PASSAGE_SURE]
             )

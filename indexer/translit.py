@@ -20,10 +20,9 @@ Only a message whose Latin letters read as transliterated Russian or Ukrainian i
 
 from __future__ import annotations
 
-import json
 import re
+from collections import Counter
 from functools import lru_cache
-from importlib import resources
 
 from indexer.ascii_language import (
     CYRILLIC_LANGUAGES,
@@ -39,22 +38,6 @@ _LATIN_WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)*")
 _NOT_LETTER = re.compile(r"[^a-z]")
 
 
-def _training_texts(language: str) -> list[str]:
-    training = resources.files("indexer").joinpath("data/training")
-    texts = []
-    intents = training.joinpath("intents", f"{language}.jsonl")
-    for line in intents.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            texts.append(str(json.loads(line)["text"]))
-    practice = training.joinpath("practice_questions.jsonl")
-    for line in practice.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            row = json.loads(line)
-            if row.get("lang") == language:
-                texts.append(str(row["text"]))
-    return texts
-
-
 def _key(word: str) -> str:
     return _NOT_LETTER.sub("", word.lower())
 
@@ -65,11 +48,12 @@ def _spellings(language: str) -> dict[str, str]:
     training messages (the commonest word first, where two are spelt alike)."""
     import translitua
 
-    counts: dict[str, int] = {}
-    for text in _training_texts(language):
-        for word in _CYRILLIC_WORD.findall(text):
-            lowered = word.lower()
-            counts[lowered] = counts.get(lowered, 0) + 1
+    # Imported here: training.py reads its messages through `readable`.
+    from indexer.training import texts_written_in
+
+    counts = Counter(
+        word.lower() for text in texts_written_in(language) for word in _CYRILLIC_WORD.findall(text)
+    )
     systems = RUSSIAN_SYSTEMS if language == "ru" else UKRAINIAN_SYSTEMS
     spellings: dict[str, str] = {}
     for word in sorted(counts, key=lambda w: (-counts[w], w)):
