@@ -58,11 +58,15 @@ def create_i18n(compiled: Path) -> I18n:
 # The written language: each message adds its language scores weighted by its length (full
 # weight from FULL_WEIGHT_CHARS), earlier evidence fades by DECAY a full message (less for a
 # shorter one); a language counts once its evidence reaches ESTABLISHED and leads the next by
-# MARGIN.
+# MARGIN. Evidence saturates at CEILING: without it, a long Russian conversation piled up
+# 2.5 of evidence and the customer's first full sentence in Ukrainian was still answered in
+# Russian; now one real sentence in another language (0.6 left against 1.0) turns the
+# conversation, while a short one (under about 25 characters) still does not.
 FULL_WEIGHT_CHARS = 30
 DECAY = 0.6
 ESTABLISHED = 0.8
 MARGIN = 0.3
+CEILING = 1.0
 # Kept in the flow storage (Redis for replicas) beside, not inside, a flow's own data.
 WRITTEN_DESTINY = "written_language"
 
@@ -86,7 +90,7 @@ def with_message(evidence: dict[str, float], text: str | None) -> dict[str, floa
     updated = {language: value * fade for language, value in evidence.items()}
     for language, confidence in language_scores(text).items():
         if language in SUPPORTED_LANGUAGES:
-            updated[language] = updated.get(language, 0.0) + weight * confidence
+            updated[language] = min(CEILING, updated.get(language, 0.0) + weight * confidence)
     return {language: round(value, 4) for language, value in updated.items() if value >= 0.01}
 
 

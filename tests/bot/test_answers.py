@@ -79,8 +79,9 @@ def test_one_short_message_never_flips_the_written_language() -> None:
         evidence = with_message(evidence, text)
     assert written_language(evidence) == "cs"
     for short in ("ok danke", "thanks", "super", "/help"):
+        # As the middleware does: the language established so far is kept until another is.
         evidence = with_message(evidence, short)
-        assert written_language(evidence) == "cs", (short, evidence)
+        assert written_language(evidence, "cs") == "cs", (short, evidence)
     # A short first message is not enough to go on; a question that is unsure either.
     assert written_language(with_message({}, "hi")) is None
     assert written_language(with_message({}, "what do brake pads cost?")) is None
@@ -218,3 +219,17 @@ def test_no_gist_for_a_quote_in_the_customers_own_language(tmp_path) -> None:  #
     with i18n.context(), i18n.use_locale("en"):
         text = render_answer(_result(passage), list(passage.sentences), "en").text
     assert "In short" not in text and "states:" not in text
+
+
+def test_a_long_conversation_does_not_pile_up_evidence_against_a_switch() -> None:
+    from bot.i18n import CEILING, with_message, written_language
+
+    evidence: dict[str, float] = {}
+    for _ in range(6):
+        evidence = with_message(evidence, "Скажите, пожалуйста, как долго вы храните мои данные?")
+    assert evidence == {"ru": CEILING}
+    # A short message in Ukrainian leaves the conversation Russian…
+    assert written_language(with_message(evidence, "дякую, добре"), "ru") == "ru"
+    # …one real sentence turns it.
+    turned = with_message(evidence, "chy mozhete vydalyty mii akaunt povnistiu")
+    assert written_language(turned, "ru") == "uk"

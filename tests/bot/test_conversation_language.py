@@ -42,3 +42,24 @@ async def test_without_writing_or_client_language_the_shop_speaks_its_own(
     await assistant.say("/start kivismart", language_code="ja")
     hello = await assistant.say("hi", language_code="ja")
     assert "Dobrý den" in hello.params["text"], hello.params["text"]
+
+
+async def test_after_a_long_russian_talk_one_ukrainian_sentence_turns_the_conversation(
+    assistant: Assistant,
+) -> None:
+    """Evidence saturates: however long the customer wrote Russian, their first full
+    sentence in Ukrainian (here typed in Latin letters) is answered in Ukrainian, while a
+    short word in between does not move the conversation."""
+    await assistant.say("/start webstore")
+    for text in (
+        "Скажите, пожалуйста, как долго вы храните мои данные?",
+        "А кому вы их передаёте, курьерам или ещё кому-то?",
+        "Используете ли вы cookies для рекламы?",
+    ):
+        await assistant.say(text)
+    short = await assistant.say("dyakuyu")
+    assert "Всегда пожалуйста" in short.params["text"] or "Пожалуйста" in short.params["text"], (
+        short.params["text"]
+    )
+    offer = await assistant.say("vydalit bud laska mii akaunt ta vsi moi dani")
+    assert "Ви хочете, щоб магазин видалив ваші дані." in offer.params["text"], offer.params["text"]
