@@ -18,6 +18,11 @@ _BULLET = re.compile(r"^(?:[•◦▪·‣\-–—*+]\s*|\(?[0-9ivx]{1,4}[.)]\s+
 _SENTENCE_END = (".", ",", ";", "!", "…")
 MAX_HEADING_CHARS = 90
 MAX_HEADING_WORDS = 12
+# A policy's foot line, "Last update: January 2024, Rev.: 1a": short, with a year, no full
+# stop. It belongs to the whole document, not to the last section above it, where it made
+# "Shipping Carrier" read as a passage about policy changes.
+MAX_COLOPHON_CHARS = 80
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 
 
 @dataclass(frozen=True)
@@ -153,6 +158,17 @@ def _pieces(text: str, max_chars: int, overlap: int) -> list[str]:
     return pieces
 
 
+def _is_colophon(units: list[_Unit]) -> bool:
+    last = units[-1] if len(units) > 1 else None
+    return bool(
+        last is not None
+        and last.kind == "text"
+        and len(last.text) <= MAX_COLOPHON_CHARS
+        and _YEAR.search(last.text)
+        and not last.text.endswith(_SENTENCE_END)
+    )
+
+
 def split_passages(
     text: str,
     *,
@@ -164,7 +180,9 @@ def split_passages(
     overlap_sentences: int = 1,
 ) -> list[Passage]:
     chunks: list[tuple[str, str]] = []  # (section, text)
-    for section, lead, parts in _blocks(_units(text)):
+    units = _units(text)
+    colophon = units.pop() if _is_colophon(units) else None
+    for section, lead, parts in _blocks(units):
         if not lead:
             for part in parts:
                 chunks.extend(
@@ -187,6 +205,8 @@ def split_passages(
             group.append(item)
         if group:
             chunks.append((section, "\n".join([lead, *group])))
+    if colophon is not None:
+        chunks.append(("", colophon.text))
 
     # Short neighbours in one section read better (and embed better) as one passage.
     merged: list[tuple[str, str]] = []

@@ -99,3 +99,27 @@ def test_sentence_splitter_keeps_abbreviations() -> None:
         "We keep e.g. invoices.",
         "Then we delete them.",
     ]
+
+
+def test_a_policys_foot_line_is_a_passage_of_the_whole_document() -> None:
+    """ "Last update: January 2024, Rev.: 1a" under the last heading is the document's
+    date, not part of that section (where it made "Shipping Carrier" read as a passage
+    about policy changes)."""
+    body = "Shipping Carrier\n\nYour address may be given to the carrier.\n\n"
+    passages = split_passages(
+        body + "Last update: January 2024, Rev.: 1a\n",
+        shop_id="s",
+        document="d",
+        document_title="Privacy Policy",
+        version="1",
+    )
+    assert [(p.section, p.text) for p in passages] == [
+        ("Shipping Carrier", "Your address may be given to the carrier."),
+        ("Privacy Policy", "Last update: January 2024, Rev.: 1a"),
+    ]
+    # A last line without a year, or a sentence, stays in its section.
+    for last in ("Phone: +420 123 456 789", "This policy applies from 1 May 2024."):
+        [passage] = split_passages(
+            body + last, shop_id="s", document="d", document_title="Privacy Policy", version="1"
+        )
+        assert passage.section == "Shipping Carrier" and passage.text.endswith(last)
