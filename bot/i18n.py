@@ -60,13 +60,18 @@ def create_i18n(compiled: Path) -> I18n:
 # shorter one); a language counts once its evidence reaches ESTABLISHED and leads the next by
 # MARGIN. Evidence saturates at CEILING: without it, a long Russian conversation piled up
 # 2.5 of evidence and the customer's first full sentence in Ukrainian was still answered in
-# Russian; now one real sentence in another language (0.6 left against 1.0) turns the
-# conversation, while a short one (under about 25 characters) still does not.
+# Russian; now one full sentence in another language (28 characters or more) turns the
+# conversation, while a shorter one ("ok danke", "cookies?", or "Brake pads for a Skoda?",
+# which reads Swedish to the detector) does not.
 FULL_WEIGHT_CHARS = 30
 DECAY = 0.6
 ESTABLISHED = 0.8
 MARGIN = 0.3
 CEILING = 1.0
+# A language the bot does not speak counts for the one of the seven its readers read and the
+# detector takes it for: "kan ni rätta min adress i mitt konto?" reads 0.76 Norwegian and
+# 0.16 Swedish, and was answered in the Telegram client's English.
+NEIGHBOURS = {"sk": "cs", "nb": "sv", "da": "sv"}
 # Kept in the flow storage (Redis for replicas) beside, not inside, a flow's own data.
 WRITTEN_DESTINY = "written_language"
 
@@ -88,7 +93,8 @@ def with_message(evidence: dict[str, float], text: str | None) -> dict[str, floa
     # A short message adds little and takes little away.
     fade = 1.0 - (1.0 - DECAY) * weight
     updated = {language: value * fade for language, value in evidence.items()}
-    for language, confidence in language_scores(text).items():
+    for detected, confidence in language_scores(text).items():
+        language = NEIGHBOURS.get(detected, detected)
         if language in SUPPORTED_LANGUAGES:
             updated[language] = min(CEILING, updated.get(language, 0.0) + weight * confidence)
     return {language: round(value, 4) for language, value in updated.items() if value >= 0.01}

@@ -233,3 +233,11 @@ def test_a_long_conversation_does_not_pile_up_evidence_against_a_switch() -> Non
     # …one real sentence turns it.
     turned = with_message(evidence, "chy mozhete vydalyty mii akaunt povnistiu")
     assert written_language(turned, "ru") == "uk"
+    czech = with_message({}, "Kdo je správce mých osobních údajů?")
+    russian = "perestante mne slat reklamu pozhalujsta"
+    assert written_language(with_message(czech, russian), "cs") == "ru"
+    # A neighbour the bot does not speak counts for its neighbour: Norwegian-looking
+    # Swedish is Swedish, Slovak is Czech.
+    assert written_language(with_message({}, "kan ni rätta min adress i mitt konto?")) == "sv"
+    slovak = "Prosím, vymažte moje osobné údaje z vašej databázy"
+    assert written_language(with_message({}, slovak)) == "cs"
