@@ -4,7 +4,8 @@ A question about a right ("can I unsubscribe at any time?"), a message the class
 unsure about, or a quoted passage about deletion: in each case the customer is one tap from
 the request instead of having to find the menu. Correction, objection and portability have
 no flow of their own: objection to marketing is an unsubscribe, portability a copy of the
-data, and a correction goes to a person.
+data, and a correction goes to a person (its words: [intents.handoff].corrections in
+indexer/data/intents.toml, which the intent classifier weighs too).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Iterable
 
 from bot.answer_engine import Understanding
 from indexer.glossary import Glossary
-from indexer.intents import Intent
+from indexer.intents import Intent, names_correction
 
 # Glossary concepts (indexer/data/glossary.toml) that name each request's object.
 REQUEST_CONCEPTS: dict[Intent, frozenset[str]] = {
@@ -35,8 +36,13 @@ PRACTICE_REQUESTS: dict[str, Intent] = {
 
 
 def requests_named(texts: Iterable[str], glossary: Glossary) -> list[Intent]:
+    """The requests the texts name: a request's object, or a correction (asked of a person)."""
+    texts = list(texts)
     found = {concept for text in texts for concept in glossary.concepts_in(text)}
-    return [intent for intent, concepts in REQUEST_CONCEPTS.items() if concepts & found]
+    named = [intent for intent, concepts in REQUEST_CONCEPTS.items() if concepts & found]
+    if any(names_correction(text) for text in texts):
+        named.append(Intent.HANDOFF)
+    return named
 
 
 def requests_concerned(

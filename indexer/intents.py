@@ -107,6 +107,7 @@ def parse_vocabulary(data: dict[str, Any]) -> IntentVocabulary:
         terms[intent.value] = list(entry["requests"])
         terms[f"{intent.value}:object"] = list(entry.get("terms", ()))
         terms[f"{intent.value}:talk"] = list(entry.get("talk", ()))
+        terms[f"{intent.value}:correction"] = list(entry.get("corrections", ()))
         concepts[intent] = frozenset(entry.get("concepts", ()))
     return IntentVocabulary(
         terms=Glossary(terms),
@@ -142,7 +143,13 @@ def small_talk(text: str, vocabulary: IntentVocabulary | None = None) -> Intent 
     return None
 
 
-PHRASE_FEATURES = 4 * 3 + 6
+def names_correction(text: str, vocabulary: IntentVocabulary | None = None) -> bool:
+    """Whether the message asks about having data corrected ([intents.handoff].corrections)."""
+    vocabulary = vocabulary or default_vocabulary()
+    return f"{Intent.HANDOFF.value}:correction" in vocabulary.terms.concepts_in(text)
+
+
+PHRASE_FEATURES = 4 * 3 + 7
 
 
 def phrase_features(
@@ -168,6 +175,7 @@ def phrase_features(
         float("cue:question" in found),
         float(talk is Intent.GREETING),
         float(talk is Intent.THANKS),
+        float(f"{Intent.HANDOFF.value}:correction" in found),
         float(count <= TERSE_WORDS),
         float(count >= LONG_WORDS),
     ]

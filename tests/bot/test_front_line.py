@@ -136,3 +136,30 @@ async def test_a_garbled_typing_indicator_does_not_sink_the_answer(assistant: As
     reply = await assistant.say("How long do you keep my personal data?")
     assert "<blockquote>" in reply.params["text"]
     assert [c.status for c in assistant.fake.calls_to("sendChatAction")][-1] == 502
+
+
+async def test_asking_to_correct_ones_data_carries_the_button_to_a_person(
+    assistant: Assistant,
+) -> None:
+    """A correction has no form of its own: what is wrong is for the customer to tell a
+    person, so the answer carries that button (bot/data/rights.toml), in their language."""
+    await assistant.say("/start klingit")
+    reply = await assistant.say("Har jag rätt att få felaktiga uppgifter rättade?")
+    assert "Prata med en människa" in labels(reply), labels(reply)
+    await assistant.press(reply, "Prata med en människa")
+    person = (await assistant.fake.wait_for("sendMessage", count=3))[-1]
+    assert "person" in person.params["text"] or "människa" in person.params["text"], person.params[
+        "text"
+    ]
+
+
+async def test_a_correction_request_goes_to_a_person_not_to_a_deletion(
+    assistant: Assistant,
+) -> None:
+    """ "I've moved, can you correct my address?" was read as a deletion request (a customer
+    who moved away and wants to be forgotten); a correction is now handed to a person."""
+    await assistant.say("/start klingit")
+    reply = await assistant.say("Jag har flyttat, kan ni rätta min adress i mitt konto?")
+    text = reply.params["text"]
+    assert "radera" not in text.lower() and "Confirm" not in labels(reply), text
+    assert "dpo@klingit.example" in text and "person" in text, text
