@@ -143,10 +143,14 @@ def small_talk(text: str, vocabulary: IntentVocabulary | None = None) -> Intent 
     return None
 
 
+# The vocabulary's key for [intents.handoff].corrections: a correction is asked of a person.
+CORRECTION = f"{Intent.HANDOFF.value}:correction"
+
+
 def names_correction(text: str, vocabulary: IntentVocabulary | None = None) -> bool:
     """Whether the message asks about having data corrected ([intents.handoff].corrections)."""
     vocabulary = vocabulary or default_vocabulary()
-    return f"{Intent.HANDOFF.value}:correction" in vocabulary.terms.concepts_in(text)
+    return CORRECTION in vocabulary.terms.concepts_in(text)
 
 
 PHRASE_FEATURES = 4 * 3 + 7
@@ -175,7 +179,7 @@ def phrase_features(
         float("cue:question" in found),
         float(talk is Intent.GREETING),
         float(talk is Intent.THANKS),
-        float(f"{Intent.HANDOFF.value}:correction" in found),
+        float(CORRECTION in found),
         float(count <= TERSE_WORDS),
         float(count >= LONG_WORDS),
     ]
