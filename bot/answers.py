@@ -105,12 +105,15 @@ def _as_shown(sentences: Sequence[str], contact_email: str | None) -> tuple[list
 
 
 def _see_also(top: Passage, result: SearchResult) -> list[str]:
-    """Up to two other sections among the hits, each name once."""
+    """Up to two other sections among the hits, each name once. A passage outside any
+    section (a preamble, the foot line "Last update: January 2024") carries the document's
+    title, which points the customer nowhere: it is not named."""
     seen = {" ".join(top.section.split()).casefold()}
     names: list[str] = []
     for hit in result.hits[1:]:
         key = " ".join(hit.passage.section.split()).casefold()
-        if key not in seen:
+        untitled = key == " ".join(hit.passage.document_title.split()).casefold()
+        if key not in seen and not untitled:
             seen.add(key)
             names.append(hit.passage.section)
     return names[:2]

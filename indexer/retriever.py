@@ -42,7 +42,10 @@ from indexer.topics import NONE, SILENT_AT, AskedPractice, PracticeLabeller
 # (data/training/ranking.jsonl, tests/eval/questions, holdout, uncovered and unseen, 0.9 and
 # 0.95 by 0.3..0.6 alike): in-scope questions rejected 0.033 -> 0.019 (training), 0.048 ->
 # 0.024 (unseen), with no out-of-scope or uncovered question answered that was not before.
-PRACTICE_AGREES_AT = 0.9
+# Lowered from 0.9 to 0.85 on 2026-12-07 on every dev file (unseen2 among them since that
+# day): in-scope rejected 5 -> 3 of 116 there ("Was bekommt der Paketdienst alles von mir?",
+# sharing 0.86), no other file changed; at 0.7 a holdout question about opening hours passes.
+PRACTICE_AGREES_AT = 0.85
 ON_TOPIC_FLOOR = 0.45
 
 

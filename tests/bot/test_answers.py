@@ -115,6 +115,19 @@ def test_see_also_names_each_section_once(tmp_path) -> None:  # type: ignore[no-
         assert "See also" not in render_answer(top_again, ["About Cookies."], "en").text
 
 
+def test_see_also_leaves_out_passages_outside_any_section(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # The foot line of a policy ("Last update: January 2024, Rev.: 1a") and a preamble stand
+    # under the document's title: "See also: Policy" would point the customer nowhere.
+    hits = _hits("Cookies", "Policy <b>", "Rights")
+    result = SearchResult("q", "shop", "en", [], hits, 0.9, 0.5, 1)
+    i18n = I18n(path=tmp_path, default_locale="en")
+    with i18n.context(), i18n.use_locale("en"):
+        text = render_answer(result, ["About Cookies."], "en").text
+    see_also = next(line for line in text.splitlines() if line.startswith("See also:"))
+    assert "Rights" in see_also
+    assert "Policy" not in see_also
+
+
 def _rejected(none: float) -> SearchResult:
     asked = AskedPractice("none" if none >= 0.5 else "retention", 0.9, {"none": none})
     passage = _passage("Wir speichern Daten fünf Jahre. Danach löschen wir sie.", language="de")

@@ -31,6 +31,7 @@ def test_every_gold_string_is_found_in_its_policy(corpus_retriever: Retriever) -
         eval_dir / "holdout.jsonl",
         eval_dir / "unseen" / "questions.jsonl",
         eval_dir / "unseen2" / "questions.jsonl",
+        eval_dir / "unseen3" / "questions.jsonl",
         PROJECT_ROOT / "indexer" / "data" / "training" / "ranking.jsonl",
     ]
     for question in (q for file in files for q in read_questions(file)):

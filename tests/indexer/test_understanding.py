@@ -173,7 +173,9 @@ def test_eval_files_of_issue_11_are_well_formed() -> None:
         "klingit",
         "webstore",
     }
-    for folder in ("unseen", "unseen2"):  # the second written blind on 2026-12-07
+    # Each written blind by people who saw only the policies: the second on 2026-12-07, the
+    # third on 2026-12-07 when the second had become a dev set.
+    for folder in ("unseen", "unseen2", "unseen3"):
         unseen = read_questions(eval_dir / folder / "questions.jsonl")
         chat = read_questions(eval_dir / folder / "chat.jsonl")
         assert len(unseen) >= 150 and len(chat) >= 150
