@@ -12,7 +12,13 @@ from html import escape
 
 from aiogram.utils.i18n import gettext as _
 
-from bot.practice_texts import law_note, practice_title, silent_sentence
+from bot.practice_texts import (
+    law_note,
+    practice_title,
+    right_law_note,
+    silent_right_sentence,
+    silent_sentence,
+)
 from indexer.figures import figures
 from indexer.hidden_emails import count_hidden_emails, hides_others_address, show_contact_email
 from indexer.passages import Passage
@@ -171,8 +177,13 @@ def render_silent(result: SearchResult, shop_name: str, contact_email: str) -> s
     """The policy says nothing on the practice asked about: say so, what the law gives the
     customer anyway, and whom to ask; quote nothing as if it were the answer."""
     practice = result.practice.practice
-    text = escape(silent_sentence(practice, shop_name))
-    note = law_note(practice)
+    if result.silent_right:
+        # The policy speaks of rights, but not of the one asked about.
+        text = escape(silent_right_sentence(result.silent_right, shop_name))
+        note = right_law_note(result.silent_right)
+    else:
+        text = escape(silent_sentence(practice, shop_name))
+        note = law_note(practice)
     if note:
         text += " " + escape(note)
     text += "\n\n" + escape(

@@ -83,6 +83,37 @@ def law_note(practice: str) -> str | None:
     return notes.get(practice)
 
 
+def silent_right_sentence(right: str, shop: str) -> str:
+    """The policy speaks of rights but never of this one (indexer/named_rights.py)."""
+    texts = {
+        "access": _("{shop}'s policy does not say how you can get a copy of your data."),
+        "correction": _("{shop}'s policy does not say how you can have your data corrected."),
+        "deletion": _("{shop}'s policy does not say how you can have your data deleted."),
+    }
+    text = texts.get(right, _("{shop}'s policy does not describe your rights over your data."))
+    return text.format(shop=shop)
+
+
+def right_law_note(right: str) -> str | None:
+    """What the GDPR gives the customer of that right whatever the policy says."""
+    notes = {
+        "access": _(
+            "The GDPR gives you the right all the same to know what data the shop holds "
+            "about you and to get a copy of it. The shop must answer within one month."
+        ),
+        "correction": _(
+            "The GDPR gives you the right all the same to have wrong or incomplete data "
+            "about you corrected. The shop must answer within one month."
+        ),
+        "deletion": _(
+            "The GDPR gives you the right all the same to have your data deleted when the "
+            "shop no longer needs it or you withdraw your consent. The shop must answer "
+            "within one month."
+        ),
+    }
+    return notes.get(right)
+
+
 def practice_title(practice: str) -> str:
     """What the practice is about, as a line of the policy-at-a-glance card."""
     titles = {

@@ -22,6 +22,12 @@ REQUEST_CONCEPTS: dict[Intent, frozenset[str]] = {
     Intent.ACCESS: frozenset({"access_copy"}),
     Intent.DELETION: frozenset({"delete"}),
 }
+# A right the policy never names (indexer/named_rights.py): the request that exercises it.
+RIGHT_REQUESTS: dict[str, Intent] = {
+    "access": Intent.ACCESS,
+    "correction": Intent.HANDOFF,
+    "deletion": Intent.DELETION,
+}
 # What a silent policy still leaves the customer: the request that fits the practice asked.
 PRACTICE_REQUESTS: dict[str, Intent] = {
     "marketing": Intent.UNSUBSCRIBE,

@@ -26,6 +26,7 @@ from indexer.confidence import Calibration, load_calibration, topic_margin
 from indexer.embedding import Embedder, Vectors
 from indexer.glossary import Glossary, default_glossary
 from indexer.language import detect_language
+from indexer.named_rights import rights_named, silent_right
 from indexer.passages import Passage
 from indexer.publish import CURRENT, Manifest, current_version_dir
 from indexer.quotes import QuestionTerms
@@ -96,11 +97,14 @@ class SearchResult:
     silence: float = 0.0  # how likely the question is about a practice the shop does not cover
     # The question is surely about one practice and the best passage is labelled with it.
     on_topic: bool = False
+    # A right the question asks about (named_rights.RIGHTS) that the policy never names.
+    silent_right: str = ""
 
     @property
     def silent(self) -> bool:
-        """The question surely asks about a practice this shop's policy says nothing about."""
-        return self.silence >= SILENT_AT
+        """The question surely asks about a practice this shop's policy says nothing about,
+        or about a right its passages on rights never name."""
+        return self.silence >= SILENT_AT or bool(self.silent_right)
 
     @property
     def answered(self) -> bool:
@@ -269,6 +273,15 @@ class Retriever:
             and practice.practice in index.topics[hits[0].row]
         )
         features = (dense_top, topic, concept_match)
+        right = (
+            silent_right(
+                rights_named(question, concepts),
+                practice.probabilities.get("rights", 0.0),
+                index.rights_named,
+            )
+            if index.covered is not None
+            else ""
+        )
         return SearchResult(
             question=question,
             shop_id=shop_id,
@@ -284,6 +297,7 @@ class Retriever:
             covered=None if index.covered is None else practice.practice in index.covered,
             silence=0.0 if index.covered is None else practice.uncovered(index.covered),
             on_topic=on_topic,
+            silent_right=right,
         )
 
     def _shown_hits(

@@ -41,6 +41,28 @@ async def test_a_silent_policy_in_the_customers_language(assistant: Assistant) -
     assert "does not say" not in text  # German, not the English msgid
 
 
+async def test_a_right_the_policy_never_names_is_said_to_be_uncovered(
+    assistant: Assistant,
+) -> None:
+    # Webstore's only word on rights is that data "can be deleted on the user's request": a
+    # question about a copy of one's data used to get that deletion sentence as the answer.
+    await assistant.say("/start webstore")
+    reply = await assistant.say("Does your policy say how I can get a copy of my data?")
+    text = html.unescape(reply.params["text"])
+    assert "policy does not say how you can get a copy of your data" in text
+    assert "one month" in text and "<blockquote>" not in text
+    assert labels(reply)[:2] == ["Get a copy of my data", "Talk to a person"]
+    # In the customer's language, and the right the policy does name is still answered.
+    await assistant.say("/start webstore", language_code="de")
+    reply = await assistant.say(
+        "Habe ich bei euch ein Recht auf eine Kopie meiner Daten?",
+        language_code="de",
+    )
+    assert "eine Kopie Ihrer Daten erhalten" in reply.params["text"]
+    reply = await assistant.say("Can my data be deleted if I ask?")
+    assert "<blockquote>" in reply.params["text"] and "deleted" in reply.params["text"]
+
+
 async def test_a_covered_practice_is_still_answered_with_a_quote(assistant: Assistant) -> None:
     await assistant.say("/start webstore")
     reply = await assistant.say("How long do you keep my address?")

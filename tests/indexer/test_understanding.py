@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer.evaluation import EvalQuestion, quote_holds_answer, read_questions, run, summarize
+from indexer.glossary import default_glossary
 from indexer.intents import LABELS
 from indexer.linear_model import LinearModel, fit, fit_temperature, folds, out_of_fold
 from indexer.passages import Passage
@@ -180,3 +181,43 @@ def test_eval_files_of_issue_11_are_well_formed() -> None:
         chat = read_questions(eval_dir / folder / "chat.jsonl")
         assert len(unseen) >= 150 and len(chat) >= 150
         assert {q.lang for q in unseen} >= LANGUAGES and {q.lang for q in chat} >= LANGUAGES
+
+
+def test_rights_a_text_names() -> None:
+    from indexer.named_rights import rights_named
+
+    glossary = default_glossary()
+
+    def named(text: str) -> frozenset[str]:
+        return rights_named(text, glossary.concepts_in(text))
+
+    assert named("Can I get a copy of my data?") == {"access"}
+    assert named("Můžu dostat export všech dat, co o mně máte?") == {"access"}
+    assert named("Kann ich meine Daten berichtigen lassen?") == {"correction"}
+    assert named("Видаліть мої дані") == {"deletion"}
+    assert named("How long do you keep my address?") == frozenset()
+
+
+def test_a_right_is_silent_only_when_asked_about_and_never_named() -> None:
+    from indexer.named_rights import silent_right
+
+    access, both = frozenset({"access"}), frozenset({"access", "deletion"})
+    assert silent_right(access, 0.9, frozenset({"deletion"})) == "access"
+    assert silent_right(access, 0.9, frozenset({"access", "deletion"})) == ""
+    assert silent_right(access, 0.2, frozenset()) == ""  # not a question about rights
+    assert silent_right(frozenset(), 0.9, frozenset()) == ""
+    # Naming two rights, one of which the policy names: that one is answered.
+    assert silent_right(both, 0.9, frozenset({"deletion"})) == ""
+    assert silent_right(both, 0.9, frozenset()) == "access"
+
+
+def test_a_copy_of_ones_data_at_a_shop_that_only_speaks_of_deletion(
+    corpus_retriever: Retriever,
+) -> None:
+    webstore = corpus_retriever.search("Can I get a copy of all my data you hold?", "webstore")
+    assert webstore.silent_right == "access" and webstore.silent and not webstore.answered
+    # Klingit's policy names the right of access: answered from it.
+    klingit = corpus_retriever.search("Can I get a copy of all my data you hold?", "klingit")
+    assert klingit.silent_right == "" and klingit.answered
+    deletion = corpus_retriever.search("Can my data be deleted if I ask?", "webstore")
+    assert deletion.silent_right == "" and deletion.answered
