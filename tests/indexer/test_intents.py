@@ -213,6 +213,12 @@ def test_sure_acts_unsure_asks_and_weak_answers() -> None:
     # A question about a right carries that right, for the answer's button.
     about = decide(row(rights_question=0.5, unsubscribe=0.3))
     assert about.intent is Intent.QUESTION and about.about is Intent.UNSUBSCRIBE
+    # What is left for small talk when the requests share a message is no greeting: "Parts
+    # came to my old address again, I moved half a year ago" is asked about, not greeted.
+    spread = decide(row(access=0.5, deletion=0.4, greeting=0.05, question=0.02))
+    assert spread.intent is Intent.QUESTION and spread.unsure is Intent.ACCESS
+    hello = decide(row(greeting=0.8))
+    assert hello.intent is Intent.GREETING
 
 
 def test_glossary_concepts_are_phrase_features() -> None:
