@@ -208,11 +208,14 @@ def decide(probabilities: np.ndarray, labels: Iterable[str] = LABELS) -> Recogni
     others = {name: value for name, value in p.items() if name not in {r.value for r in REQUESTS}}
     best = max(others, key=lambda name: others[name])
     rights_question = p[RIGHTS_QUESTION]
-    if best == RIGHTS_QUESTION or (best in SMALL_TALK and others[best] < UNSURE):
+    if best == RIGHTS_QUESTION or (
+        best in SMALL_TALK and (others[best] < UNSURE or chance > others[best])
+    ):
         # Small talk the classifier gives less than UNSURE is the leftover of a message it
         # spreads over the requests ("Parts came to my old address again, I moved to
-        # Odesa half a year ago" read 0.02 greeting): it is answered, or asked about, as a
-        # question, not greeted.
+        # Odesa half a year ago" read 0.02 greeting), and small talk less likely than a
+        # request is a request said politely ("Kundtjänst tack", customer service please):
+        # either is answered, or asked about, as a question, not greeted or thanked.
         best = Intent.QUESTION.value
     intent = Intent(best)
     score = round(others[best] + (rights_question if intent is Intent.QUESTION else 0.0) + 1e-9, 4)

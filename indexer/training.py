@@ -57,6 +57,8 @@ INTENT_OPTIONS: dict[str, Any] = {"l2": 1e-2, "steps": 300, "rate": 0.03}
 QUESTION_TOPIC_OPTIONS: dict[str, Any] = {"l2": 3e-3, "steps": 300, "rate": 0.03}
 PASSAGE_TOPIC_OPTIONS: dict[str, Any] = {"l2": 3e-3, "steps": 300, "rate": 0.03}
 # What a request message is about, for the question-practice labeller's training.
+# The style of the intent training set's correction requests (labelled hand-off).
+CORRECTION_STYLE = "correction"
 REQUEST_PRACTICE = {
     Intent.UNSUBSCRIBE.value: "marketing",
     Intent.ACCESS.value: "rights",
@@ -221,6 +223,11 @@ def question_topic_examples() -> list[tuple[str, str]]:
             topic = example.topic if example.topic in known else NONE
         elif example.intent in REQUEST_PRACTICE:
             topic = REQUEST_PRACTICE[example.intent]
+        elif example.style == CORRECTION_STYLE:
+            # Asking a person to correct one's data is about the right to correction, not
+            # about nothing: as "none" these taught the labeller that "my address is
+            # wrong" is not about personal data.
+            topic = "rights"
         else:
             topic = NONE
         pairs.append((readable(example.text, example.lang), topic))

@@ -219,6 +219,10 @@ def test_sure_acts_unsure_asks_and_weak_answers() -> None:
     assert spread.intent is Intent.QUESTION and spread.unsure is Intent.ACCESS
     hello = decide(row(greeting=0.8))
     assert hello.intent is Intent.GREETING
+    # A request said with a "thanks" ("Kundtjänst tack") is asked about, not thanked for.
+    polite = decide(row(handoff=0.45, thanks=0.4))
+    assert polite.intent is Intent.QUESTION and polite.unsure is Intent.HANDOFF
+    assert decide(row(thanks=0.6, handoff=0.3)).intent is Intent.THANKS
 
 
 def test_glossary_concepts_are_phrase_features() -> None:
