@@ -37,6 +37,8 @@ SENTENCE_VECTORS = "sentence_vectors.npy"
 SENTENCE_OWNERS = "sentence_owners.npy"
 TOPIC_VECTORS = "topic_vectors.npy"
 CACHE_FILE = "embedding-cache.sqlite3"
+# Classifiers trained for an embedder the committed weights were not trained on.
+TRAINED_MODELS_DIR = "trained-models"
 
 
 @dataclass(frozen=True)
@@ -210,7 +212,11 @@ def build_index(
         documents.update(hashes)
     sentences, owners = sentence_units(passages)
     serving = _serving_manifest(settings)
-    labeller = PracticeLabeller(embedder, cache=settings.index_dir / CACHE_FILE)
+    labeller = PracticeLabeller(
+        embedder,
+        cache=settings.index_dir / CACHE_FILE,
+        trained_dir=settings.index_dir / TRAINED_MODELS_DIR,
+    )
     corpus_hash = _corpus_hash(
         documents,
         settings,

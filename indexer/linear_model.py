@@ -9,11 +9,15 @@ say and the bot can tell "sure" from "unsure".
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import tempfile
 import threading
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -201,10 +205,28 @@ def committed_model(name: str) -> LinearModel | None:
     return LinearModel.load(resource.read_bytes())
 
 
+@lru_cache(maxsize=1)
+def training_fingerprint() -> str:
+    """What a model trained here depends on besides the embedder: the indexer's code (its
+    features) and data (training sets, vocabularies), the committed weights left out."""
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    files = [*root.glob("*.py"), *(root / "data").rglob("*")]
+    for path in sorted(f for f in files if f.is_file() and "models" not in f.parts):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:16]
+
+
 class LazyModel:
     """A model for one embedder, made on first use (so that constructing its owner costs
     nothing) and kept: the committed one when it was trained on this embedder's vectors,
-    else one trained now (another embedding model: a few seconds to a minute, once)."""
+    else one trained now (another embedding model: a few seconds to a few minutes).
+
+    With `trained_dir`, a model trained here is kept there too, under the embedder, the
+    model's name and `training_fingerprint()`: a replica that restarts, or a second one,
+    loads it instead of training again (sentence-transformers' MiniLM took 155 s a start).
+    A file that cannot be read is trained anew; it is written whole or not at all."""
 
     def __init__(
         self,
@@ -212,11 +234,13 @@ class LazyModel:
         name: str,
         train: Callable[[Any], LinearModel],
         model: LinearModel | None = None,
+        trained_dir: Path | None = None,
     ) -> None:
         self._embedder = embedder
         self._name = name
         self._train = train
         self._model = model
+        self._trained_dir = trained_dir
         self._lock = threading.Lock()
 
     def get(self) -> LinearModel:
@@ -228,5 +252,32 @@ class LazyModel:
                 ):
                     self._model = committed
                 else:
-                    self._model = self._train(self._embedder)
+                    self._model = self._trained()
             return self._model
+
+    def trained_path(self) -> Path | None:
+        if self._trained_dir is None:
+            return None
+        key = hashlib.sha256(
+            f"{self._embedder.model_id}|{self._name}|{training_fingerprint()}".encode()
+        ).hexdigest()[:20]
+        return self._trained_dir / f"{Path(self._name).stem}-{key}.npz"
+
+    def _trained(self) -> LinearModel:
+        path = self.trained_path()
+        if path is not None and path.is_file():
+            try:
+                kept = LinearModel.load(path)
+            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+                kept = None  # half a file from a crash, or not ours: train again
+            if kept is not None and kept.meta.get("model_id") == self._embedder.model_id:
+                return kept
+        model = self._train(self._embedder)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Written beside, then renamed: a replica reading meanwhile sees none or all.
+            with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as f:
+                temporary = Path(f.name)
+            model.save(temporary)
+            temporary.replace(path)
+        return model

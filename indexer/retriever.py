@@ -20,6 +20,7 @@ from indexer.build import (
     SENTENCE_OWNERS,
     SENTENCE_VECTORS,
     TOPIC_VECTORS,
+    TRAINED_MODELS_DIR,
     read_passages,
 )
 from indexer.confidence import Calibration, load_calibration, topic_margin
@@ -138,7 +139,11 @@ class Retriever:
     ) -> None:
         self.index_dir = index_dir
         self.embedder = embedder
-        self.labeller = labeller or PracticeLabeller(embedder, glossary)
+        # Models trained for another embedder are kept beside the index: a restart (or a
+        # second replica) loads them instead of training again.
+        self.labeller = labeller or PracticeLabeller(
+            embedder, glossary, trained_dir=index_dir / TRAINED_MODELS_DIR
+        )
         self.calibration = calibration or load_calibration()
         self.glossary = glossary or default_glossary()
         self.weights = weights or FusionWeights()

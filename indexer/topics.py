@@ -138,12 +138,14 @@ class PracticeLabeller:
         question_model: LinearModel | None = None,
         passage_model: LinearModel | None = None,
         cache: Path | None = None,
+        trained_dir: Path | None = None,
     ) -> None:
         self.embedder = embedder
         self.glossary = glossary or default_glossary()
 
         # Imported when training: the training data and the build are not needed to label
-        # with the committed models. `cache` keeps the training texts' vectors.
+        # with the committed models. `cache` keeps the training texts' vectors, and
+        # `trained_dir` the models trained for another embedder (linear_model.LazyModel).
         def train_questions(embedder: Embedder) -> LinearModel:
             from indexer.training import train_question_topics
 
@@ -154,8 +156,12 @@ class PracticeLabeller:
 
             return train_passage_topics(embedder, cache)
 
-        self._question = LazyModel(embedder, QUESTION_MODEL_FILE, train_questions, question_model)
-        self._passage = LazyModel(embedder, PASSAGE_MODEL_FILE, train_passages, passage_model)
+        self._question = LazyModel(
+            embedder, QUESTION_MODEL_FILE, train_questions, question_model, trained_dir
+        )
+        self._passage = LazyModel(
+            embedder, PASSAGE_MODEL_FILE, train_passages, passage_model, trained_dir
+        )
 
     @property
     def question_model(self) -> LinearModel:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.build import build_index
+from indexer.build import TRAINED_MODELS_DIR, build_index
 from indexer.retriever import Retriever
 from indexer.settings import IndexerSettings
 from tests.conftest import optional_backend_missing
@@ -40,12 +40,32 @@ def test_embeds_normalised_vectors(st_embedder) -> None:  # type: ignore[no-unty
     assert st_embedder.model_id == "sentence-transformers/model"
 
 
-def test_builds_and_searches_an_index(tiny_settings: IndexerSettings, st_embedder) -> None:  # type: ignore[no-untyped-def]
+def test_builds_and_searches_an_index(
+    tiny_settings: IndexerSettings,
+    st_embedder,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     report = build_index(tiny_settings, st_embedder)
     assert report.manifest.model_id == st_embedder.model_id
     retriever = Retriever(tiny_settings.index_dir, st_embedder)
     result = retriever.search("How long do you keep my order records?", "tiny")
     assert result.hits[0].passage.section == "How long we keep your data"
+    # The practice labellers trained for this model (the committed ones are e5's) are kept
+    # beside the index: the next start, or a second replica, loads them.
+    kept = sorted(
+        p.name.split("-")[0] for p in (tiny_settings.index_dir / TRAINED_MODELS_DIR).iterdir()
+    )
+    assert kept == ["passage_topics", "question_topics"]
+    import indexer.training
+
+    def no_training(*args: object, **kwargs: object) -> None:
+        raise AssertionError("trained again")
+
+    monkeypatch.setattr(indexer.training, "train_question_topics", no_training)
+    monkeypatch.setattr(indexer.training, "train_passage_topics", no_training)
+    restarted = Retriever(tiny_settings.index_dir, st_embedder)
+    again = restarted.search("How long do you keep my order records?", "tiny")
+    assert again.practice == result.practice
 
 
 def test_index_of_another_model_is_refused(

@@ -66,6 +66,55 @@ def test_training_is_deterministic_and_models_round_trip(tmp_path: Path) -> None
     assert np.allclose(first.probabilities(x[:3]).sum(axis=1), 1.0)
 
 
+def test_a_model_trained_for_another_embedder_is_kept_for_the_next_start(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from indexer.linear_model import LazyModel, committed_model
+
+    class OtherEmbedder:
+        model_id = "another-model"
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(60, 4))
+    y = (x[:, 0] > 0).astype(int)
+    trained: list[str] = []
+
+    def train(embedder: OtherEmbedder) -> LinearModel:
+        trained.append(embedder.model_id)
+        model = fit(x, y, ("a", "b"), "softmax", steps=50)
+        return replace(model, meta={"model_id": embedder.model_id})
+
+    folder = tmp_path / "trained-models"
+    first = LazyModel(OtherEmbedder(), "data/models/intents.npz", train, trained_dir=folder)
+    assert first.get().meta["model_id"] == "another-model" and trained == ["another-model"]
+    path = first.trained_path()
+    assert path is not None and path.is_file()
+    assert not list(folder.glob("*.tmp"))  # written beside, then renamed
+    # A restart, or a second replica: loaded, not trained again.
+    again = LazyModel(OtherEmbedder(), "data/models/intents.npz", train, trained_dir=folder)
+    assert np.allclose(again.get().probabilities(x[:3]), first.get().probabilities(x[:3]))
+    assert trained == ["another-model"]
+    # Another model name is another file; a file cut short is trained anew and replaced.
+    other = LazyModel(OtherEmbedder(), "data/models/question_topics.npz", train, trained_dir=folder)
+    assert other.trained_path() != path
+    path.write_bytes(path.read_bytes()[:40])
+    broken = LazyModel(OtherEmbedder(), "data/models/intents.npz", train, trained_dir=folder)
+    assert broken.get().classes == ("a", "b") and len(trained) == 2
+    assert LinearModel.load(path).classes == ("a", "b")
+    # The committed weights serve the embedder they were trained on: nothing is trained
+    # or written.
+    shipped = committed_model("data/models/intents.npz")
+    assert shipped is not None
+
+    class BundledEmbedder:
+        model_id = shipped.meta["model_id"]
+
+    unused = tmp_path / "unused"
+    bundled = LazyModel(BundledEmbedder(), "data/models/intents.npz", train, trained_dir=unused)
+    assert bundled.get().classes == shipped.classes
+    assert len(trained) == 2 and not unused.exists()
+
+
 def test_per_label_scores() -> None:
     scores = per_label_scores([["a"], ["b"], ["a", "b"]], [["a"], ["a"], ["b"]], ["a", "b"])
     assert scores["a"] == {"precision": 0.5, "recall": 0.5, "n": 2}
