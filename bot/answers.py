@@ -114,13 +114,16 @@ def _see_also(top: Passage, result: SearchResult) -> list[str]:
     """Up to two other sections among the hits, each name once. A passage outside any
     section (a preamble, the foot line "Last update: January 2024") carries the document's
     title, which points the customer nowhere: it is not named."""
-    seen = {" ".join(top.section.split()).casefold()}
+
+    def key(name: str) -> str:
+        return " ".join(name.split()).casefold()
+
+    seen = {key(top.section)}
     names: list[str] = []
     for hit in result.hits[1:]:
-        key = " ".join(hit.passage.section.split()).casefold()
-        untitled = key == " ".join(hit.passage.document_title.split()).casefold()
-        if key not in seen and not untitled:
-            seen.add(key)
+        section = key(hit.passage.section)
+        if section not in seen and section != key(hit.passage.document_title):
+            seen.add(section)
             names.append(hit.passage.section)
     return names[:2]
 

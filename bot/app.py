@@ -64,7 +64,7 @@ from bot.web.server import WebDoor
 from bot.web.session import DoorSession, WebSession
 from bot.web.transcript import MemoryTranscript, RedisTranscript, Transcript
 from bot.webhook import serve_webhook
-from indexer.build import TRAINED_MODELS_DIR, build_index
+from indexer.build import build_index
 from indexer.embedding import embedder_for
 from indexer.errors import IndexNotFoundError, PolicyError
 from indexer.intents import IntentRecogniser
@@ -115,9 +115,7 @@ async def running_services(
     database = Database(backend_settings.database_url)
     await database.migrate()
     retriever = await asyncio.to_thread(load_retriever, indexer_settings)
-    recogniser = IntentRecogniser(
-        retriever.embedder, trained_dir=indexer_settings.index_dir / TRAINED_MODELS_DIR
-    )
+    recogniser = IntentRecogniser(retriever.embedder, trained_dir=retriever.trained_dir)
     engine = AnswerEngine(retriever, recogniser)
     await engine.start()
     # Admins' policy uploads (chat and API) are embedded with the serving model.

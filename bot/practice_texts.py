@@ -90,8 +90,9 @@ def silent_right_sentence(right: str, shop: str) -> str:
         "correction": _("{shop}'s policy does not say how you can have your data corrected."),
         "deletion": _("{shop}'s policy does not say how you can have your data deleted."),
     }
-    text = texts.get(right, _("{shop}'s policy does not describe your rights over your data."))
-    return text.format(shop=shop)
+    if right not in texts:
+        return silent_sentence("rights", shop)
+    return texts[right].format(shop=shop)
 
 
 def right_law_note(right: str) -> str | None:

@@ -192,15 +192,12 @@ def _interactive(retriever: Any, shop: str | None, k: int) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, settings: IndexerSettings) -> int:
-    from indexer.build import TRAINED_MODELS_DIR
     from indexer.evaluation import misses, read_questions, run, summarize
     from indexer.intents import IntentRecogniser
 
     questions = read_questions(Path(args.file))
     retriever = _retriever(settings)
-    recogniser = IntentRecogniser(
-        retriever.embedder, trained_dir=settings.index_dir / TRAINED_MODELS_DIR
-    )
+    recogniser = IntentRecogniser(retriever.embedder, trained_dir=retriever.trained_dir)
     modes: list[Mode] = ["bm25", "dense", "rrf", "hybrid"] if args.mode == "all" else [args.mode]
     reports = {}
     for mode in modes:

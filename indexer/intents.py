@@ -233,6 +233,14 @@ def decide(probabilities: np.ndarray, labels: Iterable[str] = LABELS) -> Recogni
 MODEL_FILE = "data/models/intents.npz"
 
 
+def _train(embedder: Embedder) -> LinearModel:
+    # Imported here: training pulls in the training data and the build, which recognising
+    # with the committed model needs not.
+    from indexer.training import train_intent_model
+
+    return train_intent_model(embedder)
+
+
 class IntentRecogniser:
     def __init__(
         self,
@@ -240,23 +248,14 @@ class IntentRecogniser:
         glossary: Glossary | None = None,
         model: LinearModel | None = None,
         *,
-        cache: Path | None = None,
         trained_dir: Path | None = None,
     ) -> None:
-        """`cache` keeps the training texts' vectors and `trained_dir` the model trained
-        for an embedder the committed one was not trained on (linear_model.LazyModel)."""
+        """`trained_dir` keeps the model trained for an embedder the committed one was not
+        trained on (linear_model.LazyModel)."""
         self.embedder = embedder
         self.glossary = glossary or default_glossary()
         self.vocabulary = default_vocabulary()
-
-        def train(embedder: Embedder) -> LinearModel:
-            # Imported here: training pulls in the training data and the build, which
-            # recognising with the committed model needs not.
-            from indexer.training import train_intent_model
-
-            return train_intent_model(embedder, cache)
-
-        self._model = LazyModel(embedder, MODEL_FILE, train, model, trained_dir)
+        self._model = LazyModel(embedder, MODEL_FILE, _train, model, trained_dir)
 
     @property
     def model(self) -> LinearModel:

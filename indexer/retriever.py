@@ -141,8 +141,9 @@ class Retriever:
         self.embedder = embedder
         # Models trained for another embedder are kept beside the index: a restart (or a
         # second replica) loads them instead of training again.
+        self.trained_dir = index_dir / TRAINED_MODELS_DIR
         self.labeller = labeller or PracticeLabeller(
-            embedder, glossary, trained_dir=index_dir / TRAINED_MODELS_DIR
+            embedder, glossary, trained_dir=self.trained_dir
         )
         self.calibration = calibration or load_calibration()
         self.glossary = glossary or default_glossary()

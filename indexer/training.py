@@ -56,9 +56,9 @@ FOLDS = 5
 INTENT_OPTIONS: dict[str, Any] = {"l2": 1e-2, "steps": 300, "rate": 0.03}
 QUESTION_TOPIC_OPTIONS: dict[str, Any] = {"l2": 3e-3, "steps": 300, "rate": 0.03}
 PASSAGE_TOPIC_OPTIONS: dict[str, Any] = {"l2": 3e-3, "steps": 300, "rate": 0.03}
-# What a request message is about, for the question-practice labeller's training.
 # The style of the intent training set's correction requests (labelled hand-off).
 CORRECTION_STYLE = "correction"
+# What a request message is about, for the question-practice labeller's training.
 REQUEST_PRACTICE = {
     Intent.UNSUBSCRIBE.value: "marketing",
     Intent.ACCESS.value: "rights",
