@@ -89,6 +89,7 @@ def silent_right_sentence(right: str, shop: str) -> str:
         "access": _("{shop}'s policy does not say how you can get a copy of your data."),
         "correction": _("{shop}'s policy does not say how you can have your data corrected."),
         "deletion": _("{shop}'s policy does not say how you can have your data deleted."),
+        "unsubscribe": _("{shop}'s policy does not say how you can stop its marketing messages."),
     }
     if right not in texts:
         return silent_sentence("rights", shop)
@@ -112,6 +113,8 @@ def right_law_note(right: str) -> str | None:
             "within one month."
         ),
     }
+    if right == "unsubscribe":
+        return law_note("marketing")
     return notes.get(right)
 
 

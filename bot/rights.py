@@ -27,6 +27,7 @@ RIGHT_REQUESTS: dict[str, Intent] = {
     "access": Intent.ACCESS,
     "correction": Intent.HANDOFF,
     "deletion": Intent.DELETION,
+    "unsubscribe": Intent.UNSUBSCRIBE,
 }
 # What a silent policy still leaves the customer: the request that fits the practice asked.
 PRACTICE_REQUESTS: dict[str, Intent] = {

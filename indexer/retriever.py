@@ -282,7 +282,7 @@ class Retriever:
         right = (
             silent_right(
                 rights_named(question, concepts),
-                practice.probabilities.get("rights", 0.0),
+                practice.probabilities,
                 index.rights_named,
             )
             if index.covered is not None

@@ -23,7 +23,7 @@ import numpy as np
 from indexer.build import scored_sentences
 from indexer.embedding import Vectors
 from indexer.glossary import Glossary
-from indexer.named_rights import rights_named
+from indexer.named_rights import rights_a_passage_names
 from indexer.passages import Passage
 from indexer.quotes import (
     SHORT_SENTENCE_PENALTY,
@@ -152,14 +152,14 @@ class ShopIndex:
         passage_concepts = [glossary.concepts_in(p.embedding_text) for p in passages]
         self.concepts = [frozenset(found) for found in passage_concepts]
         self._concepts = _Lexical(passage_concepts)
-        # The rights (a copy, correction, deletion) the passages about rights name.
+        # The rights (a copy, correction, deletion, unsubscribing) the passages name where
+        # they speak of them.
         self.rights_named: frozenset[str] = frozenset().union(
             *(
-                rights_named(passage.embedding_text, concepts)
+                rights_a_passage_names(passage.embedding_text, concepts, topics)
                 for passage, topics, concepts in zip(
                     passages, self.topics, self.concepts, strict=True
                 )
-                if "rights" in topics
             )
         )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 
+import pytest
 from sqlmodel import select
 
 from backend.models import ConversationRecord
@@ -41,18 +42,43 @@ async def test_a_silent_policy_in_the_customers_language(assistant: Assistant) -
     assert "does not say" not in text  # German, not the English msgid
 
 
+@pytest.mark.parametrize(
+    ("shop", "question", "said", "law", "button"),
+    [
+        # Webstore's only word on rights is that data "can be deleted on the user's
+        # request": a question about a copy of one's data got that deletion sentence.
+        (
+            "webstore",
+            "Does your policy say how I can get a copy of my data?",
+            "Online Store's policy does not say how you can get a copy of your data",
+            "one month",
+            "Get a copy of my data",
+        ),
+        # KinaExpert's policy says it sends newsletters, never how to stop them: the
+        # newsletter paragraph was quoted as the answer to "can I unsubscribe?".
+        (
+            "kinaexpert",
+            "Can I unsubscribe from your newsletter at any time?",
+            "KinaExpert's policy does not say how you can stop its marketing messages",
+            "object to marketing at any time",
+            "Unsubscribe from marketing",
+        ),
+    ],
+)
 async def test_a_right_the_policy_never_names_is_said_to_be_uncovered(
+    assistant: Assistant, shop: str, question: str, said: str, law: str, button: str
+) -> None:
+    await assistant.say(f"/start {shop}")
+    reply = await assistant.say(question)
+    text = html.unescape(reply.params["text"])
+    assert said in text and law in text  # what the law gives the customer anyway
+    assert "<blockquote>" not in text  # no passage passed off as the answer
+    assert labels(reply)[0] == button
+
+
+async def test_silence_on_a_right_in_the_customers_language_and_a_named_right_quoted(
     assistant: Assistant,
 ) -> None:
-    # Webstore's only word on rights is that data "can be deleted on the user's request": a
-    # question about a copy of one's data used to get that deletion sentence as the answer.
-    await assistant.say("/start webstore")
-    reply = await assistant.say("Does your policy say how I can get a copy of my data?")
-    text = html.unescape(reply.params["text"])
-    assert "policy does not say how you can get a copy of your data" in text
-    assert "one month" in text and "<blockquote>" not in text
-    assert labels(reply)[:2] == ["Get a copy of my data", "Talk to a person"]
-    # In the customer's language, and the right the policy does name is still answered.
     await assistant.say("/start webstore", language_code="de")
     reply = await assistant.say(
         "Habe ich bei euch ein Recht auf eine Kopie meiner Daten?",
@@ -61,6 +87,13 @@ async def test_a_right_the_policy_never_names_is_said_to_be_uncovered(
     assert "eine Kopie Ihrer Daten erhalten" in reply.params["text"]
     reply = await assistant.say("Can my data be deleted if I ask?")
     assert "<blockquote>" in reply.params["text"] and "deleted" in reply.params["text"]
+    await assistant.say("/start kinaexpert", language_code="uk")
+    reply = await assistant.say("Чи можна відписатися від вашої розсилки?", language_code="uk")
+    assert "не зазначено, як відписатися" in reply.params["text"]
+    # Klingit's policy says how to unsubscribe: answered with its sentence.
+    await assistant.say("/start klingit")
+    reply = await assistant.say("Can I unsubscribe from your newsletter at any time?")
+    assert "<blockquote>" in reply.params["text"] and "unsubscribe" in reply.params["text"]
 
 
 async def test_a_covered_practice_is_still_answered_with_a_quote(assistant: Assistant) -> None:

@@ -224,8 +224,9 @@ def test_eval_files_of_issue_11_are_well_formed() -> None:
         "webstore",
     }
     # Each written blind by people who saw only the policies: the second on 2026-12-07, the
-    # third on 2026-12-07 when the second had become a dev set.
-    for folder in ("unseen", "unseen2", "unseen3"):
+    # third on 2026-12-07 when the second had become a dev set, the fourth on 2026-12-08 (the
+    # third a dev set from then on).
+    for folder in ("unseen", "unseen2", "unseen3", "unseen4"):
         unseen = read_questions(eval_dir / folder / "questions.jsonl")
         chat = read_questions(eval_dir / folder / "chat.jsonl")
         assert len(unseen) >= 150 and len(chat) >= 150
@@ -245,19 +246,55 @@ def test_rights_a_text_names() -> None:
     assert named("Kann ich meine Daten berichtigen lassen?") == {"correction"}
     assert named("Видаліть мої дані") == {"deletion"}
     assert named("How long do you keep my address?") == frozenset()
+    assert named("Jak se odhlásím z newsletteru?") == {"unsubscribe"}
 
 
 def test_a_right_is_silent_only_when_asked_about_and_never_named() -> None:
     from indexer.named_rights import silent_right
 
     access, both = frozenset({"access"}), frozenset({"access", "deletion"})
-    assert silent_right(access, 0.9, frozenset({"deletion"})) == "access"
-    assert silent_right(access, 0.9, frozenset({"access", "deletion"})) == ""
-    assert silent_right(access, 0.2, frozenset()) == ""  # not a question about rights
-    assert silent_right(frozenset(), 0.9, frozenset()) == ""
+    rights = {"rights": 0.9}
+    assert silent_right(access, rights, frozenset({"deletion"})) == "access"
+    assert silent_right(access, rights, frozenset({"access", "deletion"})) == ""
+    assert silent_right(access, {"rights": 0.2}, frozenset()) == ""  # not about rights
+    assert silent_right(frozenset(), rights, frozenset()) == ""
     # Naming two rights, one of which the policy names: that one is answered.
-    assert silent_right(both, 0.9, frozenset({"deletion"})) == ""
-    assert silent_right(both, 0.9, frozenset()) == "access"
+    assert silent_right(both, rights, frozenset({"deletion"})) == ""
+    assert silent_right(both, rights, frozenset()) == "access"
+    # Unsubscribing is asked about under marketing and rights together.
+    unsubscribe = frozenset({"unsubscribe"})
+    assert silent_right(unsubscribe, {"marketing": 0.3, "rights": 0.3}, frozenset()) == (
+        "unsubscribe"
+    )
+    assert silent_right(unsubscribe, {"cookies": 0.9, "marketing": 0.1}, frozenset()) == ""
+
+
+def test_a_passage_names_a_right_only_where_it_speaks_of_it() -> None:
+    from indexer.named_rights import rights_a_passage_names
+
+    glossary = default_glossary()
+    text = "Tyto soubory cookie se obvykle smažou, když se odhlásíte."  # logging out
+    concepts = glossary.concepts_in(text)
+    assert rights_a_passage_names(text, concepts, {"cookies"}) == set()
+    text = "You can unsubscribe from our marketing emails at any time."
+    concepts = glossary.concepts_in(text)
+    assert rights_a_passage_names(text, concepts, {"marketing"}) == {"unsubscribe"}
+    assert rights_a_passage_names(text, concepts, {"rights"}) == {"unsubscribe"}
+
+
+def test_unsubscribing_at_shops_whose_policy_never_says_how(
+    corpus_retriever: Retriever,
+) -> None:
+    question = "Can I unsubscribe from your newsletter at any time?"
+    for shop in ("kinaexpert", "autoparts-ua"):
+        result = corpus_retriever.search(question, shop)
+        assert result.silent_right == "unsubscribe" and not result.answered, shop
+    for shop in ("klingit", "kivismart"):  # both say how: at the foot of each email, by mail
+        result = corpus_retriever.search(question, shop)
+        assert result.silent_right == "" and result.answered, shop
+    # Logging out is not unsubscribing.
+    cookies = corpus_retriever.search("Zmizí ty soubory cookie, když se odhlásím?", "kinaexpert")
+    assert cookies.silent_right == ""
 
 
 def test_a_copy_of_ones_data_at_a_shop_that_only_speaks_of_deletion(
