@@ -4,6 +4,7 @@ the index, honest silence, quotes that hold the answer, and the eval's new figur
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from indexer.passages import Passage
 from indexer.quotes import choose_quote
 from indexer.retriever import ON_TOPIC_FLOOR, Hit, Retriever, SearchResult
 from indexer.settings import PROJECT_ROOT
-from indexer.topics import NONE, practice_ids
+from indexer.topics import NONE, AskedPractice, practice_ids
 from indexer.training import (
     gold_topics,
     per_label_scores,
@@ -186,6 +187,20 @@ def test_a_lukewarm_answer_stands_when_the_practice_and_the_passage_agree() -> N
     assert not _lukewarm(on_topic=True, confidence=0.9, silence=0.99).answered
 
 
+def test_a_question_surely_about_something_else_is_not_answered() -> None:
+    sure = AskedPractice(NONE, 0.97, {NONE: 0.97, "identity": 0.03})
+    unsure = AskedPractice(NONE, 0.9, {NONE: 0.9, "sharing": 0.1})
+    confident = replace(_lukewarm(on_topic=False, confidence=0.99), practice=sure)
+    assert not confident.answered
+    assert replace(confident, practice=unsure).answered
+
+
+def test_an_app_for_the_iphone_is_not_a_privacy_question(corpus_retriever: Retriever) -> None:
+    # It met KIVI's preamble at a confidence of 0.87 and was answered with it.
+    result = corpus_retriever.search("Finns det en app till iPhone?", "kivismart")
+    assert result.practice.surely_not_privacy and not result.answered
+
+
 def test_agreement_needs_a_sure_practice_that_labels_the_best_passage(
     corpus_retriever: Retriever,
 ) -> None:
@@ -224,7 +239,7 @@ def test_eval_files_of_issue_11_are_well_formed() -> None:
         "webstore",
     }
     # Each written blind by people who saw only the policies: the second on 2026-12-07, the
-    # third on 2026-12-07 when the second had become a dev set, the fourth on 2026-12-08 (the
+    # third on 2026-12-07 when the second had become a dev set, the fourth later that day (the
     # third a dev set from then on).
     for folder in ("unseen", "unseen2", "unseen3", "unseen4"):
         unseen = read_questions(eval_dir / folder / "questions.jsonl")
