@@ -13,9 +13,11 @@ from html import escape
 from aiogram.utils.i18n import gettext as _
 
 from bot.practice_texts import (
+    detail_law_note,
     law_note,
     practice_title,
     right_law_note,
+    silent_detail_sentence,
     silent_right_sentence,
     silent_sentence,
 )
@@ -184,6 +186,10 @@ def render_silent(result: SearchResult, shop_name: str, contact_email: str) -> s
         # The policy speaks of rights, but not of the one asked about.
         text = escape(silent_right_sentence(result.silent_right, shop_name))
         note = right_law_note(result.silent_right)
+    elif result.silent_detail:
+        # The policy covers the practice, but not the detail asked about.
+        text = escape(silent_detail_sentence(result.silent_detail, shop_name))
+        note = detail_law_note(result.silent_detail)
     else:
         text = escape(silent_sentence(practice, shop_name))
         note = law_note(practice)

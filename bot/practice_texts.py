@@ -118,6 +118,33 @@ def right_law_note(right: str) -> str | None:
     return notes.get(right)
 
 
+def silent_detail_sentence(detail: str, shop: str) -> str:
+    """The policy covers the practice but never names this detail (indexer/named_details.py)."""
+    texts = {
+        "breach_notice": _(
+            "{shop}'s policy does not say whether it tells you about a breach of your data."
+        ),
+        "policy_date": _("{shop}'s policy does not say when it was last updated."),
+    }
+    if detail == "ai_training":
+        return silent_sentence("automated_decisions", shop)
+    return texts.get(detail, _("{shop}'s policy does not say anything about this.")).format(
+        shop=shop
+    )
+
+
+def detail_law_note(detail: str) -> str | None:
+    """What the GDPR gives the customer on that detail whatever the policy says."""
+    if detail == "ai_training":
+        return law_note("automated_decisions")
+    if detail == "breach_notice":
+        return _(
+            "Under the GDPR a shop must tell you without undue delay about a breach of your "
+            "data that puts you at high risk."
+        )
+    return None
+
+
 def practice_title(practice: str) -> str:
     """What the practice is about, as a line of the policy-at-a-glance card."""
     titles = {

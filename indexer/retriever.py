@@ -27,6 +27,7 @@ from indexer.confidence import Calibration, load_calibration, topic_margin
 from indexer.embedding import Embedder, Vectors
 from indexer.glossary import Glossary, default_glossary
 from indexer.language import detect_language
+from indexer.named_details import silent_detail
 from indexer.named_rights import rights_named, silent_right
 from indexer.passages import Passage
 from indexer.publish import CURRENT, Manifest, current_version_dir
@@ -100,12 +101,14 @@ class SearchResult:
     on_topic: bool = False
     # A right the question asks about (named_rights.RIGHTS) that the policy never names.
     silent_right: str = ""
+    # A detail the question asks about (data/details.toml) that no passage names.
+    silent_detail: str = ""
 
     @property
     def silent(self) -> bool:
         """The question surely asks about a practice this shop's policy says nothing about,
-        or about a right its passages on rights never name."""
-        return self.silence >= SILENT_AT or bool(self.silent_right)
+        about a right its passages on rights never name, or a detail none names."""
+        return self.silence >= SILENT_AT or bool(self.silent_right or self.silent_detail)
 
     @property
     def answered(self) -> bool:
@@ -288,6 +291,11 @@ class Retriever:
             if index.covered is not None
             else ""
         )
+        detail = (
+            silent_detail(question, practice.probabilities, index.details_said, index.details)
+            if index.covered is not None
+            else ""
+        )
         return SearchResult(
             question=question,
             shop_id=shop_id,
@@ -304,6 +312,7 @@ class Retriever:
             silence=0.0 if index.covered is None else practice.uncovered(index.covered),
             on_topic=on_topic,
             silent_right=right,
+            silent_detail=detail,
         )
 
     def _shown_hits(

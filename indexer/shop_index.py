@@ -23,6 +23,7 @@ import numpy as np
 from indexer.build import scored_sentences
 from indexer.embedding import Vectors
 from indexer.glossary import Glossary
+from indexer.named_details import Detail, default_details, details_said
 from indexer.named_rights import rights_a_passage_names
 from indexer.passages import Passage
 from indexer.quotes import (
@@ -128,6 +129,7 @@ class ShopIndex:
         sentence_owners: np.ndarray,
         glossary: Glossary,
         approximate_above: int,
+        details: tuple[Detail, ...] | None = None,
     ) -> None:
         self.passages = passages
         self.glossary = glossary
@@ -162,6 +164,9 @@ class ShopIndex:
                 )
             )
         )
+        # The details (data/details.toml) some passage names: a breach notice, a date.
+        self.details = default_details() if details is None else details
+        self.details_said = details_said((p.embedding_text for p in passages), self.details)
 
     def __len__(self) -> int:
         return len(self.passages)

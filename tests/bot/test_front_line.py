@@ -63,6 +63,14 @@ async def test_a_silent_policy_in_the_customers_language(assistant: Assistant) -
             "object to marketing at any time",
             "Unsubscribe from marketing",
         ),
+        # Klingit's policy speaks of security, and was quoted on its measures.
+        (
+            "klingit",
+            "Will you tell me if there is a leak of my data?",
+            "Klingit's policy does not say whether it tells you about a breach of your data",
+            "without undue delay",
+            "Talk to a person",
+        ),
     ],
 )
 async def test_a_right_the_policy_never_names_is_said_to_be_uncovered(
@@ -76,7 +84,7 @@ async def test_a_right_the_policy_never_names_is_said_to_be_uncovered(
     assert labels(reply)[0] == button
 
 
-async def test_silence_on_a_right_in_the_customers_language_and_a_named_right_quoted(
+async def test_silence_in_the_customers_language_and_what_the_policy_names_quoted(
     assistant: Assistant,
 ) -> None:
     await assistant.say("/start webstore", language_code="de")
@@ -94,6 +102,15 @@ async def test_silence_on_a_right_in_the_customers_language_and_a_named_right_qu
     await assistant.say("/start klingit")
     reply = await assistant.say("Can I unsubscribe from your newsletter at any time?")
     assert "<blockquote>" in reply.params["text"] and "unsubscribe" in reply.params["text"]
+
+
+async def test_a_detail_the_policy_never_names_in_the_customers_language(
+    assistant: Assistant,
+) -> None:
+    await assistant.say("/start klingit", language_code="uk")
+    reply = await assistant.say("Чи повідомите ви мене про витік моїх даних?", language_code="uk")
+    text = reply.params["text"]
+    assert "не зазначено, чи повідомляє він вас про витік" in text and "<blockquote>" not in text
 
 
 async def test_a_covered_practice_is_still_answered_with_a_quote(assistant: Assistant) -> None:

@@ -312,6 +312,47 @@ def test_unsubscribing_at_shops_whose_policy_never_says_how(
     assert cookies.silent_right == ""
 
 
+def test_details_a_question_asks_about_and_a_policy_names() -> None:
+    from indexer.named_details import default_details, details_said
+
+    details = {detail.name: detail for detail in default_details()}
+    breach = details["breach_notice"]
+    assert breach.asked_in("Вы сообщите мне, если произойдёт утечка моих данных?")
+    assert breach.asked_in("Kommer ni att meddela mig om ni får ett dataintrång?")
+    # A breach of one's own account is not a question about being told of one.
+    assert not breach.asked_in("My account got hacked, what do I do?")
+    # Klingit's customers notify it of a breach of their password; it never says it tells them.
+    assert not breach.said_in("You will immediately notify Us of any other breach of security")
+    assert breach.said_in("We will notify you of a personal data breach without delay.")
+    assert details["ai_training"].asked_in("Trénujete na mých datech umělou inteligenci?")
+    date = details["policy_date"]
+    assert date.asked_in("Когда последний раз обновлялась эта политика?")
+    assert details_said(["Last update: January 2024, Rev.: 1a"], default_details()) == {
+        "policy_date"
+    }
+
+
+def test_a_detail_is_silent_only_when_asked_about_and_never_named() -> None:
+    from indexer.named_details import default_details, silent_detail
+
+    details = default_details()
+    question = "Will you let me know if my data leaks?"
+    assert silent_detail(question, {"security": 0.8}, frozenset(), details) == "breach_notice"
+    assert silent_detail(question, {"security": 0.8}, frozenset({"breach_notice"}), details) == ""
+    assert silent_detail(question, {"cookies": 0.8}, frozenset(), details) == ""
+
+
+def test_details_at_the_demo_shops(corpus_retriever: Retriever) -> None:
+    breach = corpus_retriever.search("Will you tell me if my data leaks?", "klingit")
+    assert breach.silent_detail == "breach_notice" and not breach.answered
+    dated = corpus_retriever.search("When was this policy last updated?", "webstore")
+    assert dated.silent_detail == "" and dated.answered and "2024" in dated.hits[0].passage.text
+    undated = corpus_retriever.search("When was this policy last updated?", "klingit")
+    assert undated.silent_detail == "policy_date" and not undated.answered
+    ai = corpus_retriever.search("Do you train artificial intelligence on my data?", "klingit")
+    assert ai.silent and not ai.answered
+
+
 def test_a_copy_of_ones_data_at_a_shop_that_only_speaks_of_deletion(
     corpus_retriever: Retriever,
 ) -> None:

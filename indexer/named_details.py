@@ -1,0 +1,88 @@
+"""Details a customer asks about that a policy may leave out while covering the practice
+around them (data/details.toml): whether the shop tells customers about a breach, whether it
+trains AI on their data, when the policy was last updated.
+
+The practice check (topics.py) calls a policy silent on a practice none of its passages is
+labelled with. Klingit's policy speaks of security, so "will you tell me if my data leaks?"
+was answered with its security measures, quoted with confidence; it never says. A question
+that names a detail, at a shop none of whose passages names it, is answered "the policy does
+not say" instead, like a right the policy never names (named_rights.py).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from indexer.glossary import Glossary
+
+# How sure the question must be about the detail's practices, their probabilities together
+# (as named_rights.RIGHTS_ASKED_AT). On the dev files no answerable question names a detail
+# its shop's policy leaves out.
+DETAIL_ASKED_AT = 0.5
+
+
+@dataclass(frozen=True)
+class Detail:
+    name: str
+    practices: tuple[str, ...]
+    asked: Glossary  # one concept per term group: "0", "1", ...
+    said: Glossary
+
+    @staticmethod
+    def _groups(groups: list[list[str]]) -> Glossary:
+        return Glossary({str(i): list(terms) for i, terms in enumerate(groups)})
+
+    @classmethod
+    def parse(cls, name: str, entry: Mapping[str, Any]) -> Detail:
+        return cls(
+            name,
+            tuple(entry["practices"]),
+            cls._groups(entry["asked"]),
+            cls._groups(entry["said"]),
+        )
+
+    @staticmethod
+    def _names(glossary: Glossary, text: str) -> bool:
+        return set(glossary.concepts_in(text)) >= set(glossary.concepts)
+
+    def asked_in(self, text: str) -> bool:
+        return self._names(self.asked, text)
+
+    def said_in(self, text: str) -> bool:
+        return self._names(self.said, text)
+
+
+def parse_details(data: Mapping[str, Any]) -> tuple[Detail, ...]:
+    return tuple(Detail.parse(name, entry) for name, entry in data["details"].items())
+
+
+@lru_cache(maxsize=1)
+def default_details() -> tuple[Detail, ...]:
+    raw = resources.files("indexer").joinpath("data/details.toml").read_text(encoding="utf-8")
+    return parse_details(tomllib.loads(raw))
+
+
+def details_said(texts: Iterable[str], details: Iterable[Detail]) -> frozenset[str]:
+    """The details some of the policy's passages name."""
+    texts = list(texts)
+    return frozenset(d.name for d in details if any(d.said_in(text) for text in texts))
+
+
+def silent_detail(
+    question: str,
+    probabilities: Mapping[str, float],
+    policy_says: frozenset[str],
+    details: Iterable[Detail],
+) -> str:
+    """The first detail the question asks about that the policy never names ("" if none)."""
+    for detail in details:
+        if detail.name in policy_says or not detail.asked_in(question):
+            continue
+        if sum(probabilities.get(p, 0.0) for p in detail.practices) >= DETAIL_ASKED_AT:
+            return detail.name
+    return ""
