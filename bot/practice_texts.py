@@ -125,6 +125,12 @@ def silent_detail_sentence(detail: str, shop: str) -> str:
             "{shop}'s policy does not say whether it tells you about a breach of your data."
         ),
         "policy_date": _("{shop}'s policy does not say when it was last updated."),
+        "cookie_control": _(
+            "{shop}'s policy does not say how you can refuse or remove its cookies."
+        ),
+        "card_details": _(
+            "{shop}'s policy does not say whether it stores your payment card details."
+        ),
     }
     if detail == "ai_training":
         return silent_sentence("automated_decisions", shop)
@@ -137,6 +143,13 @@ def detail_law_note(detail: str) -> str | None:
     """What the GDPR gives the customer on that detail whatever the policy says."""
     if detail == "ai_training":
         return law_note("automated_decisions")
+    if detail == "card_details":
+        return law_note("collection")
+    if detail == "cookie_control":
+        return _(
+            "Cookies that are not strictly necessary need your consent, which you can refuse "
+            "or withdraw at any time; your browser can also delete and block cookies."
+        )
     if detail == "breach_notice":
         return _(
             "Under the GDPR a shop must tell you without undue delay about a breach of your "

@@ -71,6 +71,13 @@ async def test_a_silent_policy_in_the_customers_language(assistant: Assistant) -
             "without undue delay",
             "Talk to a person",
         ),
+        (
+            "kinaexpert",
+            "How can I turn off your cookies?",
+            "KinaExpert's policy does not say how you can refuse or remove its cookies",
+            "your browser can also delete and block cookies",
+            "Talk to a person",
+        ),
     ],
 )
 async def test_a_right_the_policy_never_names_is_said_to_be_uncovered(

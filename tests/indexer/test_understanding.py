@@ -325,6 +325,10 @@ def test_details_a_question_asks_about_and_a_policy_names() -> None:
     assert not breach.said_in("You will immediately notify Us of any other breach of security")
     assert breach.said_in("We will notify you of a personal data breach without delay.")
     assert details["ai_training"].asked_in("Trénujete na mých datech umělou inteligenci?")
+    # A card typed over an encrypted connection is a question about security, not storage.
+    card = details["card_details"]
+    assert card.asked_in("Ukládáte si číslo mojí platební karty?")
+    assert not card.asked_in("is the connection encrypted when i type in my card number?")
     date = details["policy_date"]
     assert date.asked_in("Когда последний раз обновлялась эта политика?")
     assert details_said(["Last update: January 2024, Rev.: 1a"], default_details()) == {
@@ -351,6 +355,14 @@ def test_details_at_the_demo_shops(corpus_retriever: Retriever) -> None:
     assert undated.silent_detail == "policy_date" and not undated.answered
     ai = corpus_retriever.search("Do you train artificial intelligence on my data?", "klingit")
     assert ai.silent and not ai.answered
+    # KIVI says how to refuse cookies (the browser's settings); KinaExpert never does.
+    refuse = "How can I turn off your cookies?"
+    assert corpus_retriever.search(refuse, "kinaexpert").silent_detail == "cookie_control"
+    assert corpus_retriever.search(refuse, "kivismart").answered
+    # Webstore names its external payment processor; Klingit never speaks of cards.
+    card = "Przechowujecie numer mojej karty płatniczej?"
+    assert corpus_retriever.search(card, "klingit").silent_detail == "card_details"
+    assert corpus_retriever.search(card, "webstore").silent_detail == ""
 
 
 def test_a_copy_of_ones_data_at_a_shop_that_only_speaks_of_deletion(
