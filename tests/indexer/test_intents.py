@@ -101,6 +101,11 @@ EXAMPLES: dict[Intent, list[str]] = {
         "danke",
         "Vielen Dank",
         "dziękuję",
+        # A thanks that closes the chat ("diky moc, to mi staci" was read as a deletion).
+        "díky moc, to mi stačí",
+        "danke, das wars",
+        "спасибо, это всё",
+        "dzięki, to wszystko",
     ],
     # The other side of each request: asking how the policy works is a question, and so is
     # a greeting or thanks followed by one.
