@@ -328,6 +328,7 @@ def test_details_a_question_asks_about_and_a_policy_names() -> None:
     # A card typed over an encrypted connection is a question about security, not storage.
     card = details["card_details"]
     assert card.asked_in("Ukládáte si číslo mojí platební karty?")
+    assert card.asked_in("Ви зберігаєте дані моєї картки?")
     assert not card.asked_in("is the connection encrypted when i type in my card number?")
     date = details["policy_date"]
     assert date.asked_in("Когда последний раз обновлялась эта политика?")
