@@ -114,7 +114,7 @@ class SearchResult:
     def answered(self) -> bool:
         """Confident enough to quote, and about something the policy covers; otherwise the
         honest answer is "the policy doesn't say"."""
-        if not self.hits or self.silent or self.practice.surely_not_privacy:
+        if not self.hits or self.silent or self.practice.not_privacy:
             return False
         floor = ON_TOPIC_FLOOR if self.on_topic else self.threshold
         return self.confidence >= min(floor, self.threshold)

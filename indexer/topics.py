@@ -48,12 +48,16 @@ PASSAGE_SURE = 0.35
 # bot could not answer split cleanly: the 10 about privacy lie at most at 0.18, 3 of the 51
 # about something else (a refund, payment methods, an app's language) below 0.3.
 NOT_PRIVACY_AT = 0.3
-# A question is surely about something else at or above this probability of none, and is not
+# A question is about something else at or above this probability of none, and is not
 # answered however close some passage looks ("Finns det en app till iPhone?" met KIVI's
-# preamble at confidence 0.87 with none at 0.97). On the dev files (questions, holdout,
-# unseen, unseen2, unseen3 and the ranking training questions) no answerable question lies
-# above 0.91 of none.
-SURELY_NOT_PRIVACY_AT = 0.95
+# preamble at confidence 0.87 with none at 0.97). Chosen on 280 questions about everything
+# else a shop is asked (delivery, stock, invoices, passwords, jobs), written by a helper who
+# saw only the policies and asked at each of the five shops: trained on half of them, the
+# other half was answered 179 times of 700 before, 155 with the half in training, 107 with
+# this gate too (0.95: 155, 0.8: 124, 0.5: 93); the labeller now trains on all 280. On the
+# dev files (883 answerable questions) 3 more are rejected, all about what a courier or
+# customs learn of a parcel (none 0.65-0.91).
+NOT_PRIVACY_REJECTS_AT = 0.6
 
 
 @dataclass(frozen=True)
@@ -128,9 +132,9 @@ class AskedPractice:
         return self.probabilities.get(NONE, 1.0) < NOT_PRIVACY_AT
 
     @property
-    def surely_not_privacy(self) -> bool:
-        """Whether the labeller is sure the question asks about no practice at all."""
-        return self.probabilities.get(NONE, 0.0) >= SURELY_NOT_PRIVACY_AT
+    def not_privacy(self) -> bool:
+        """Whether the labeller holds the question to be about no practice at all."""
+        return self.probabilities.get(NONE, 0.0) >= NOT_PRIVACY_REJECTS_AT
 
     def uncovered(self, covered: frozenset[str]) -> float:
         """How likely the question is about a practice outside `covered`."""
