@@ -118,6 +118,11 @@ def right_law_note(right: str) -> str | None:
     return notes.get(right)
 
 
+# Details whose silence is said as the whole practice's: "does not say how long it keeps
+# your data" is as true of a policy that keeps data "for the order" without a period.
+PRACTICE_OF_DETAIL = {"ai_training": "automated_decisions", "retention_period": "retention"}
+
+
 def silent_detail_sentence(detail: str, shop: str) -> str:
     """The policy covers the practice but never names this detail (indexer/named_details.py)."""
     texts = {
@@ -131,9 +136,12 @@ def silent_detail_sentence(detail: str, shop: str) -> str:
         "card_details": _(
             "{shop}'s policy does not say whether it stores your payment card details."
         ),
+        "cookie_duration": _(
+            "{shop}'s policy does not say how long its cookies stay on your device."
+        ),
     }
-    if detail == "ai_training":
-        return silent_sentence("automated_decisions", shop)
+    if detail in PRACTICE_OF_DETAIL:
+        return silent_sentence(PRACTICE_OF_DETAIL[detail], shop)
     return texts.get(detail, _("{shop}'s policy does not say anything about this.")).format(
         shop=shop
     )
@@ -141,11 +149,11 @@ def silent_detail_sentence(detail: str, shop: str) -> str:
 
 def detail_law_note(detail: str) -> str | None:
     """What the GDPR gives the customer on that detail whatever the policy says."""
-    if detail == "ai_training":
-        return law_note("automated_decisions")
+    if detail in PRACTICE_OF_DETAIL:
+        return law_note(PRACTICE_OF_DETAIL[detail])
     if detail == "card_details":
         return law_note("collection")
-    if detail == "cookie_control":
+    if detail in ("cookie_control", "cookie_duration"):
         return _(
             "Cookies that are not strictly necessary need your consent, which you can refuse "
             "or withdraw at any time; your browser can also delete and block cookies."

@@ -30,7 +30,11 @@ RIGHT_REQUESTS: dict[str, Intent] = {
     "unsubscribe": Intent.UNSUBSCRIBE,
 }
 # A detail no passage names (indexer/named_details.py): the request that helps, where one does.
-DETAIL_REQUESTS: dict[str, Intent] = {"ai_training": Intent.ACCESS, "card_details": Intent.ACCESS}
+DETAIL_REQUESTS: dict[str, Intent] = {
+    "ai_training": Intent.ACCESS,
+    "card_details": Intent.ACCESS,
+    "retention_period": Intent.DELETION,
+}
 # What a silent policy still leaves the customer: the request that fits the practice asked.
 PRACTICE_REQUESTS: dict[str, Intent] = {
     "marketing": Intent.UNSUBSCRIBE,

@@ -32,6 +32,9 @@ class Detail:
     practices: tuple[str, ...]
     asked: Glossary  # one concept per term group: "0", "1", ...
     said: Glossary
+    # The practices of the passages that can give it (empty: any passage): a period named in
+    # a paragraph on orders is not how long the cookies last.
+    passages: frozenset[str] = frozenset()
 
     @staticmethod
     def _groups(groups: list[list[str]]) -> Glossary:
@@ -44,6 +47,7 @@ class Detail:
             tuple(entry["practices"]),
             cls._groups(entry["asked"]),
             cls._groups(entry["said"]),
+            frozenset(entry.get("passages", ())),
         )
 
     @staticmethod
@@ -53,7 +57,10 @@ class Detail:
     def asked_in(self, text: str) -> bool:
         return self._names(self.asked, text)
 
-    def said_in(self, text: str) -> bool:
+    def said_in(self, text: str, topics: Iterable[str] = ()) -> bool:
+        """Whether a passage (its text and practices) gives the detail."""
+        if self.passages and not self.passages.intersection(topics):
+            return False
         return self._names(self.said, text)
 
 
@@ -67,10 +74,14 @@ def default_details() -> tuple[Detail, ...]:
     return parse_details(tomllib.loads(raw))
 
 
-def details_said(texts: Iterable[str], details: Iterable[Detail]) -> frozenset[str]:
-    """The details some of the policy's passages name."""
-    texts = list(texts)
-    return frozenset(d.name for d in details if any(d.said_in(text) for text in texts))
+def details_said(
+    passages: Iterable[tuple[str, Iterable[str]]], details: Iterable[Detail]
+) -> frozenset[str]:
+    """The details some of the policy's passages (text, practices) name."""
+    listed = [(text, frozenset(topics)) for text, topics in passages]
+    return frozenset(
+        d.name for d in details if any(d.said_in(text, topics) for text, topics in listed)
+    )
 
 
 def silent_detail(

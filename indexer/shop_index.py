@@ -166,7 +166,10 @@ class ShopIndex:
         )
         # The details (data/details.toml) some passage names: a breach notice, a date.
         self.details = default_details() if details is None else details
-        self.details_said = details_said((p.embedding_text for p in passages), self.details)
+        self.details_said = details_said(
+            ((p.embedding_text, topics) for p, topics in zip(passages, self.topics, strict=True)),
+            self.details,
+        )
 
     def __len__(self) -> int:
         return len(self.passages)

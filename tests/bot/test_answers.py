@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import html
+
 from aiogram.utils.i18n import I18n
 
-from bot.answers import TELEGRAM_LIMIT, render_answer, render_full_section, render_unanswered
+from bot.answers import (
+    TELEGRAM_LIMIT,
+    render_answer,
+    render_full_section,
+    render_silent,
+    render_unanswered,
+)
 from indexer.passages import Passage
 from indexer.retriever import Hit, SearchResult
 from indexer.topics import AskedPractice
@@ -144,6 +152,26 @@ def test_the_closest_section_is_offered_only_for_questions_about_privacy(tmp_pat
     assert "The closest section is" in about_privacy and "fünf Jahre" in about_privacy
     assert "could not find this" in about_brakes and "a@b.example" in about_brakes
     assert "closest section" not in about_brakes and "<blockquote>" not in about_brakes
+
+
+def test_each_detail_a_policy_leaves_out_is_said_with_what_the_law_gives(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    from indexer.named_details import default_details
+
+    i18n = I18n(path=tmp_path, default_locale="en")
+    texts = {}
+    with i18n.context(), i18n.use_locale("en"):
+        for detail in default_details():
+            result = replace(_rejected(none=0.0), silent_detail=detail.name)
+            texts[detail.name] = html.unescape(render_silent(result, "Shop", "a@b.example"))
+    for name, text in texts.items():
+        assert text.startswith("Shop's policy does not say"), name
+        assert "a@b.example" in text and "<blockquote>" not in text and "fünf" not in text
+    # A period left out is said as the practice's silence, with the law on keeping data.
+    assert "how long it keeps your data" in texts["retention_period"]
+    assert "only as long as it needs it" in texts["retention_period"]
+    assert "without undue delay" in texts["breach_notice"]
 
 
 def test_a_hidden_address_is_quoted_as_the_shops_contact_address(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -332,7 +332,7 @@ def test_details_a_question_asks_about_and_a_policy_names() -> None:
     assert not card.asked_in("is the connection encrypted when i type in my card number?")
     date = details["policy_date"]
     assert date.asked_in("Когда последний раз обновлялась эта политика?")
-    assert details_said(["Last update: January 2024, Rev.: 1a"], default_details()) == {
+    assert details_said([("Last update: January 2024, Rev.: 1a", ())], default_details()) == {
         "policy_date"
     }
 
@@ -364,6 +364,17 @@ def test_details_at_the_demo_shops(corpus_retriever: Retriever) -> None:
     card = "Przechowujecie numer mojej karty płatniczej?"
     assert corpus_retriever.search(card, "klingit").silent_detail == "card_details"
     assert corpus_retriever.search(card, "webstore").silent_detail == ""
+    # A period is given by a passage on retention (Webstore's five years, Klingit's "as long as
+    # necessary"), a cookie's life by a passage on cookies (KinaExpert's "when you log out").
+    kept = "Скільки часу ви зберігаєте мої дані?"
+    assert corpus_retriever.search(kept, "autoparts-ua").silent_detail == "retention_period"
+    assert corpus_retriever.search(kept, "webstore").answered
+    last = "How long do your cookies last?"
+    assert corpus_retriever.search(last, "klingit").silent_detail == "cookie_duration"
+    assert corpus_retriever.search(last, "kinaexpert").silent_detail == ""
+    # How long a visit lasts is not how long data is kept.
+    visit = corpus_retriever.search("are you tracking how long I stay on ur site?", "kinaexpert")
+    assert visit.silent_detail == ""
 
 
 def test_a_copy_of_ones_data_at_a_shop_that_only_speaks_of_deletion(
