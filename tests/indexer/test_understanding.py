@@ -347,34 +347,37 @@ def test_a_detail_is_silent_only_when_asked_about_and_never_named() -> None:
     assert silent_detail(question, {"cookies": 0.8}, frozenset(), details) == ""
 
 
-def test_details_at_the_demo_shops(corpus_retriever: Retriever) -> None:
-    breach = corpus_retriever.search("Will you tell me if my data leaks?", "klingit")
-    assert breach.silent_detail == "breach_notice" and not breach.answered
-    dated = corpus_retriever.search("When was this policy last updated?", "webstore")
-    assert dated.silent_detail == "" and dated.answered and "2024" in dated.hits[0].passage.text
-    undated = corpus_retriever.search("When was this policy last updated?", "klingit")
-    assert undated.silent_detail == "policy_date" and not undated.answered
-    ai = corpus_retriever.search("Do you train artificial intelligence on my data?", "klingit")
-    assert ai.silent and not ai.answered
+# (question, shop, the detail said to be left out, or "" when the policy gives it)
+DETAILS_AT_THE_DEMO_SHOPS = [
+    ("Will you tell me if my data leaks?", "klingit", "breach_notice"),
+    ("When was this policy last updated?", "webstore", ""),  # "Last update: January 2024"
+    ("When was this policy last updated?", "klingit", "policy_date"),
+    ("Do you train artificial intelligence on my data?", "klingit", "ai_training"),
     # KIVI says how to refuse cookies (the browser's settings); KinaExpert never does.
-    refuse = "How can I turn off your cookies?"
-    assert corpus_retriever.search(refuse, "kinaexpert").silent_detail == "cookie_control"
-    assert corpus_retriever.search(refuse, "kivismart").answered
+    ("How can I turn off your cookies?", "kinaexpert", "cookie_control"),
+    ("How can I turn off your cookies?", "kivismart", ""),
     # Webstore names its external payment processor; Klingit never speaks of cards.
-    card = "Przechowujecie numer mojej karty płatniczej?"
-    assert corpus_retriever.search(card, "klingit").silent_detail == "card_details"
-    assert corpus_retriever.search(card, "webstore").silent_detail == ""
-    # A period is given by a passage on retention (Webstore's five years, Klingit's "as long as
-    # necessary"), a cookie's life by a passage on cookies (KinaExpert's "when you log out").
-    kept = "Скільки часу ви зберігаєте мої дані?"
-    assert corpus_retriever.search(kept, "autoparts-ua").silent_detail == "retention_period"
-    assert corpus_retriever.search(kept, "webstore").answered
-    last = "How long do your cookies last?"
-    assert corpus_retriever.search(last, "klingit").silent_detail == "cookie_duration"
-    assert corpus_retriever.search(last, "kinaexpert").silent_detail == ""
+    ("Przechowujecie numer mojej karty płatniczej?", "klingit", "card_details"),
+    ("Przechowujecie numer mojej karty płatniczej?", "webstore", ""),
+    # A period is given by a passage on retention (Webstore's five years), a cookie's life by
+    # a passage on cookies (KinaExpert's "deleted when you log out").
+    ("Скільки часу ви зберігаєте мої дані?", "autoparts-ua", "retention_period"),
+    ("Скільки часу ви зберігаєте мої дані?", "webstore", ""),
+    ("How long do your cookies last?", "klingit", "cookie_duration"),
+    ("How long do your cookies last?", "kinaexpert", ""),
     # How long a visit lasts is not how long data is kept.
-    visit = corpus_retriever.search("are you tracking how long I stay on ur site?", "kinaexpert")
-    assert visit.silent_detail == ""
+    ("are you tracking how long I stay on ur site?", "kinaexpert", ""),
+]
+
+
+def test_details_at_the_demo_shops(corpus_retriever: Retriever) -> None:
+    for question, shop, detail in DETAILS_AT_THE_DEMO_SHOPS:
+        result = corpus_retriever.search(question, shop)
+        assert result.silent_detail == detail, (question, shop)
+        if detail:
+            assert result.silent and not result.answered
+    dated = corpus_retriever.search("When was this policy last updated?", "webstore")
+    assert dated.answered and "2024" in dated.hits[0].passage.text
 
 
 def test_a_copy_of_ones_data_at_a_shop_that_only_speaks_of_deletion(
