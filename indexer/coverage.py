@@ -24,6 +24,7 @@ import numpy as np
 from indexer.build import PASSAGE_VECTORS, PASSAGES_FILE, read_passages
 from indexer.glossary import default_glossary
 from indexer.linear_model import committed_model
+from indexer.named_details import Detail, default_details, details_said
 from indexer.passages import Passage
 from indexer.publish import Manifest, current_version_dir, versions_dir
 from indexer.topics import PASSAGE_MODEL_FILE, passage_probabilities, practice_ids
@@ -156,6 +157,9 @@ class PolicyCoverage:
     shop_id: str
     index_version: int
     practices: tuple[PracticeCoverage, ...]  # every practice, in the taxonomy's order
+    # Details customers ask about (data/details.toml) that the policy speaks around but never
+    # gives: the bot answers those questions "the policy does not say" (named_details.py).
+    details_left_out: tuple[Detail, ...] = ()
 
     @property
     def covered(self) -> frozenset[str]:
@@ -191,6 +195,9 @@ class PolicyCoverage:
                 }
                 for disclosure, lacking in self.missing()
             ],
+            "details_left_out": [
+                {"detail": detail.name, "about": detail.about} for detail in self.details_left_out
+            ],
         }
 
     def check_lines(self) -> list[str]:
@@ -209,6 +216,9 @@ class PolicyCoverage:
             )
         covered = [p.practice.replace("_", " ") for p in self.practices if p.covered]
         lines.append(f"Topics covered: {', '.join(covered) or 'none'}.")
+        if self.details_left_out:
+            asked = "; ".join(detail.about for detail in self.details_left_out)
+            lines.append(f"Customers ask, and the policy does not say: {asked}.")
         return lines
 
 
@@ -230,7 +240,22 @@ def policy_coverage(
         rows = [row for row, passage in enumerate(passages) if practice in passage.topics]
         strengths = () if specific is None else tuple(specific[rows, column].tolist())
         practices.append(PracticeCoverage(practice, tuple(passages[r] for r in rows), strengths))
-    return PolicyCoverage(shop_id, index_version, tuple(practices))
+    return PolicyCoverage(shop_id, index_version, tuple(practices), details_left_out(passages))
+
+
+def details_left_out(
+    passages: list[Passage], details: tuple[Detail, ...] | None = None
+) -> tuple[Detail, ...]:
+    """The details the policy speaks around (one of their practices is covered) but never
+    gives, in data/details.toml's order: the same test as the bot's (ShopIndex)."""
+    details = default_details() if details is None else details
+    covered = {topic for passage in passages for topic in passage.topics}
+    given = details_said(((p.embedding_text, p.topics) for p in passages), details)
+    return tuple(
+        detail
+        for detail in details
+        if detail.name not in given and covered.intersection(detail.practices)
+    )
 
 
 def _probabilities(folder: Path, rows: list[int], passages: list[Passage]) -> np.ndarray | None:

@@ -35,6 +35,7 @@ class Detail:
     # The practices of the passages that can give it (empty: any passage): a period named in
     # a paragraph on orders is not how long the cookies last.
     passages: frozenset[str] = frozenset()
+    about: str = ""  # for the admin: "whether you tell customers about a breach of their data"
 
     @staticmethod
     def _groups(groups: list[list[str]]) -> Glossary:
@@ -48,6 +49,7 @@ class Detail:
             cls._groups(entry["asked"]),
             cls._groups(entry["said"]),
             frozenset(entry.get("passages", ())),
+            str(entry.get("about", name)),
         )
 
     @staticmethod

@@ -348,15 +348,24 @@ class MissingDisclosure(BaseModel):
     practices: list[str] = Field(description="the practices not covered that would disclose it")
 
 
+class DetailLeftOut(BaseModel):
+    """Something customers ask about that the policy speaks around but never gives; the bot
+    answers such questions "the policy does not say"."""
+
+    detail: str = Field(description="the detail's id in the indexer's data/details.toml")
+    about: str = Field(description="what it is: 'whether you tell customers about a breach'")
+
+
 class PolicyCoverageView(BaseModel):
-    """What the shop's policy covers, practice by practice, and which disclosures GDPR
-    art. 13 expects that it lacks."""
+    """What the shop's policy covers, practice by practice, which disclosures GDPR
+    art. 13 expects that it lacks, and which details customers ask about it leaves out."""
 
     shop: str
     index_version: int
     covered: list[CoveredPractice]
     not_covered: list[str]
     missing_disclosures: list[MissingDisclosure]
+    details_left_out: list[DetailLeftOut] = Field(default_factory=list)
 
 
 class SectionPairView(BaseModel):

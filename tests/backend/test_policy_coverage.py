@@ -42,6 +42,9 @@ async def test_a_shop_reads_what_its_policy_covers(api: Api, folders: PolicyFold
     assert missing["complaints"]["practices"] == ["complaints"]
     assert missing["transfers"]["where_applicable"] is True
     assert "retention" not in missing
+    # What customers will ask that the policy speaks around but never says.
+    left_out = {item["detail"]: item["about"] for item in body["details_left_out"]}
+    assert left_out["breach_notice"] == "whether you tell customers about a breach of their data"
 
 
 @SQLITE_ONLY

@@ -100,7 +100,11 @@ def test_missing_disclosures_map_onto_the_taxonomy() -> None:
         == f"Disclosure check (GDPR art. 13): {len(DISCLOSURES) - len(missing)} of 10 found."
     )
     assert any(line.startswith("Missing: the identity and the contact details") for line in lines)
-    assert lines[-1] == "Topics covered: identity, marketing, rights."
+    assert lines[-2] == "Topics covered: identity, marketing, rights."
+    # The policy speaks of rights and marketing, never of telling anyone about a breach.
+    assert lines[-1].startswith("Customers ask, and the policy does not say: whether you tell")
+    left_out = {item["detail"]: item["about"] for item in summary["details_left_out"]}
+    assert "breach_notice" in left_out and "cookie_duration" not in left_out  # no cookies here
 
 
 def test_the_demo_index_agrees_with_the_silence_decision(
@@ -110,6 +114,11 @@ def test_the_demo_index_agrees_with_the_silence_decision(
         coverage = serving_coverage(corpus_index, shop)
         assert coverage.covered == index.covered, shop
         assert coverage.index_version == corpus_retriever.manifest.version
+        # The details the admin is told are left out are those the bot calls silent.
+        left_out = {detail.name for detail in coverage.details_left_out}
+        assert left_out.isdisjoint(index.details_said), shop
+    klingit = serving_coverage(corpus_index, "klingit")
+    assert "breach_notice" in {detail.name for detail in klingit.details_left_out}
     webstore = serving_coverage(corpus_index, "webstore")
     retention = webstore.practice("retention")
     assert retention is not None and "Data retention" in retention.sections()
