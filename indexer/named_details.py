@@ -1,12 +1,14 @@
 """Details a customer asks about that a policy may leave out while covering the practice
-around them (data/details.toml): whether the shop tells customers about a breach, whether it
-trains AI on their data, when the policy was last updated.
+around them (data/details.toml): whether the shop tells customers about a breach, trains AI
+on their data or stores card numbers, when the policy was last updated, how to refuse
+cookies and how long they last, how long data is kept.
 
 The practice check (topics.py) calls a policy silent on a practice none of its passages is
 labelled with. Klingit's policy speaks of security, so "will you tell me if my data leaks?"
 was answered with its security measures, quoted with confidence; it never says. A question
 that names a detail, at a shop none of whose passages names it, is answered "the policy does
-not say" instead, like a right the policy never names (named_rights.py).
+not say" instead, like a right the policy never names (named_rights.py); the admin's check
+of an upload lists the details the policy leaves out (coverage.py).
 """
 
 from __future__ import annotations
