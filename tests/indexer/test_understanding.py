@@ -246,6 +246,9 @@ def test_eval_files_of_issue_11_are_well_formed() -> None:
         chat = read_questions(eval_dir / folder / "chat.jsonl")
         assert len(unseen) >= 150 and len(chat) >= 150
         assert {q.lang for q in unseen} >= LANGUAGES and {q.lang for q in chat} >= LANGUAGES
+    # The fifth, chat messages only, for the requests said in every style.
+    chat = read_questions(eval_dir / "unseen5" / "chat.jsonl")
+    assert len(chat) >= 150 and {q.lang for q in chat} >= LANGUAGES
 
 
 def test_rights_a_text_names() -> None:
