@@ -241,4 +241,6 @@ async def test_a_correction_request_goes_to_a_person_not_to_a_deletion(
     reply = await assistant.say("Jag har flyttat, kan ni rätta min adress i mitt konto?")
     text = reply.params["text"]
     assert "radera" not in text.lower() and "Confirm" not in labels(reply), text
-    assert "dpo@klingit.example" in text and "person" in text, text
+    # A person: handed over, or offered first when the classifier is not sure.
+    assert "person" in text, text
+    assert "dpo@klingit.example" in text or "Ska jag koppla in en person" in text, text

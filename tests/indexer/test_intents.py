@@ -106,6 +106,7 @@ EXAMPLES: dict[Intent, list[str]] = {
         "danke, das wars",
         "спасибо, это всё",
         "dzięki, to wszystko",
+        "Dzięki za szybką odpowiedź",
     ],
     # The other side of each request: asking how the policy works is a question, and so is
     # a greeting or thanks followed by one.
