@@ -12,15 +12,7 @@ from html import escape
 
 from aiogram.utils.i18n import gettext as _
 
-from bot.practice_texts import (
-    detail_law_note,
-    law_note,
-    practice_title,
-    right_law_note,
-    silent_detail_sentence,
-    silent_right_sentence,
-    silent_sentence,
-)
+from bot.practice_texts import law_note, practice_title, silent_sentence
 from indexer.figures import figures
 from indexer.hidden_emails import count_hidden_emails, hides_others_address, show_contact_email
 from indexer.passages import Passage
@@ -181,18 +173,10 @@ def render_answer(
 def render_silent(result: SearchResult, shop_name: str, contact_email: str) -> str:
     """The policy says nothing on the practice asked about: say so, what the law gives the
     customer anyway, and whom to ask; quote nothing as if it were the answer."""
-    practice = result.practice.practice
-    if result.silent_right:
-        # The policy speaks of rights, but not of the one asked about.
-        text = escape(silent_right_sentence(result.silent_right, shop_name))
-        note = right_law_note(result.silent_right)
-    elif result.silent_detail:
-        # The policy covers the practice, but not the detail asked about.
-        text = escape(silent_detail_sentence(result.silent_detail, shop_name))
-        note = detail_law_note(result.silent_detail)
-    else:
-        text = escape(silent_sentence(practice, shop_name))
-        note = law_note(practice)
+    # The right or detail the policy never names, else the practice it says nothing of.
+    topic = result.silent_on or result.practice.practice
+    text = escape(silent_sentence(topic, shop_name))
+    note = law_note(topic)
     if note:
         text += " " + escape(note)
     text += "\n\n" + escape(

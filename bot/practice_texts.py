@@ -2,17 +2,32 @@
 card, and what it says when a shop's policy is silent on the practice a customer asks about.
 
 One sentence per practice of indexer/data/taxonomy.toml ("KIVI's policy does not say how
-long it keeps your data"), and, where the law settles the matter whatever the policy says,
-one sentence on what the customer has anyway. Functions, not constants: gettext must run
-in the customer's locale at the time of the reply.
+long it keeps your data"), per right a policy speaking of rights may leave out
+(indexer/named_rights.py) and per detail a policy may leave out while covering its practice
+(indexer/data/details.toml), and, where the law settles the matter whatever the policy
+says, one sentence on what the customer has anyway. Practices, rights and details have
+distinct names, so one function serves them all. Functions, not constants: gettext must
+run in the customer's locale at the time of the reply.
 """
 
 from __future__ import annotations
 
 from aiogram.utils.i18n import gettext as _
 
+# A right or detail whose silence is said as a practice's: "does not say how long it keeps
+# your data" is as true of a policy that keeps data "for the order" without a period.
+SAID_AS = {"ai_training": "automated_decisions", "retention_period": "retention"}
+# ... and those whose law note is another's.
+NOTED_AS = {
+    **SAID_AS,
+    "unsubscribe": "marketing",
+    "card_details": "collection",
+    "cookie_duration": "cookie_control",
+}
 
-def silent_sentence(practice: str, shop: str) -> str:
+
+def silent_sentence(topic: str, shop: str) -> str:
+    """The policy says nothing of the practice, right or detail."""
     texts = {
         "identity": _("{shop}'s policy does not say which company is responsible for your data."),
         "collection": _("{shop}'s policy does not say what data it collects about you."),
@@ -36,13 +51,35 @@ def silent_sentence(practice: str, shop: str) -> str:
             "{shop}'s policy does not say whether it makes automated decisions about you, "
             "profiles you or uses your data for AI."
         ),
+        # The rights (named_rights.py) ...
+        "access": _("{shop}'s policy does not say how you can get a copy of your data."),
+        "correction": _("{shop}'s policy does not say how you can have your data corrected."),
+        "deletion": _("{shop}'s policy does not say how you can have your data deleted."),
+        "unsubscribe": _("{shop}'s policy does not say how you can stop its marketing messages."),
+        # ... and the details (named_details.py).
+        "breach_notice": _(
+            "{shop}'s policy does not say whether it tells you about a breach of your data."
+        ),
+        "policy_date": _("{shop}'s policy does not say when it was last updated."),
+        "cookie_control": _(
+            "{shop}'s policy does not say how you can refuse or remove its cookies."
+        ),
+        "card_details": _(
+            "{shop}'s policy does not say whether it stores your payment card details."
+        ),
+        "cookie_duration": _(
+            "{shop}'s policy does not say how long its cookies stay on your device."
+        ),
     }
-    text = texts.get(practice, _("{shop}'s policy does not say anything about this."))
+    text = texts.get(
+        SAID_AS.get(topic, topic), _("{shop}'s policy does not say anything about this.")
+    )
     return text.format(shop=shop)
 
 
-def law_note(practice: str) -> str | None:
-    """What the GDPR gives the customer whatever the policy says, where that is settled."""
+def law_note(topic: str) -> str | None:
+    """What the GDPR gives the customer on the practice, right or detail whatever the policy
+    says, where that is settled."""
     notes = {
         "retention": _(
             "Under the GDPR a shop may keep personal data only as long as it needs it for its "
@@ -79,26 +116,6 @@ def law_note(practice: str) -> str | None:
             "In the EU a child may consent to online services alone only from an age between "
             "13 and 16, set by each country; below it a parent must consent."
         ),
-    }
-    return notes.get(practice)
-
-
-def silent_right_sentence(right: str, shop: str) -> str:
-    """The policy speaks of rights but never of this one (indexer/named_rights.py)."""
-    texts = {
-        "access": _("{shop}'s policy does not say how you can get a copy of your data."),
-        "correction": _("{shop}'s policy does not say how you can have your data corrected."),
-        "deletion": _("{shop}'s policy does not say how you can have your data deleted."),
-        "unsubscribe": _("{shop}'s policy does not say how you can stop its marketing messages."),
-    }
-    if right not in texts:
-        return silent_sentence("rights", shop)
-    return texts[right].format(shop=shop)
-
-
-def right_law_note(right: str) -> str | None:
-    """What the GDPR gives the customer of that right whatever the policy says."""
-    notes = {
         "access": _(
             "The GDPR gives you the right all the same to know what data the shop holds "
             "about you and to get a copy of it. The shop must answer within one month."
@@ -112,58 +129,16 @@ def right_law_note(right: str) -> str | None:
             "shop no longer needs it or you withdraw your consent. The shop must answer "
             "within one month."
         ),
-    }
-    if right == "unsubscribe":
-        return law_note("marketing")
-    return notes.get(right)
-
-
-# Details whose silence is said as the whole practice's: "does not say how long it keeps
-# your data" is as true of a policy that keeps data "for the order" without a period.
-PRACTICE_OF_DETAIL = {"ai_training": "automated_decisions", "retention_period": "retention"}
-
-
-def silent_detail_sentence(detail: str, shop: str) -> str:
-    """The policy covers the practice but never names this detail (indexer/named_details.py)."""
-    texts = {
-        "breach_notice": _(
-            "{shop}'s policy does not say whether it tells you about a breach of your data."
-        ),
-        "policy_date": _("{shop}'s policy does not say when it was last updated."),
         "cookie_control": _(
-            "{shop}'s policy does not say how you can refuse or remove its cookies."
-        ),
-        "card_details": _(
-            "{shop}'s policy does not say whether it stores your payment card details."
-        ),
-        "cookie_duration": _(
-            "{shop}'s policy does not say how long its cookies stay on your device."
-        ),
-    }
-    if detail in PRACTICE_OF_DETAIL:
-        return silent_sentence(PRACTICE_OF_DETAIL[detail], shop)
-    return texts.get(detail, _("{shop}'s policy does not say anything about this.")).format(
-        shop=shop
-    )
-
-
-def detail_law_note(detail: str) -> str | None:
-    """What the GDPR gives the customer on that detail whatever the policy says."""
-    if detail in PRACTICE_OF_DETAIL:
-        return law_note(PRACTICE_OF_DETAIL[detail])
-    if detail == "card_details":
-        return law_note("collection")
-    if detail in ("cookie_control", "cookie_duration"):
-        return _(
             "Cookies that are not strictly necessary need your consent, which you can refuse "
             "or withdraw at any time; your browser can also delete and block cookies."
-        )
-    if detail == "breach_notice":
-        return _(
+        ),
+        "breach_notice": _(
             "Under the GDPR a shop must tell you without undue delay about a breach of your "
             "data that puts you at high risk."
-        )
-    return None
+        ),
+    }
+    return notes.get(NOTED_AS.get(topic, topic))
 
 
 def practice_title(practice: str) -> str:

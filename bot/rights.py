@@ -22,15 +22,13 @@ REQUEST_CONCEPTS: dict[Intent, frozenset[str]] = {
     Intent.ACCESS: frozenset({"access_copy"}),
     Intent.DELETION: frozenset({"delete"}),
 }
-# A right the policy never names (indexer/named_rights.py): the request that exercises it.
-RIGHT_REQUESTS: dict[str, Intent] = {
+# A right the policy never names (indexer/named_rights.py): the request that exercises it;
+# a detail no passage names (indexer/named_details.py): the request that helps, where one does.
+NAMED_REQUESTS: dict[str, Intent] = {
     "access": Intent.ACCESS,
     "correction": Intent.HANDOFF,
     "deletion": Intent.DELETION,
     "unsubscribe": Intent.UNSUBSCRIBE,
-}
-# A detail no passage names (indexer/named_details.py): the request that helps, where one does.
-DETAIL_REQUESTS: dict[str, Intent] = {
     "ai_training": Intent.ACCESS,
     "card_details": Intent.ACCESS,
     "retention_period": Intent.DELETION,

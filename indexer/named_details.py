@@ -96,8 +96,11 @@ def silent_detail(
 ) -> str:
     """The first detail the question asks about that the policy never names ("" if none)."""
     for detail in details:
-        if detail.name in policy_says or not detail.asked_in(question):
+        if detail.name in policy_says:
             continue
-        if sum(probabilities.get(p, 0.0) for p in detail.practices) >= DETAIL_ASKED_AT:
+        # The probabilities first: the question's words are read only for a detail it is
+        # likely about (every search passes here).
+        likely = sum(probabilities.get(p, 0.0) for p in detail.practices)
+        if likely >= DETAIL_ASKED_AT and detail.asked_in(question):
             return detail.name
     return ""

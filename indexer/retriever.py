@@ -108,7 +108,12 @@ class SearchResult:
     def silent(self) -> bool:
         """The question surely asks about a practice this shop's policy says nothing about,
         about a right its passages on rights never name, or a detail none names."""
-        return self.silence >= SILENT_AT or bool(self.silent_right or self.silent_detail)
+        return self.silence >= SILENT_AT or bool(self.silent_on)
+
+    @property
+    def silent_on(self) -> str:
+        """The right or detail asked about that the policy never names ("" if none)."""
+        return self.silent_right or self.silent_detail
 
     @property
     def answered(self) -> bool:
@@ -282,20 +287,11 @@ class Retriever:
             and practice.practice in index.topics[hits[0].row]
         )
         features = (dense_top, topic, concept_match)
-        right = (
-            silent_right(
-                rights_named(question, concepts),
-                practice.probabilities,
-                index.rights_named,
-            )
-            if index.covered is not None
-            else ""
-        )
-        detail = (
-            silent_detail(question, practice.probabilities, index.details_said, index.details)
-            if index.covered is not None
-            else ""
-        )
+        right = detail = ""
+        if index.covered is not None:  # an index with practice labels
+            asked = practice.probabilities
+            right = silent_right(rights_named(question, concepts), asked, index.rights_named)
+            detail = silent_detail(question, asked, index.details_said, index.details)
         return SearchResult(
             question=question,
             shop_id=shop_id,

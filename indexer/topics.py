@@ -55,8 +55,8 @@ NOT_PRIVACY_AT = 0.3
 # saw only the policies and asked at each of the five shops: trained on half of them, the
 # other half was answered 179 times of 700 before, 155 with the half in training, 107 with
 # this gate too (0.95: 155, 0.8: 124, 0.5: 93); the labeller now trains on all 280. On the
-# dev files (883 answerable questions) 3 more are rejected, all about what a courier or
-# customs learn of a parcel (none 0.65-0.91).
+# dev files (883 answerable questions) the gate rejects 3 more: two about what a courier or
+# customs learn of a parcel, one about a partner's referral link (none 0.65-0.93).
 NOT_PRIVACY_REJECTS_AT = 0.6
 
 

@@ -28,7 +28,7 @@ from bot.keyboards import (
 )
 from bot.middlewares.customer import Customer
 from bot.replies import typed_reply
-from bot.rights import DETAIL_REQUESTS, PRACTICE_REQUESTS, RIGHT_REQUESTS, requests_concerned
+from bot.rights import NAMED_REQUESTS, PRACTICE_REQUESTS, requests_concerned
 from bot.routers.privacy_requests import RequestFlow, offer_request
 from bot.services import Services
 from indexer.intents import Intent
@@ -338,10 +338,8 @@ async def _answer_policy_question(
         )
         return
     if result.silent:
-        fitting = (
-            RIGHT_REQUESTS.get(result.silent_right)
-            or DETAIL_REQUESTS.get(result.silent_detail)
-            or PRACTICE_REQUESTS.get(result.practice.practice)
+        fitting = NAMED_REQUESTS.get(result.silent_on) or PRACTICE_REQUESTS.get(
+            result.practice.practice
         )
         await message.answer(
             notice + render_silent(result, shop.name, shop.contact_email),

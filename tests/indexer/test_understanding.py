@@ -340,6 +340,16 @@ def test_details_a_question_asks_about_and_a_policy_names() -> None:
     }
 
 
+def test_practices_rights_and_details_have_distinct_names() -> None:
+    # The bot keys one table of sentences, law notes and requests by all three.
+    from indexer.named_details import default_details
+    from indexer.named_rights import RIGHTS
+
+    details = {detail.name for detail in default_details()}
+    practices = set(practice_ids())
+    assert not (details & set(RIGHTS)) and not (details | set(RIGHTS)) & practices
+
+
 def test_a_detail_is_silent_only_when_asked_about_and_never_named() -> None:
     from indexer.named_details import default_details, silent_detail
 
