@@ -170,15 +170,30 @@ def render_answer(
     return RenderedAnswer(text[:TELEGRAM_LIMIT], full_section_available=shortened)
 
 
-def render_silent(result: SearchResult, shop_name: str, contact_email: str) -> str:
+def render_silent(
+    result: SearchResult,
+    shop_name: str,
+    contact_email: str,
+    quote: Sequence[str] = (),
+    customer_language: str = "",
+) -> str:
     """The policy says nothing on the practice asked about: say so, what the law gives the
-    customer anyway, and whom to ask; quote nothing as if it were the answer."""
+    customer anyway, and whom to ask; quote nothing as if it were the answer. Silent on a
+    right or a detail of a practice it does cover, the policy's passage on that practice
+    follows, after the silence and under its own heading (SearchResult.beside_silence)."""
     # The right or detail the policy never names, else the practice it says nothing of.
     topic = result.silent_on or result.practice.practice
     text = escape(silent_sentence(topic, shop_name))
     note = law_note(topic)
     if note:
         text += " " + escape(note)
+    beside = result.beside_silence
+    if beside is not None and quote:
+        shown, hidden_note = _as_shown(quote, contact_email)
+        text += "\n\n" + escape(_("What the policy does say on this topic:"))
+        text += "\n" + _citation(beside.passage, beside.original)
+        text += _language_notice(beside.passage, customer_language)
+        text += f"\n<blockquote>{escape(_fit(shown, 600))}</blockquote>" + hidden_note
     text += "\n\n" + escape(
         _("You can ask a person from the shop, or write to {email}.").format(email=contact_email)
     )

@@ -116,13 +116,29 @@ class SearchResult:
         return self.silent_right or self.silent_detail
 
     @property
-    def answered(self) -> bool:
-        """Confident enough to quote, and about something the policy covers; otherwise the
-        honest answer is "the policy doesn't say"."""
-        if not self.hits or self.silent or self.practice.not_privacy:
+    def confident(self) -> bool:
+        """The best passage is close enough to quote, whatever the policy is silent on."""
+        if not self.hits:
             return False
         floor = ON_TOPIC_FLOOR if self.on_topic else self.threshold
         return self.confidence >= min(floor, self.threshold)
+
+    @property
+    def answered(self) -> bool:
+        """Confident enough to quote, and about something the policy covers; otherwise the
+        honest answer is "the policy doesn't say"."""
+        return self.confident and not self.silent and not self.practice.not_privacy
+
+    @property
+    def beside_silence(self) -> Hit | None:
+        """When the policy is silent on a right or a detail of a practice it does cover: the
+        best passage, if the question is surely about that practice, the passage is labelled
+        with it (on_topic) and close enough to quote. What the policy says on the practice,
+        shown as such and not as the answer; a question that asks two things ("which cookies
+        do you use, and can I refuse them?") gets its other half."""
+        if not self.silent_on or not self.on_topic or not self.confident:
+            return None
+        return self.hits[0]
 
 
 @dataclass

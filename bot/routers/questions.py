@@ -342,7 +342,8 @@ async def _answer_policy_question(
             result.practice.practice
         )
         await message.answer(
-            notice + render_silent(result, shop.name, shop.contact_email),
+            notice
+            + render_silent(result, shop.name, shop.contact_email, understanding.quote, language),
             reply_markup=unanswered_keyboard(record_id, [fitting.value] if fitting else []),
         )
         return

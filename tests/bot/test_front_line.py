@@ -18,6 +18,17 @@ def labels(call: ApiCall) -> list[str]:
     return [button["text"] for row in markup["inline_keyboard"] for button in row]
 
 
+BESIDE = "What the policy does say on this topic:"
+
+
+def nothing_passed_off_as_the_answer(text: str, said: str, beside: str = BESIDE) -> None:
+    """The silence comes first; a passage, if any, only under the heading that says it is
+    what the policy says on the topic."""
+    assert said in text
+    if "<blockquote>" in text:
+        assert text.index(said) < text.index(beside) < text.index("<blockquote>")
+
+
 async def test_a_silent_policy_says_so_and_quotes_nothing(assistant: Assistant) -> None:
     # The bot's own /help example at a shop whose policy names no retention period.
     await assistant.say("/start kivismart")
@@ -87,8 +98,38 @@ async def test_a_right_the_policy_never_names_is_said_to_be_uncovered(
     reply = await assistant.say(question)
     text = html.unescape(reply.params["text"])
     assert said in text and law in text  # what the law gives the customer anyway
-    assert "<blockquote>" not in text  # no passage passed off as the answer
+    nothing_passed_off_as_the_answer(text, said)
     assert labels(reply)[0] == button
+
+
+async def test_a_compound_question_gets_the_half_the_policy_answers(
+    assistant: Assistant,
+) -> None:
+    # KinaExpert says which cookies it sets, never how to refuse them: the second half was
+    # said to be uncovered and the first half went unanswered.
+    await assistant.say("/start kinaexpert")
+    reply = await assistant.say("Which cookies do you use, and how can I turn them off?")
+    text = html.unescape(reply.params["text"])
+    said = "KinaExpert's policy does not say how you can refuse or remove its cookies"
+    nothing_passed_off_as_the_answer(text, said)
+    quoted = text[text.index("<blockquote>") : text.index("</blockquote>")]
+    assert "cookies" in quoted
+    assert "Talk to a person" in labels(reply)
+    async with assistant.services.database.session() as session:
+        [record] = (await session.exec(select(ConversationRecord))).all()
+    assert not record.answered  # the detail asked about stays unanswered in the shop's stats
+
+
+async def test_beside_the_silence_in_the_customers_language(assistant: Assistant) -> None:
+    await assistant.say("/start klingit", language_code="de")
+    reply = await assistant.say(
+        "Benachrichtigen Sie mich, wenn es bei Ihnen ein Datenleck gibt?", language_code="de"
+    )
+    text = html.unescape(reply.params["text"])
+    assert "Was die Datenschutzerklärung zu diesem Thema sagt:" in text
+    assert text.index("Was die Datenschutzerklärung") < text.index("<blockquote>")
+    assert "Englisch" in text  # the passage is quoted as written, and said to be
+    assert BESIDE not in text
 
 
 async def test_silence_in_the_customers_language_and_what_the_policy_names_quoted(
@@ -117,7 +158,8 @@ async def test_a_detail_the_policy_never_names_in_the_customers_language(
     await assistant.say("/start klingit", language_code="uk")
     reply = await assistant.say("Чи повідомите ви мене про витік моїх даних?", language_code="uk")
     text = reply.params["text"]
-    assert "не зазначено, чи повідомляє він вас про витік" in text and "<blockquote>" not in text
+    said = "не зазначено, чи повідомляє він вас про витік"
+    nothing_passed_off_as_the_answer(text, said, "Що політика каже на цю тему:")
 
 
 async def test_a_covered_practice_is_still_answered_with_a_quote(assistant: Assistant) -> None:

@@ -187,6 +187,39 @@ def test_a_lukewarm_answer_stands_when_the_practice_and_the_passage_agree() -> N
     assert not _lukewarm(on_topic=True, confidence=0.9, silence=0.99).answered
 
 
+def test_beside_a_silent_detail_only_a_sure_passage_on_the_practice_is_offered() -> None:
+    on_security = AskedPractice("security", 0.95, {"security": 0.95, NONE: 0.0})
+    lukewarm = _lukewarm(on_topic=True, confidence=0.9)
+    labelled = replace(lukewarm.hits[0].passage, topics=("security",))
+    result = replace(
+        lukewarm,
+        hits=[replace(lukewarm.hits[0], passage=labelled)],
+        practice=on_security,
+        silent_detail="breach_notice",
+    )
+    assert result.silent and not result.answered  # the detail is not answered ...
+    assert result.beside_silence is result.hits[0]  # ... the practice's passage is beside it
+    # Not silent on a detail, the passage is the answer (or nothing): nothing "beside".
+    assert replace(result, silent_detail="").beside_silence is None
+    # Unless the question is surely on the practice the passage is labelled with, or the
+    # passage is close enough to quote, it is not offered.
+    assert replace(result, on_topic=False).beside_silence is None
+    assert replace(result, confidence=ON_TOPIC_FLOOR - 0.01).beside_silence is None
+
+
+def test_a_compound_question_gets_the_practice_beside_the_detail_left_out(
+    corpus_retriever: Retriever,
+) -> None:
+    question = "Which cookies do you use, and how can I turn them off?"
+    result = corpus_retriever.search(question, "kinaexpert")
+    assert result.silent_detail == "cookie_control" and not result.answered
+    beside = result.beside_silence
+    assert beside is not None and "cookies" in beside.passage.topics and result.on_topic
+    # KIVI names no retention period at all: nothing on retention to offer.
+    silent = corpus_retriever.search("How long do you keep my address?", "kivismart")
+    assert silent.beside_silence is None
+
+
 def test_a_question_about_something_else_is_not_answered() -> None:
     sure = AskedPractice(NONE, 0.7, {NONE: 0.7, "identity": 0.3})
     unsure = AskedPractice("sharing", 0.5, {NONE: 0.4, "sharing": 0.5})
