@@ -16,13 +16,21 @@ from aiogram.utils.i18n import gettext as _
 
 # A right or detail whose silence is said as a practice's: "does not say how long it keeps
 # your data" is as true of a policy that keeps data "for the order" without a period.
-SAID_AS = {"ai_training": "automated_decisions", "retention_period": "retention"}
+SAID_AS = {
+    "ai_training": "automated_decisions",
+    "retention_period": "retention",
+    "dpo_named": "dpo",
+    "change_notice": "changes",
+}
 # ... and those whose law note is another's.
 NOTED_AS = {
     **SAID_AS,
     "unsubscribe": "marketing",
     "card_details": "collection",
     "cookie_duration": "cookie_control",
+    "cookie_consent": "cookie_control",
+    "credit_check": "automated_decisions",
+    "sms_marketing": "marketing",
 }
 
 
@@ -70,6 +78,62 @@ def silent_sentence(topic: str, shop: str) -> str:
         "cookie_duration": _(
             "{shop}'s policy does not say how long its cookies stay on your device."
         ),
+        "cookie_consent": _(
+            "{shop}'s policy does not say whether it asks for your consent before setting cookies."
+        ),
+        "do_not_track": _(
+            "{shop}'s policy does not say whether it honours your browser's Do Not Track signal."
+        ),
+        "business_transfer": _(
+            "{shop}'s policy does not say what happens to your data if the company is sold, "
+            "merged or closed."
+        ),
+        "call_recording": _(
+            "{shop}'s policy does not say whether it records calls or chats with you."
+        ),
+        "biometrics": _(
+            "{shop}'s policy does not say anything about biometric data such as your face or "
+            "fingerprints."
+        ),
+        "location": _("{shop}'s policy does not say whether it uses your location."),
+        "credit_check": _("{shop}'s policy does not say whether it checks your creditworthiness."),
+        "two_factor": _(
+            "{shop}'s policy does not say whether you can protect your account with two-factor "
+            "sign-in."
+        ),
+        "password_storage": _("{shop}'s policy does not say how it stores your password."),
+        "storage_encryption": _(
+            "{shop}'s policy does not say whether the data it stores is encrypted."
+        ),
+        "security_certification": _("{shop}'s policy does not name any security certification."),
+        "staff_access": _("{shop}'s policy does not say which of its staff can see your data."),
+        "request_fee": _(
+            "{shop}'s policy does not say whether your requests about your data cost anything."
+        ),
+        "response_time": _(
+            "{shop}'s policy does not say how quickly it answers your requests about your data."
+        ),
+        "portability": _(
+            "{shop}'s policy does not say how you can take your data to another service."
+        ),
+        "consent_withdrawal": _("{shop}'s policy does not say how you can withdraw your consent."),
+        "sms_marketing": _(
+            "{shop}'s policy does not say whether it sends marketing by text message."
+        ),
+        "cctv": _("{shop}'s policy does not say whether it films its premises."),
+        "law_enforcement": _(
+            "{shop}'s policy does not say when it gives your data to the police or other "
+            "authorities."
+        ),
+        "group_companies": _(
+            "{shop}'s policy does not say whether it shares your data with companies of its group."
+        ),
+        "social_login": _(
+            "{shop}'s policy does not say what it receives when you sign in with another "
+            "account such as Google or Facebook."
+        ),
+        "company_number": _("{shop}'s policy does not give the company's registration number."),
+        "deceased": _("{shop}'s policy does not say what happens to your data after your death."),
     }
     text = texts.get(
         SAID_AS.get(topic, topic), _("{shop}'s policy does not say anything about this.")
@@ -136,6 +200,32 @@ def law_note(topic: str) -> str | None:
         "breach_notice": _(
             "Under the GDPR a shop must tell you without undue delay about a breach of your "
             "data that puts you at high risk."
+        ),
+        "request_fee": _(
+            "Under the GDPR a shop must give you a copy of your data and act on your requests "
+            "free of charge; it may ask a reasonable fee only for further copies or for requests "
+            "that are clearly unfounded or excessive."
+        ),
+        "response_time": _(
+            "Under the GDPR the shop must answer within one month; for complex or many requests "
+            "it may take two months more, and must tell you so within the first month."
+        ),
+        "portability": _(
+            "The GDPR gives you the right to get the data you gave the shop in a structured, "
+            "machine-readable format and to have it sent to another company, where the shop "
+            "uses it on your consent or for a contract with you."
+        ),
+        "consent_withdrawal": _(
+            "Under the GDPR you can withdraw your consent at any time, as easily as you gave "
+            "it; what the shop did before stays lawful."
+        ),
+        "biometrics": _(
+            "Under the GDPR biometric data that identifies a person may be used only on narrow "
+            "grounds, usually with that person's explicit consent."
+        ),
+        "deceased": _(
+            "The GDPR protects the data of living persons; what happens after death is left to "
+            "each country's law."
         ),
     }
     return notes.get(NOTED_AS.get(topic, topic))

@@ -247,7 +247,9 @@ def details_left_out(
     passages: list[Passage], details: tuple[Detail, ...] | None = None
 ) -> tuple[Detail, ...]:
     """The details the policy speaks around (one of their practices is covered) but never
-    gives, in data/details.toml's order: the same test as the bot's (ShopIndex)."""
+    gives, in data/details.toml's order: the same test as the bot's (ShopIndex). A detail
+    named in words of its own (no practices: a fingerprint, a takeover) is not listed; most
+    policies leave most of those out, and the list would drown what the policy speaks around."""
     details = default_details() if details is None else details
     covered = {topic for passage in passages for topic in passage.topics}
     given = details_said(((p.embedding_text, p.topics) for p in passages), details)

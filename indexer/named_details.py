@@ -26,6 +26,7 @@ from indexer.glossary import Glossary
 # (as named_rights.RIGHTS_ASKED_AT). On the dev files no answerable question names a detail
 # its shop's policy leaves out.
 DETAIL_ASKED_AT = 0.5
+NOT_ABOUT_PRIVACY = "none"  # the practice labeller's label for a question about no practice
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class Detail:
     def parse(cls, name: str, entry: Mapping[str, Any]) -> Detail:
         return cls(
             name,
-            tuple(entry["practices"]),
+            tuple(entry.get("practices", ())),
             cls._groups(entry["asked"]),
             cls._groups(entry["said"]),
             frozenset(entry.get("passages", ())),
@@ -99,8 +100,12 @@ def silent_detail(
         if detail.name in policy_says:
             continue
         # The probabilities first: the question's words are read only for a detail it is
-        # likely about (every search passes here).
-        likely = sum(probabilities.get(p, 0.0) for p in detail.practices)
+        # likely about (every search passes here). A detail named in words no other question
+        # uses (a fingerprint, a takeover) needs the question to be about privacy at all.
+        if detail.practices:
+            likely = sum(probabilities.get(p, 0.0) for p in detail.practices)
+        else:
+            likely = 1.0 - probabilities.get(NOT_ABOUT_PRIVACY, 0.0)
         if likely >= DETAIL_ASKED_AT and detail.asked_in(question):
             return detail.name
     return ""

@@ -166,7 +166,7 @@ def test_each_detail_a_policy_leaves_out_is_said_with_what_the_law_gives(tmp_pat
             result = replace(_rejected(none=0.0), silent_detail=detail.name)
             texts[detail.name] = html.unescape(render_silent(result, "Shop", "a@b.example"))
     for name, text in texts.items():
-        assert text.startswith("Shop's policy does not say"), name
+        assert text.startswith("Shop's policy does not"), name
         assert "a@b.example" in text and "<blockquote>" not in text and "fünf" not in text
     # A period left out is said as the practice's silence, with the law on keeping data.
     assert "how long it keeps your data" in texts["retention_period"]

@@ -413,6 +413,47 @@ DETAILS_AT_THE_DEMO_SHOPS = [
     ("How long do your cookies last?", "kinaexpert", ""),
     # How long a visit lasts is not how long data is kept.
     ("are you tracking how long I stay on ur site?", "kinaexpert", ""),
+    # Details named in words of their own: Klingit names a subpoena, its DPO, the right to
+    # portability, to withdraw consent, its Google sign-in, a timeframe for answers, and the
+    # Do Not Track signal...
+    ("Do you give my data to the police?", "webstore", "law_enforcement"),
+    ("Do you give my data to the police?", "klingit", ""),
+    ("Do you have a data protection officer?", "kinaexpert", "dpo_named"),
+    ("Do you have a data protection officer?", "klingit", ""),
+    ("Can I get my data in a machine-readable format?", "webstore", "portability"),
+    ("Can I get my data in a machine-readable format?", "klingit", ""),
+    ("How can I withdraw my consent?", "kinaexpert", "consent_withdrawal"),
+    ("How can I withdraw my consent?", "klingit", ""),
+    ("If I sign in with Google, what do you get from Google?", "webstore", "social_login"),
+    ("If I sign in with Google, what do you get from Google?", "klingit", ""),
+    ("Wie schnell beantworten Sie eine Anfrage zu meinen Daten?", "klingit", ""),
+    ("Wie schnell beantworten Sie eine Anfrage zu meinen Daten?", "kivismart", "response_time"),
+    ("Do you respect Do Not Track?", "klingit", "do_not_track"),
+    ("Do you respect Do Not Track?", "webstore", ""),
+    # ... KIVI asks users to check its page for changes; Webstore only dates its policy ...
+    ("Will you email me when the privacy policy changes?", "kivismart", ""),
+    ("Will you email me when the privacy policy changes?", "webstore", "change_notice"),
+    # ... and none of the five speaks of these.
+    ("Что будет с моими данными, если вашу компанию продадут?", "webstore", "business_transfer"),
+    ("Nahráváte telefonní hovory se zákazníky?", "kivismart", "call_recording"),
+    ("Używacie odcisków palców albo rozpoznawania twarzy?", "klingit", "biometrics"),
+    ("Spårar ni min plats via GPS?", "klingit", "location"),
+    ("Prüfen Sie meine Kreditwürdigkeit?", "kinaexpert", "credit_check"),
+    ("Чи є у вас двофакторна автентифікація?", "klingit", "two_factor"),
+    ("Are passwords stored hashed?", "kivismart", "password_storage"),
+    ("Is my data encrypted on your servers?", "webstore", "storage_encryption"),
+    ("Which employees can see my data?", "webstore", "staff_access"),
+    ("Do you send advertising by SMS?", "kivismart", "sms_marketing"),
+    ("Do you share data with your parent company or affiliates?", "webstore", "group_companies"),
+    ("What is your company registration number?", "kivismart", "company_number"),
+    ("Are you ISO 27001 certified?", "klingit", "security_certification"),
+    ("What happens to my account when I die?", "klingit", "deceased"),
+    ("Is an access request free of charge?", "webstore", "request_fee"),
+    ("Do you ask for my consent before setting cookies?", "kivismart", "cookie_consent"),
+    # Words of a detail in a question about something else.
+    ("Kann ich die Seite auch nutzen, ohne mich zu registrieren?", "autoparts-ua", ""),
+    ("Do you sell my data to other companies?", "webstore", ""),
+    ("Do you store my phone number in your records?", "kivismart", ""),
 ]
 
 
