@@ -232,6 +232,13 @@ def cmd_eval(args: argparse.Namespace, settings: IndexerSettings) -> int:
                     f"{name} {v['accuracy']:.2f} (n={v['n']})" for name, v in r["intents"].items()
                 )
             )
+        if r.get("requests_acted_or_asked"):
+            human_lines.append(
+                "        requests acted on or asked about: "
+                + ", ".join(
+                    f"{name} {v['share']:.2f}" for name, v in r["requests_acted_or_asked"].items()
+                )
+            )
         for item in r.get("misses", []):
             human_lines.append(
                 f"   miss {item['id']} ({item['why']}): rank {item['rank']}, confidence "

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from indexer.errors import PolicyError
-from indexer.intents import IntentRecogniser, expected_intent, intent_accuracy
+from indexer.intents import REQUESTS, Intent, IntentRecogniser, expected_intent, intent_accuracy
 from indexer.normalize import fold_for_match, normalize_text
 from indexer.ranking import Mode
 from indexer.retriever import Retriever, SearchResult
@@ -121,6 +121,8 @@ class Outcome:
     same_language: bool
     intent: str | None = None  # what the bot would make of it (None: not measured)
     quote: tuple[str, ...] = ()  # what the bot would quote from the top passage
+    # The request the bot would ask about ("Shall I start…?") when not sure enough to act.
+    asked: str | None = None
 
     @property
     def answer_hit(self) -> bool:
@@ -150,10 +152,18 @@ def run(
         )
         shop_languages = set(retriever.shop_languages(result.shop_id))
         rank = gold_rank(result, question.gold) if question.in_scope else None
-        intent = recogniser.recognise(text, vector).intent.value if recogniser is not None else None
+        recognised = recogniser.recognise(text, vector) if recogniser is not None else None
+        intent = recognised.intent.value if recognised is not None else None
+        asked = (
+            recognised.unsure.value
+            if recognised is not None
+            and recognised.intent is Intent.QUESTION
+            and recognised.unsure is not None
+            else None
+        )
         quote = tuple(retriever.quote(result, result.hits[0], vector)) if result.hits else ()
         outcomes.append(
-            Outcome(question, result, rank, question.lang in shop_languages, intent, quote)
+            Outcome(question, result, rank, question.lang in shop_languages, intent, quote, asked)
         )
     return outcomes
 
@@ -227,7 +237,22 @@ def summarize(outcomes: list[Outcome], mode: Mode = "hybrid") -> dict[str, Any]:
         )
         if any(o.intent is not None for o in outcomes)
         else None,
+        "requests_acted_or_asked": _acted_or_asked(outcomes),
     }
+
+
+def _acted_or_asked(outcomes: list[Outcome]) -> dict[str, dict[str, float | int]] | None:
+    """Per request: the share of those messages the bot acts on, or asks about before
+    acting ("Shall I start a deletion request…?", one tap from the flow), rather than
+    missing. The intents' accuracy counts the question asked as a miss."""
+    requests = {r.value for r in REQUESTS}
+    report: dict[str, dict[str, float | int]] = {}
+    for name in sorted(requests):
+        mine = [o for o in outcomes if o.intent is not None and o.question.intent == name]
+        if mine:
+            offered = [o.intent == name or o.asked == name for o in mine]
+            report[name] = {"share": round(sum(offered) / len(mine), 4), "n": len(mine)}
+    return report or None
 
 
 def _in_customer_language(outcome: Outcome) -> bool:

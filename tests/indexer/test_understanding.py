@@ -260,6 +260,30 @@ def test_answer_at_one_counts_the_quote_not_the_passage(corpus_retriever: Retrie
     assert report["question_practices"]["retention"]["recall"] == 1.0
 
 
+def test_a_request_asked_about_counts_as_offered_not_as_recognised() -> None:
+    from indexer.evaluation import Outcome
+
+    result = _lukewarm(on_topic=False, confidence=0.9)
+
+    def outcome(expected: str, intent: str, asked: str | None = None) -> Outcome:
+        question = EvalQuestion("c", "shop", "en", "…", [], expected)
+        return Outcome(question, result, None, True, intent, (), asked)
+
+    report = summarize(
+        [
+            outcome("deletion", "deletion"),  # acted on
+            outcome("deletion", "question", asked="deletion"),  # "Shall I start…?"
+            outcome("deletion", "question", asked="access"),  # the wrong request offered
+            outcome("access", "handoff"),
+            outcome("question", "question"),
+        ]
+    )
+    assert report["intents"]["deletion"]["accuracy"] == round(1 / 3, 4)
+    offered = report["requests_acted_or_asked"]
+    assert offered["deletion"] == {"share": round(2 / 3, 4), "n": 3}
+    assert offered["access"] == {"share": 0.0, "n": 1} and "question" not in offered
+
+
 def test_eval_files_of_issue_11_are_well_formed() -> None:
     eval_dir = PROJECT_ROOT / "tests" / "eval"
     uncovered = read_questions(eval_dir / "uncovered.jsonl")
