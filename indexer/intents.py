@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import tomllib
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
@@ -278,7 +278,23 @@ class IntentRecogniser:
         talk = small_talk(text, self.vocabulary)
         if talk is not None:
             return RecognisedIntent(talk, 1.0)
-        return decide(self.probabilities(text, query_vector), self.model.classes)
+        probabilities = self.probabilities(text, query_vector)
+        if names_correction(text, self.vocabulary):
+            probabilities = _as_correction(probabilities, self.model.classes)
+        return decide(probabilities, self.model.classes)
+
+
+def _as_correction(probabilities: np.ndarray, labels: Sequence[str]) -> np.ndarray:
+    """A message that asks for its data to be corrected is no deletion, copy or unsubscribe
+    ("I've moved, can you correct my address?" read as a customer moving away to be
+    forgotten): what the classifier gives those requests goes to a person, who corrects."""
+    moved = probabilities.copy()
+    index = {label: i for i, label in enumerate(labels)}
+    handoff = index[Intent.HANDOFF.value]
+    for request in (Intent.DELETION, Intent.ACCESS, Intent.UNSUBSCRIBE):
+        moved[handoff] += moved[index[request.value]]
+        moved[index[request.value]] = 0.0
+    return moved
 
 
 def intent_accuracy(pairs: Iterable[tuple[str, str]]) -> dict[str, dict[str, float | int]]:

@@ -228,6 +228,12 @@ def question_topic_examples() -> list[tuple[str, str]]:
             # about nothing: as "none" these taught the labeller that "my address is
             # wrong" is not about personal data.
             topic = "rights"
+        elif example.intent == Intent.HANDOFF.value:
+            # Asking for a person, or resenting the bot's answers, is a question about no
+            # practice and not a question about something else either: as "none", 676
+            # more of them (broken repairs, wrong bills) taught the labeller that "can my
+            # details end up with a debt collector?" is not about personal data.
+            continue
         else:
             topic = NONE
         pairs.append((readable(example.text, example.lang), topic))

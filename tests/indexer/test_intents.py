@@ -231,6 +231,18 @@ def test_sure_acts_unsure_asks_and_weak_answers() -> None:
     assert decide(row(thanks=0.6, handoff=0.3)).intent is Intent.THANKS
 
 
+def test_a_correction_is_never_taken_for_another_request(recogniser: IntentRecogniser) -> None:
+    # "I've moved, can you correct my address?": a customer who moved away reads as one
+    # who wants to be forgotten; what names a correction goes to a person.
+    moved = recogniser.recognise("Jag har flyttat, kan ni rätta min adress i mitt konto?")
+    assert Intent.DELETION not in (moved.intent, moved.unsure)
+    assert acts_on(moved, Intent.HANDOFF) or moved.unsure is Intent.HANDOFF
+    # Without a correction named, the same move can be a deletion.
+    assert acts_on(
+        recogniser.recognise("I've moved to another shop, so you can forget me"), Intent.DELETION
+    )
+
+
 def test_glossary_concepts_are_phrase_features() -> None:
     # The glossary names what a request is about; a custom one changes what counts.
     custom = Glossary({"delete": ["zap*"]})

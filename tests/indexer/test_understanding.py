@@ -303,9 +303,17 @@ def test_eval_files_of_issue_11_are_well_formed() -> None:
         chat = read_questions(eval_dir / folder / "chat.jsonl")
         assert len(unseen) >= 150 and len(chat) >= 150
         assert {q.lang for q in unseen} >= LANGUAGES and {q.lang for q in chat} >= LANGUAGES
-    # The fifth, chat messages only, for the requests said in every style.
-    chat = read_questions(eval_dir / "unseen5" / "chat.jsonl")
-    assert len(chat) >= 150 and {q.lang for q in chat} >= LANGUAGES
+    # The fifth and seventh, chat messages only, for the requests said in every style; the
+    # sixth, policy questions only (2026-12-07, both blind).
+    for folder in ("unseen5", "unseen7"):
+        chat = read_questions(eval_dir / folder / "chat.jsonl")
+        assert len(chat) >= 150 and {q.lang for q in chat} >= LANGUAGES
+    sixth = read_questions(eval_dir / "unseen6" / "questions.jsonl")
+    assert len(sixth) >= 150 and {q.lang for q in sixth} >= LANGUAGES
+    assert sum(q.uncovered for q in sixth) >= 40 and sum(q.out_of_scope for q in sixth) >= 20
+    # A dev set of questions on the details a policy may leave out, most of them uncovered.
+    details = read_questions(eval_dir / "silence" / "questions.jsonl")
+    assert sum(q.uncovered for q in details) >= 150 and {q.lang for q in details} >= LANGUAGES
 
 
 def test_rights_a_text_names() -> None:
