@@ -103,6 +103,9 @@ class SearchResult:
     silent_right: str = ""
     # A detail the question asks about (data/details.toml) that no passage names.
     silent_detail: str = ""
+    # The best passage is of a kind that would give that detail (its `passages` practices):
+    # a shipping paragraph is no context for what a request for one's data costs.
+    detail_kind: bool = True
 
     @property
     def silent(self) -> bool:
@@ -136,7 +139,7 @@ class SearchResult:
         with it (on_topic) and close enough to quote. What the policy says on the practice,
         shown as such and not as the answer; a question that asks two things ("which cookies
         do you use, and can I refuse them?") gets its other half."""
-        if not self.silent_on or not self.on_topic or not self.confident:
+        if not self.silent_on or not self.on_topic or not self.detail_kind or not self.confident:
             return None
         return self.hits[0]
 
@@ -304,10 +307,14 @@ class Retriever:
         )
         features = (dense_top, topic, concept_match)
         right = detail = ""
+        detail_kind = True
         if index.covered is not None:  # an index with practice labels
             asked = practice.probabilities
             right = silent_right(rights_named(question, concepts), asked, index.rights_named)
             detail = silent_detail(question, asked, index.details_said, index.details)
+            kinds = next((d.passages for d in index.details if d.name == detail), frozenset())
+            if kinds and hits:
+                detail_kind = bool(kinds.intersection(index.topics[hits[0].row]))
         return SearchResult(
             question=question,
             shop_id=shop_id,
@@ -325,6 +332,7 @@ class Retriever:
             on_topic=on_topic,
             silent_right=right,
             silent_detail=detail,
+            detail_kind=detail_kind,
         )
 
     def _shown_hits(

@@ -204,6 +204,7 @@ def test_beside_a_silent_detail_only_a_sure_passage_on_the_practice_is_offered()
     # Unless the question is surely on the practice the passage is labelled with, or the
     # passage is close enough to quote, it is not offered.
     assert replace(result, on_topic=False).beside_silence is None
+    assert replace(result, detail_kind=False).beside_silence is None
     assert replace(result, confidence=ON_TOPIC_FLOOR - 0.01).beside_silence is None
 
 
@@ -215,6 +216,10 @@ def test_a_compound_question_gets_the_practice_beside_the_detail_left_out(
     assert result.silent_detail == "cookie_control" and not result.answered
     beside = result.beside_silence
     assert beside is not None and "cookies" in beside.passage.topics and result.on_topic
+    # A detail that only some kinds of passage give (what a request costs: a passage on
+    # rights or contact) gets no other kind beside it (Webstore's shipping paragraph).
+    fee = corpus_retriever.search("Is it free to ask what data you hold about me?", "webstore")
+    assert fee.silent_detail == "request_fee" and fee.beside_silence is None
     # KIVI names no retention period at all: nothing on retention to offer.
     silent = corpus_retriever.search("How long do you keep my address?", "kivismart")
     assert silent.beside_silence is None
@@ -480,7 +485,7 @@ DETAILS_AT_THE_DEMO_SHOPS = [
     ("What is your company registration number?", "kivismart", "company_number"),
     ("Are you ISO 27001 certified?", "klingit", "security_certification"),
     ("What happens to my account when I die?", "klingit", "deceased"),
-    ("Is an access request free of charge?", "webstore", "request_fee"),
+    ("Is it free to ask what data you hold about me?", "webstore", "request_fee"),
     ("Do you ask for my consent before setting cookies?", "kivismart", "cookie_consent"),
     # Words of a detail in a question about something else.
     ("Kann ich die Seite auch nutzen, ohne mich zu registrieren?", "autoparts-ua", ""),
