@@ -40,7 +40,6 @@ def language_name(code: str) -> str:
 @dataclass(frozen=True)
 class RenderedAnswer:
     text: str
-    full_section_available: bool
 
 
 def _citation(passage: Passage, original: Passage | None = None) -> str:
@@ -149,7 +148,6 @@ def render_answer(
     contact_email: str | None = None,
 ) -> RenderedAnswer:
     top = result.hits[0].passage
-    shortened = len(quote) < len(top.sentences)
     shown, note = _as_shown(quote, contact_email)
     body = _fit(shown, QUOTE_BUDGET)
     text = (
@@ -167,7 +165,7 @@ def render_answer(
             + " "
             + ", ".join(f"<i>{escape(section)}</i>" for section in others)
         )
-    return RenderedAnswer(text[:TELEGRAM_LIMIT], full_section_available=shortened)
+    return RenderedAnswer(text[:TELEGRAM_LIMIT])
 
 
 def render_silent(

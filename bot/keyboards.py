@@ -143,24 +143,32 @@ def answer_keyboard(
 ) -> InlineKeyboardMarkup:
     rows: list[list[InlineKeyboardButton]] = request_buttons(requests or [])
     if key and full:
-        rows.append(
-            [
-                InlineKeyboardButton(
-                    text=_("Show the full section"),
-                    callback_data=SectionCallback(shop=shop, key=key).pack(),
-                )
-            ]
-        )
+        rows.append(_section_row(shop, key))
     if record is not None:
         rows.append(_feedback_row(record))
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
+def _section_row(shop: str, key: str) -> list[InlineKeyboardButton]:
+    return [
+        InlineKeyboardButton(
+            text=_("Show the full section"),
+            callback_data=SectionCallback(shop=shop, key=key).pack(),
+        )
+    ]
+
+
 def unanswered_keyboard(
-    record: int | None, requests: list[str] | None = None
+    record: int | None,
+    requests: list[str] | None = None,
+    section: tuple[str, str] | None = None,
 ) -> InlineKeyboardMarkup:
-    # A person is always offered, last.
+    """`section`: (shop, passage key) of the passage quoted beside a silence, when more of
+    its section can be shown."""
+    # A person is always offered, last among the requests.
     rows = request_buttons([*(r for r in requests or [] if r != "handoff"), "handoff"])
+    if section is not None:
+        rows.append(_section_row(*section))
     if record is not None:
         rows.append(_feedback_row(record))
     return InlineKeyboardMarkup(inline_keyboard=rows)

@@ -32,6 +32,7 @@ from bot.rights import NAMED_REQUESTS, PRACTICE_REQUESTS, requests_concerned
 from bot.routers.privacy_requests import RequestFlow, offer_request
 from bot.services import Services
 from indexer.intents import Intent
+from indexer.passages import Passage
 from indexer.shops import Shop
 
 # What each request is about, asked in English: the engine finds the passage in any language.
@@ -328,9 +329,7 @@ async def _answer_policy_question(
     glossary = services.engine.retriever.glossary
     if result.answered and top is not None:
         rendered = render_answer(result, list(understanding.quote), language, shop.contact_email)
-        more = rendered.full_section_available or (
-            len(services.engine.retriever.section_passages(shop.id, top.key)) > 1
-        )
+        more = _more_to_show(services, shop.id, top, understanding)
         requests = [i.value for i in requests_concerned(understanding, glossary, text)]
         await message.answer(
             notice + rendered.text,
@@ -341,10 +340,16 @@ async def _answer_policy_question(
         fitting = NAMED_REQUESTS.get(result.silent_on) or PRACTICE_REQUESTS.get(
             result.practice.practice
         )
+        beside = result.beside_silence
+        section = None
+        if beside is not None and _more_to_show(services, shop.id, beside.passage, understanding):
+            section = (shop.id, beside.passage.key)
         await message.answer(
             notice
             + render_silent(result, shop.name, shop.contact_email, understanding.quote, language),
-            reply_markup=unanswered_keyboard(record_id, [fitting.value] if fitting else []),
+            reply_markup=unanswered_keyboard(
+                record_id, [fitting.value] if fitting else [], section
+            ),
         )
         return
     about = understanding.intent.about
@@ -352,6 +357,16 @@ async def _answer_policy_question(
         notice + render_unanswered(result, language, shop.contact_email),
         reply_markup=unanswered_keyboard(record_id, [about.value] if about else []),
     )
+
+
+def _more_to_show(
+    services: Services, shop: str, passage: Passage, understanding: Understanding
+) -> bool:
+    """Whether "Show the full section" shows more than the quote: sentences left out of
+    it, or other passages of the section."""
+    if len(understanding.quote) < len(passage.sentences):
+        return True
+    return len(services.engine.retriever.section_passages(shop, passage.key)) > 1
 
 
 async def on_private_text(

@@ -115,6 +115,10 @@ async def test_a_compound_question_gets_the_half_the_policy_answers(
     quoted = text[text.index("<blockquote>") : text.index("</blockquote>")]
     assert "cookies" in quoted
     assert "Talk to a person" in labels(reply)
+    # The rest of that section is a tap away, as under an answer.
+    await assistant.press(reply, "Show the full section")
+    calls = await assistant.fake.wait_for("sendMessage", count=3)
+    assert "<b>Third-party cookies</b>" in calls[-1].params["text"]
     async with assistant.services.database.session() as session:
         [record] = (await session.exec(select(ConversationRecord))).all()
     assert not record.answered  # the detail asked about stays unanswered in the shop's stats
