@@ -217,8 +217,9 @@ class PolicyCoverage:
         covered = [p.practice.replace("_", " ") for p in self.practices if p.covered]
         lines.append(f"Topics covered: {', '.join(covered) or 'none'}.")
         if self.details_left_out:
-            asked = "; ".join(detail.about for detail in self.details_left_out)
-            lines.append(f"Customers ask, and the policy does not say: {asked}.")
+            # One a line: a policy can leave out a dozen or more.
+            lines.append("Customers ask, and the policy does not say:")
+            lines.extend(f"• {detail.about}" for detail in self.details_left_out)
         return lines
 
 

@@ -134,6 +134,8 @@ async def test_an_admins_upload_is_answered_with_the_check(shop_assistant: Assis
     assert "Disclosure check (GDPR art. 13):" in text
     assert "Missing: the right to lodge a complaint with a supervisory authority" in text
     assert "Topics covered:" in text and "marketing" in text
+    # What customers ask that it leaves out, one a line.
+    assert "Customers ask, and the policy does not say:\n• " in text
 
 
 def test_a_card_of_a_huge_policy_stays_within_the_limits(tmp_path: Path) -> None:

@@ -100,9 +100,11 @@ def test_missing_disclosures_map_onto_the_taxonomy() -> None:
         == f"Disclosure check (GDPR art. 13): {len(DISCLOSURES) - len(missing)} of 10 found."
     )
     assert any(line.startswith("Missing: the identity and the contact details") for line in lines)
-    assert lines[-2] == "Topics covered: identity, marketing, rights."
+    asked = lines.index("Customers ask, and the policy does not say:")
+    assert lines[asked - 1] == "Topics covered: identity, marketing, rights."
     # The policy speaks of rights and marketing, never of telling anyone about a breach.
-    assert lines[-1].startswith("Customers ask, and the policy does not say: whether you tell")
+    assert lines[asked + 1] == "• whether you tell customers about a breach of their data"
+    assert all(line.startswith("• ") for line in lines[asked + 1 :])
     left_out = {item["detail"]: item["about"] for item in summary["details_left_out"]}
     assert "breach_notice" in left_out and "cookie_duration" not in left_out  # no cookies here
 
