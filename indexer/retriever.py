@@ -104,7 +104,8 @@ class SearchResult:
     # A detail the question asks about (data/details.toml) that no passage names.
     silent_detail: str = ""
     # The best passage is of a kind that would give that detail (its `passages` practices):
-    # a shipping paragraph is no context for what a request for one's data costs.
+    # a shipping paragraph is no context for what a request for one's data costs, nor any
+    # passage for a detail named in words of its own (no `practices`).
     detail_kind: bool = True
 
     @property
@@ -312,9 +313,13 @@ class Retriever:
             asked = practice.probabilities
             right = silent_right(rights_named(question, concepts), asked, index.rights_named)
             detail = silent_detail(question, asked, index.details_said, index.details)
-            kinds = next((d.passages for d in index.details if d.name == detail), frozenset())
-            if kinds and hits:
-                detail_kind = bool(kinds.intersection(index.topics[hits[0].row]))
+            named = next((d for d in index.details if d.name == detail), None)
+            if named is not None and not named.practices:
+                # Named in words of its own (a fingerprint, recorded calls): no passage of the
+                # policy speaks around it; whatever is nearest is no context for it.
+                detail_kind = False
+            elif named is not None and named.passages and hits:
+                detail_kind = bool(named.passages.intersection(index.topics[hits[0].row]))
         return SearchResult(
             question=question,
             shop_id=shop_id,

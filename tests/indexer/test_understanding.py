@@ -220,6 +220,10 @@ def test_a_compound_question_gets_the_practice_beside_the_detail_left_out(
     # rights or contact) gets no other kind beside it (Webstore's shipping paragraph).
     fee = corpus_retriever.search("Is it free to ask what data you hold about me?", "webstore")
     assert fee.silent_detail == "request_fee" and fee.beside_silence is None
+    # Nor does a detail named in words of its own: what a policy says on collection is no
+    # context for whether calls are recorded.
+    calls = corpus_retriever.search("Do you record phone calls?", "kinaexpert")
+    assert calls.silent_detail == "call_recording" and calls.beside_silence is None
     # KIVI names no retention period at all: nothing on retention to offer.
     silent = corpus_retriever.search("How long do you keep my address?", "kivismart")
     assert silent.beside_silence is None
