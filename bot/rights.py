@@ -32,6 +32,14 @@ NAMED_REQUESTS: dict[str, Intent] = {
     "ai_training": Intent.ACCESS,
     "card_details": Intent.ACCESS,
     "retention_period": Intent.DELETION,
+    # What a request costs or how fast it is answered: the request itself; portability's
+    # nearest is a copy; a person takes a consent withdrawn or an heir's question.
+    "request_fee": Intent.ACCESS,
+    "response_time": Intent.ACCESS,
+    "portability": Intent.ACCESS,
+    "sms_marketing": Intent.UNSUBSCRIBE,
+    "consent_withdrawal": Intent.HANDOFF,
+    "deceased": Intent.HANDOFF,
 }
 # What a silent policy still leaves the customer: the request that fits the practice asked.
 PRACTICE_REQUESTS: dict[str, Intent] = {

@@ -82,6 +82,14 @@ async def test_a_silent_policy_in_the_customers_language(assistant: Assistant) -
             "without undue delay",
             "Talk to a person",
         ),
+        # KIVI sends e-mails, never says a word of text messages.
+        (
+            "kivismart",
+            "Do you send advertising by SMS?",
+            "KIVI SMART PURCHASING's policy does not say whether it sends marketing by text",
+            "object to marketing at any time",
+            "Unsubscribe from marketing",
+        ),
         (
             "kinaexpert",
             "How can I turn off your cookies?",

@@ -38,3 +38,13 @@ def test_requests_named_by_their_objects_and_nothing_else() -> None:
         Intent.DELETION,
         Intent.HANDOFF,
     ]
+
+
+def test_each_named_request_is_for_a_right_or_a_detail_the_engine_names() -> None:
+    from bot.rights import NAMED_REQUESTS
+    from indexer.named_details import default_details
+    from indexer.named_rights import RIGHTS
+
+    names = set(RIGHTS) | {detail.name for detail in default_details()}
+    assert set(NAMED_REQUESTS) <= names
+    assert NAMED_REQUESTS["sms_marketing"] is Intent.UNSUBSCRIBE
