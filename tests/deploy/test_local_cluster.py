@@ -12,6 +12,7 @@ import contextlib
 import importlib.util
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -112,14 +113,24 @@ def test_overlapping_ports_are_refused(tmp_path: Path) -> None:
 # --- the cluster (PostgreSQL, Redis, real processes) -------------------------------------
 
 
+def _ephemeral_ports() -> tuple[int, int]:
+    """The range the kernel hands out to outgoing connections (Linux; a common default
+    elsewhere)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port_block(size: int) -> int:
-    """A base port with `size` free ports from it (checked, not reserved)."""
+    """A base port with `size` free ports from it (checked, not reserved), below the
+    ephemeral range: a block in it was taken, between the check and the replicas' bind, by
+    another test's connection to PostgreSQL or Redis ("address already in use")."""
+    low, _high = _ephemeral_ports()
+    chooser = random.Random()
     for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = probe.getsockname()[1]
-        if base + size > 65535:
-            continue
+        base = chooser.randrange(10000, max(10001, low - size))
         sockets = []
         try:
             for port in range(base, base + size):
