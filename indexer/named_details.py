@@ -21,12 +21,12 @@ from importlib import resources
 from typing import Any
 
 from indexer.glossary import Glossary
+from indexer.topics import NONE
 
 # How sure the question must be about the detail's practices, their probabilities together
 # (as named_rights.RIGHTS_ASKED_AT). On the dev files no answerable question names a detail
 # its shop's policy leaves out.
 DETAIL_ASKED_AT = 0.5
-NOT_ABOUT_PRIVACY = "none"  # the practice labeller's label for a question about no practice
 
 
 @dataclass(frozen=True)
@@ -62,11 +62,19 @@ class Detail:
     def asked_in(self, text: str) -> bool:
         return self._names(self.asked, text)
 
+    def kind_of_passage(self, topics: Iterable[str]) -> bool:
+        """Whether a passage with these practices is of a kind that could give the detail."""
+        return not self.passages or bool(self.passages.intersection(topics))
+
     def said_in(self, text: str, topics: Iterable[str] = ()) -> bool:
         """Whether a passage (its text and practices) gives the detail."""
-        if self.passages and not self.passages.intersection(topics):
-            return False
-        return self._names(self.said, text)
+        return self.kind_of_passage(topics) and self._names(self.said, text)
+
+    def context_in(self, topics: Iterable[str]) -> bool:
+        """Whether a passage with these practices is context for the detail left out: one
+        of the kind that would give it, and the detail one a policy speaks around (a detail
+        named in words of its own, a fingerprint or recorded calls, has nothing around it)."""
+        return bool(self.practices) and self.kind_of_passage(topics)
 
 
 def parse_details(data: Mapping[str, Any]) -> tuple[Detail, ...]:
@@ -105,7 +113,7 @@ def silent_detail(
         if detail.practices:
             likely = sum(probabilities.get(p, 0.0) for p in detail.practices)
         else:
-            likely = 1.0 - probabilities.get(NOT_ABOUT_PRIVACY, 0.0)
+            likely = 1.0 - probabilities.get(NONE, 0.0)
         if likely >= DETAIL_ASKED_AT and detail.asked_in(question):
             return detail.name
     return ""

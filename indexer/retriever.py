@@ -313,13 +313,9 @@ class Retriever:
             asked = practice.probabilities
             right = silent_right(rights_named(question, concepts), asked, index.rights_named)
             detail = silent_detail(question, asked, index.details_said, index.details)
-            named = next((d for d in index.details if d.name == detail), None)
-            if named is not None and not named.practices:
-                # Named in words of its own (a fingerprint, recorded calls): no passage of the
-                # policy speaks around it; whatever is nearest is no context for it.
-                detail_kind = False
-            elif named is not None and named.passages and hits:
-                detail_kind = bool(named.passages.intersection(index.topics[hits[0].row]))
+            if detail and hits:
+                named = next(d for d in index.details if d.name == detail)
+                detail_kind = named.context_in(index.topics[hits[0].row])
         return SearchResult(
             question=question,
             shop_id=shop_id,

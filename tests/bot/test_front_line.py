@@ -6,10 +6,9 @@ from __future__ import annotations
 import html
 
 import pytest
-from sqlmodel import select
 
-from backend.models import ConversationRecord
 from tests.bot.conftest import Assistant
+from tests.bot.test_conversations import records
 from tests.support.fake_bot_api import ApiCall
 
 
@@ -40,8 +39,7 @@ async def test_a_silent_policy_says_so_and_quotes_nothing(assistant: Assistant) 
     assert "info@kivismart.example" in text
     buttons = labels(reply)
     assert "Delete my data" in buttons and "Talk to a person" in buttons
-    async with assistant.services.database.session() as session:
-        [record] = (await session.exec(select(ConversationRecord))).all()
+    [record] = await records(assistant)
     assert not record.answered
 
 
@@ -127,8 +125,7 @@ async def test_a_compound_question_gets_the_half_the_policy_answers(
     await assistant.press(reply, "Show the full section")
     calls = await assistant.fake.wait_for("sendMessage", count=3)
     assert "<b>Third-party cookies</b>" in calls[-1].params["text"]
-    async with assistant.services.database.session() as session:
-        [record] = (await session.exec(select(ConversationRecord))).all()
+    [record] = await records(assistant)
     assert not record.answered  # the detail asked about stays unanswered in the shop's stats
 
 
