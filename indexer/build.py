@@ -16,6 +16,7 @@ from indexer.alignment import Alignment, align
 from indexer.confidence import topic_prototypes
 from indexer.embedding import Embedder, EmbeddingCache, Vectors
 from indexer.errors import IndexNotFoundError, PolicyError
+from indexer.examples import ShopExample, match_examples, read_examples, write_examples
 from indexer.language import detect_language
 from indexer.loaders import load_document
 from indexer.passages import Passage, split_passages
@@ -30,12 +31,15 @@ from indexer.publish import (
 from indexer.settings import IndexerSettings
 from indexer.shops import Shop, load_shops
 from indexer.topics import PracticeLabeller, labeller_digest
+from indexer.translit import readable
 
 PASSAGES_FILE = "passages.jsonl"
 PASSAGE_VECTORS = "passage_vectors.npy"
 SENTENCE_VECTORS = "sentence_vectors.npy"
 SENTENCE_OWNERS = "sentence_owners.npy"
 TOPIC_VECTORS = "topic_vectors.npy"
+EXAMPLES_FILE = "examples.jsonl"
+EXAMPLE_VECTORS = "example_vectors.npy"
 CACHE_FILE = "embedding-cache.sqlite3"
 # Classifiers trained for an embedder the committed weights were not trained on.
 TRAINED_MODELS_DIR = "trained-models"
@@ -49,6 +53,9 @@ class BuildReport:
     published: bool = True
     # How each declared translation lines up with its original (empty when there is none).
     alignments: list[Alignment] = field(default_factory=list)
+    examples: int = 0  # example questions matched to a passage
+    # Per shop, the example questions whose answer the policy no longer holds (left out).
+    stale_examples: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def passages_per_second(self) -> float:
@@ -109,6 +116,27 @@ def align_translations(
     return aligned, alignments
 
 
+def shop_examples(
+    shops: list[Shop], passages: list[Passage]
+) -> tuple[list[ShopExample], dict[str, list[str]], dict[str, str]]:
+    """Every shop's example questions matched to its passages (rows of `passages`), the
+    stale ones per shop, and each examples file's hash."""
+    matched: list[ShopExample] = []
+    stale: dict[str, list[str]] = {}
+    hashes: dict[str, str] = {}
+    for shop in shops:
+        if shop.examples is None:
+            continue
+        path = shop.folder / shop.examples
+        hashes[f"{shop.id}/{shop.examples}"] = hashlib.sha256(path.read_bytes()).hexdigest()
+        texts = {row: p.text for row, p in enumerate(passages) if p.shop_id == shop.id}
+        found, missing = match_examples(shop.id, read_examples(path), texts)
+        matched.extend(found)
+        if missing:
+            stale[shop.id] = missing
+    return matched, stale, hashes
+
+
 def _translation_links(shops: list[Shop]) -> dict[str, str]:
     return {
         f"{shop.id}/{document.path}": document.translation_of
@@ -124,11 +152,13 @@ def _corpus_hash(
     model_id: str,
     labeller: str,
     translations: dict[str, str],
+    examples: dict[str, str],
 ) -> str:
     material = json.dumps(
         {
             "documents": documents,
             "translations": translations,
+            "examples": examples,
             "model": model_id,
             "labeller": labeller,
             "max_chars": settings.passage_max_chars,
@@ -211,6 +241,7 @@ def build_index(
         passages.extend(found)
         documents.update(hashes)
     sentences, owners = sentence_units(passages)
+    examples, stale, example_hashes = shop_examples(shops, passages)
     serving = _serving_manifest(settings)
     labeller = PracticeLabeller(
         embedder,
@@ -223,6 +254,7 @@ def build_index(
         embedder.model_id,
         labeller_digest(labeller),
         _translation_links(shops),
+        example_hashes,
     )
     if not force and serving is not None and serving.corpus_hash == corpus_hash:
         return BuildReport(serving, time.perf_counter() - started, 0, published=False)
@@ -235,6 +267,9 @@ def build_index(
                 total=len(texts), unit="text", desc="embedding", disable=not show_progress
             ) as bar:
                 vectors, embedded = cache.embed_passages(embedder, texts, progress=bar.update)
+            example_vectors = cache.embed_queries(
+                embedder, [readable(example.question, example.lang) for example in examples]
+            )
         finally:
             cache.close()
         topics = labeller.label_passages(
@@ -249,6 +284,11 @@ def build_index(
         np.save(staging / SENTENCE_VECTORS, vectors[len(passages) :])
         np.save(staging / SENTENCE_OWNERS, np.asarray(owners, dtype=np.int32))
         np.save(staging / TOPIC_VECTORS, embedder.embed_queries(topic_prototypes()))
+        write_examples(staging / EXAMPLES_FILE, examples)
+        np.save(
+            staging / EXAMPLE_VECTORS,
+            example_vectors.reshape(len(examples), embedder.dimension).astype(np.float32),
+        )
         manifest = Manifest(
             version=next_version(settings.index_dir),
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -267,4 +307,11 @@ def build_index(
             aliases={alias: shop.id for shop in shops for alias in shop.aliases},
         )
         publish(settings.index_dir, staging, manifest)
-    return BuildReport(manifest, time.perf_counter() - started, embedded, alignments=alignments)
+    return BuildReport(
+        manifest,
+        time.perf_counter() - started,
+        embedded,
+        alignments=alignments,
+        examples=len(examples),
+        stale_examples=stale,
+    )

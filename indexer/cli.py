@@ -37,11 +37,15 @@ def _embedder(settings: IndexerSettings) -> Any:
     return embedder_for(settings)
 
 
-def _retriever(settings: IndexerSettings) -> Any:
+def _retriever(settings: IndexerSettings, *, examples: bool = True) -> Any:
+    from indexer.ranking import FusionWeights
     from indexer.retriever import Retriever
 
     return Retriever(
-        settings.index_dir, _embedder(settings), approximate_above=settings.approximate_above
+        settings.index_dir,
+        _embedder(settings),
+        approximate_above=settings.approximate_above,
+        weights=None if examples else FusionWeights(example=0.0),
     )
 
 
@@ -91,14 +95,21 @@ def cmd_build(args: argparse.Namespace, settings: IndexerSettings) -> int:
         "model": m.model_id,
         "index_dir": str(settings.index_dir),
         "translations": [alignment.summary() for alignment in report.alignments],
+        "examples": report.examples,
+        "stale_examples": report.stale_examples,
     }
     human = (
         f"published {m.name}: {m.passage_count} passages ({m.sentence_count} sentences) of "
         f"{len(m.shops)} shops in {report.seconds:.1f} s; embedded {report.embedded} new texts, "
-        f"the rest came from the cache"
+        f"the rest came from the cache; {report.examples} example questions"
     )
     for alignment in report.alignments:
         human += "\n" + "\n".join(describe(alignment))
+    for shop, questions in report.stale_examples.items():
+        human += (
+            f"\n{shop}: {len(questions)} example question(s) left out, their answer is no "
+            "longer in the policy: " + "; ".join(repr(q) for q in questions[:5])
+        )
     _emit(args, payload, human)
     return 0
 
@@ -196,7 +207,7 @@ def cmd_eval(args: argparse.Namespace, settings: IndexerSettings) -> int:
     from indexer.intents import IntentRecogniser
 
     questions = read_questions(Path(args.file))
-    retriever = _retriever(settings)
+    retriever = _retriever(settings, examples=not args.no_examples)
     recogniser = IntentRecogniser(retriever.embedder, trained_dir=retriever.trained_dir)
     modes: list[Mode] = ["bm25", "dense", "rrf", "hybrid"] if args.mode == "all" else [args.mode]
     reports = {}
@@ -460,6 +471,11 @@ def parser() -> argparse.ArgumentParser:
         "--mode", default="hybrid", choices=["hybrid", "dense", "bm25", "rrf", "all"]
     )
     evaluate.add_argument("--misses", action="store_true", help="list the questions it got wrong")
+    evaluate.add_argument(
+        "--no-examples",
+        action="store_true",
+        help="ignore the shops' example questions (what a shop without any gets)",
+    )
     calibrate = add("calibrate", cmd_calibrate, "fit the confidence score on a question file")
     calibrate.add_argument("file")
     calibrate.add_argument("--out", help="where to write (default: the packaged calibration.json)")

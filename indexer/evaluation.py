@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from indexer.errors import PolicyError
+from indexer.examples import folded, holds_any
 from indexer.intents import REQUESTS, Intent, IntentRecogniser, expected_intent, intent_accuracy
-from indexer.normalize import fold_for_match, normalize_text
 from indexer.ranking import Mode
 from indexer.retriever import Retriever, SearchResult
 from indexer.training import per_label_scores
@@ -91,12 +91,11 @@ def read_questions(path: Path) -> list[EvalQuestion]:
 
 
 def _targets(gold: Iterable[str]) -> list[str]:
-    return [" ".join(fold_for_match(normalize_text(text)).split()) for text in gold]
+    return [folded(text) for text in gold]
 
 
 def _holds(text: str, targets: list[str]) -> bool:
-    haystack = " ".join(fold_for_match(text).split())
-    return any(target in haystack for target in targets)
+    return holds_any(text, targets)
 
 
 def gold_rank(result: SearchResult, gold: Iterable[str]) -> int | None:

@@ -152,6 +152,20 @@ class PolicyUpdate:
         }
 
 
+def stale_example_notes(stale: dict[str, list[str]], shop_id: str) -> tuple[str, ...]:
+    """A note for the shop's example questions whose answer the new text no longer holds:
+    left out of the index until someone points them at the new wording."""
+    questions = stale.get(shop_id, [])
+    if not questions:
+        return ()
+    shown = "; ".join(repr(question) for question in questions[:3])
+    more = f" and {len(questions) - 3} more" if len(questions) > 3 else ""
+    return (
+        f"{len(questions)} example question(s) no longer find their answer in the policy "
+        f"and are left out until updated: {shown}{more}",
+    )
+
+
 def _alignment_lines(alignment: Alignment, sections: bool) -> list[str]:
     """A translation against its original: the sections paired (each, with `sections`),
     and a warning when the original has sections the translation lacks (out of date)."""
@@ -456,7 +470,7 @@ def add_policy(
             index_version=manifest.version,
             previous_index_version=serving.version if serving else None,
             diff=diff_passages(before, checked.passages),
-            warnings=checked.warnings,
+            warnings=(*checked.warnings, *stale_example_notes(report.stale_examples, shop.id)),
             coverage=_coverage(settings, manifest, shop.id),
             translation_of=entry.translation_of,
             alignments=tuple(

@@ -14,6 +14,7 @@ from typing import Literal
 
 import numpy as np
 
+from indexer.examples import EXAMPLE_FLOOR
 from indexer.shop_index import Candidates
 
 Mode = Literal["hybrid", "dense", "bm25", "rrf"]
@@ -49,6 +50,11 @@ class FusionWeights:
     # (one document with sections in two), so that of two passages of near-equal score the
     # one the customer reads wins.
     same_language: float = 0.2
+    # Per unit of a near example question's closeness above examples.EXAMPLE_FLOOR (full
+    # at cosine 1.0): the shop's own example questions (examples.py, where the sweep is).
+    # On the dev eval files: recall@1 0.799 -> 0.875, MRR@10 0.871 -> 0.922, recall@3
+    # 0.941 -> 0.968. 0 turns the examples off (ranking and quote), as for a shop without.
+    example: float = 4.0
 
 
 def _unit(scores: np.ndarray) -> np.ndarray:
@@ -85,4 +91,7 @@ def fuse(
         + lexical_weight * _unit(signals.lexical)
         + weights.concepts * np.minimum(signals.concepts / weights.concept_full, 1.0)
     ).astype(np.float64)
+    if weights.example and signals.example is not None:
+        closeness = (signals.example - EXAMPLE_FLOOR) / (1.0 - EXAMPLE_FLOOR)
+        fused += weights.example * np.clip(closeness, 0.0, 1.0)
     return fused

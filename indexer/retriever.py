@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from indexer.build import (
+    EXAMPLE_VECTORS,
+    EXAMPLES_FILE,
     PASSAGE_VECTORS,
     PASSAGES_FILE,
     SENTENCE_OWNERS,
@@ -25,6 +27,7 @@ from indexer.build import (
 )
 from indexer.confidence import Calibration, load_calibration, topic_margin
 from indexer.embedding import Embedder, Vectors
+from indexer.examples import ExampleMemory, ShopExample, load_examples
 from indexer.glossary import Glossary, default_glossary
 from indexer.language import detect_language
 from indexer.named_details import silent_detail
@@ -145,6 +148,28 @@ class SearchResult:
         return self.hits[0]
 
 
+def _memory(
+    shop_id: str,
+    examples: list[ShopExample],
+    vectors: np.ndarray | None,
+    local: dict[int, int],
+) -> ExampleMemory | None:
+    """One shop's example questions, one row per passage an example's answer is in."""
+    pairs = [
+        (i, local[row])
+        for i, example in enumerate(examples)
+        if example.shop_id == shop_id
+        for row in example.rows
+    ]
+    if not pairs or vectors is None:
+        return None
+    return ExampleMemory(
+        vectors[[i for i, _ in pairs]],
+        np.array([position for _, position in pairs], dtype=np.int64),
+        [examples[i].answers for i, _ in pairs],
+    )
+
+
 @dataclass
 class _Loaded:
     manifest: Manifest
@@ -218,6 +243,8 @@ class Retriever:
         vectors = np.load(folder / PASSAGE_VECTORS)
         sentence_vectors = np.load(folder / SENTENCE_VECTORS)
         owners = np.load(folder / SENTENCE_OWNERS)
+        examples = load_examples(folder / EXAMPLES_FILE)
+        example_vectors = np.load(folder / EXAMPLE_VECTORS) if examples else None
         shops: dict[str, ShopIndex] = {}
         for shop_id in sorted({passage.shop_id for passage in passages}):
             rows = np.array([i for i, p in enumerate(passages) if p.shop_id == shop_id])
@@ -230,6 +257,7 @@ class Retriever:
                 np.array([local[int(owner)] for owner in owners[mask]], dtype=np.int64),
                 self.glossary,
                 self._approximate_above,
+                examples=_memory(shop_id, examples, example_vectors, local),
             )
         return _Loaded(manifest, pointer, shops, np.load(folder / TOPIC_VECTORS))
 
@@ -249,7 +277,9 @@ class Retriever:
     ) -> list[str]:
         """The sentences of `hit` that hold the answer, in reading order (quotes.py)."""
         terms = QuestionTerms.of(result.question, result.concepts)
-        return self._state.shops[result.shop_id].quote(hit.row, query_vector, terms, limit)
+        return self._state.shops[result.shop_id].quote(
+            hit.row, query_vector, terms, limit, examples=bool(self.weights.example)
+        )
 
     def section_passages(self, shop: str, key: str) -> list[Passage]:
         """Every passage of the section holding the passage `key` (for "show the full section")."""

