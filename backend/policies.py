@@ -21,6 +21,7 @@ from backend.database import Database
 from backend.index_signal import SignalSettings, send_index_signal
 from backend.models import PolicyChange
 from indexer.embedding import Embedder, embedder_for
+from indexer.example_update import ExampleAdded, add_example
 from indexer.policy_update import PolicyUpdate, add_policy, rollback_policy
 from indexer.settings import IndexerSettings
 
@@ -120,6 +121,19 @@ async def roll_back_policy(
         POLICY_JOBS, lambda: rollback_policy(desk.settings, desk.model(), shop_id)
     )
     return update, await _recorded(database, desk, update, actor)
+
+
+async def teach_example(
+    database: Database, desk: PolicyDesk, *, shop_id: str, question: str, answer: str
+) -> ExampleAdded:
+    """Add an example question to the shop (indexer/example_update.py) and tell the other
+    processes of the new index; the indexer's errors pass through."""
+    added = await asyncio.get_running_loop().run_in_executor(
+        POLICY_JOBS,
+        lambda: add_example(desk.settings, desk.model(), shop_id, question, answer),
+    )
+    await send_index_signal(database, added.index_version, desk.redis_url)
+    return added
 
 
 async def recent_changes(

@@ -81,4 +81,8 @@ def unanswered_text(shop: Shop, groups: list[QuestionGroup], total: int, days: i
             example = example[: EXAMPLE_MAX_CHARS - 1] + "…"
         wordings = f", {group.wordings} wordings" if group.wordings > 1 else ""
         lines.append(f"{rank}. {group.count}×{wordings}: “{example}”")
+    lines.append(
+        f"Where the policy does answer one, teach it: /teach {shop.id}, then the question and "
+        "the policy's words that answer it, each on a line of its own."
+    )
     return "\n".join(lines)

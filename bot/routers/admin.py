@@ -6,6 +6,8 @@
   served at once; the reply says what changed and how a translation aligns to its
   original;
 - `/policy_rollback <shop>`: the version before the latest upload, served again;
+- `/teach <shop>` and, on the lines below, a customer's question and the policy's words
+  that answer it: an example question (indexer/examples.py), indexed and served at once;
 - `/stats [shop] [days]`: questions, verdicts, hand-offs, ratings, requests, overdue;
 - `/unanswered [shop] [days]`: the questions the policy answered poorly, grouped;
 - `/notify` (`/notify off`): a customer hears (no longer) of their shop's policy changes.
@@ -27,7 +29,7 @@ from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
 from backend.models import utc_now
-from backend.policies import PolicyDesk, publish_policy, roll_back_policy
+from backend.policies import PolicyDesk, publish_policy, roll_back_policy, teach_example
 from backend.policy_announcements import subscribe, unsubscribe
 from backend.shop_stats import poorly_answered, shop_stats
 from bot.admin.access import AdminCall, admin_call
@@ -159,6 +161,47 @@ async def on_policy_rollback(message: Message, command: CommandObject, services:
     await _change_policy(message, services, call, rollback)
 
 
+TEACH_USAGE = (
+    "Send /teach {shop}, then on the next line a question as customers ask it, and on the "
+    "line after it the words of the policy that answer it, copied as they are. For "
+    "example:\n/teach {shop}\nDo you keep my card number?\nnever your full card number"
+)
+
+
+async def on_teach(message: Message, command: CommandObject, services: Services) -> None:
+    lines = (command.args or "").split("\n")
+    call = await admin_call(message, services, "teach", lines[0].split())
+    if call is None:
+        return
+    rest = [line.strip() for line in lines[1:] if line.strip()]
+    if call.args:  # the question on the command's own line
+        rest.insert(0, " ".join(call.args))
+    if len(rest) < 2:
+        await _say(message, TEACH_USAGE.format(shop=call.shop.id))
+        return
+    try:
+        if services.policy_desk is None:
+            raise PolicyError("examples", "this process publishes no policies")
+        added = await teach_example(
+            services.database,
+            services.policy_desk,
+            shop_id=call.shop.id,
+            question=rest[0],
+            answer=" ".join(rest[1:]),
+        )
+    except (PolicyError, ShopNotFoundError) as error:
+        reason = error.reason if isinstance(error, PolicyError) else "unknown shop"
+        await _say(message, f"Refused: {reason}. Nothing changed; customers get the same answers.")
+        return
+    await serve_newest(services)
+    await _say(
+        message,
+        f'Learned for {added.shop_id}: customers who ask like "{added.question}" now get the '
+        f'passage that says "{added.answer}" and that sentence quoted. The shop has '
+        f"{added.examples} example questions; index v{added.index_version}.",
+    )
+
+
 def _days(args: list[str]) -> int | None:
     if not args:
         return DEFAULT_DAYS
@@ -251,6 +294,7 @@ def create_router() -> Router:
     router.message.register(on_policy_upload, F.document, Command("policy"))
     router.message.register(on_policy_text, Command("policy"))
     router.message.register(on_policy_rollback, Command("policy_rollback"))
+    router.message.register(on_teach, Command("teach"))
     router.message.register(on_stats, Command("stats"))
     router.message.register(_unanswered_handler(settings), Command("unanswered"))
     router.message.register(on_notify, Command("notify"))

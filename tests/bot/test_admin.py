@@ -262,7 +262,8 @@ async def test_stats_and_unanswered_for_admins_by_shop_toml_or_database(
     assert lines[0].startswith("Demo Shop: 6 questions of the last 7 days were answered poorly")
     # The four Facebook questions are one group, its most frequent wording shown.
     assert lines[1] == "1. 4×, 3 wordings: “Do you sell my data to Facebook?”"
-    assert len(lines) == 4 and "parcel" in report and "address" in report
+    assert len(lines) == 5 and "parcel" in report and "address" in report
+    assert lines[-1].startswith(f"Where the policy does answer one, teach it: /teach {SHOP}")
 
 
 async def test_customers_who_asked_hear_of_a_policy_change_once_and_paced(
@@ -420,3 +421,37 @@ def test_the_upload_caption_names_the_original_or_none() -> None:
     assert upload_caption(["de", "2.0", "original"]) == UploadCaption("de", "2.0", None, True)
     assert upload_caption(["original"]) == UploadCaption("original")  # a language, then refused
     assert upload_caption(["de", "1", "2", "original"]) is None
+
+
+async def test_an_admin_teaches_an_example_question_served_at_once(
+    shop_assistant: Assistant, folders: PolicyFolders
+) -> None:
+    assistant = shop_assistant
+    serving = tree_snapshot(folders.knowledge), tree_snapshot(folders.index)
+    # Refused: not an admin; no answer line; words the policy does not hold.
+    stranger = await assistant.say(f"/teach {SHOP}\nQ?\nsome words here", user_id=STRANGER)
+    assert stranger.params["text"] == "This command is only for the shop's admins."
+    customer = (await assistant.say(f"/teach {SHOP}\nWill you bin my account?")).params
+    assert customer["text"] == "This command is only for the shop's admins."
+    usage = await assistant.say(f"/teach {SHOP}\nWill you bin my account?", user_id=ADMIN)
+    assert usage.params["text"].startswith(f"Send /teach {SHOP}, then on the next line")
+    missing = await assistant.say(
+        f"/teach {SHOP}\nDo you sell my data?\nWe sell your data to data brokers", user_id=ADMIN
+    )
+    assert missing.params["text"].startswith("Refused: no passage of the policy holds that text")
+    assert (tree_snapshot(folders.knowledge), tree_snapshot(folders.index)) == serving
+
+    taught = await assistant.say(
+        f"/teach {SHOP}\nWill you bin my account if I stop using it?\n"
+        "Your customer account is deleted two years after your last login",
+        user_id=ADMIN,
+    )
+    text = taught.params["text"]
+    assert text.startswith(f"Learned for {SHOP}: customers who ask like")
+    assert "1 example questions; index v2." in text
+    assert 'examples = "examples.jsonl"' in (folders.shop_folder / "shop.toml").read_text()
+    assert "bin my account" in (folders.shop_folder / "examples.jsonl").read_text()
+    # Served without a restart: the customer's next question is answered from index v2.
+    answer = await assistant.say("are you going to bin my account if I don't use it for ages?")
+    assert "deleted two years after your last login" in answer.params["text"]
+    assert assistant.services.engine.retriever.manifest.version == 2
