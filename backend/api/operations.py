@@ -21,6 +21,7 @@ from backend.api.schemas import (
     Deny,
     EndpointList,
     EndpointView,
+    ExampleAddedView,
     ExportView,
     Extend,
     InboundCall,
@@ -34,6 +35,7 @@ from backend.api.schemas import (
     RotateSecret,
     SuppressionCheck,
     SuppressionResult,
+    TeachExample,
     Verify,
 )
 from backend.privacy_requests.exports import EXPORT_TYPES
@@ -399,6 +401,19 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
         response=PolicyChangeView,
         status=201,
         errors=(404, 409, 422),
+    ),
+    Operation(
+        "POST",
+        f"{PREFIX}/policies/examples",
+        policies.add_policy_example,
+        "addPolicyExample",
+        "Teach an example question: customers who ask alike get the passage holding the "
+        "answer, and that sentence quoted; indexed and served at once",
+        "policies",
+        body=TeachExample,
+        response=ExampleAddedView,
+        status=201,
+        errors=(400, 404, 415, 422),
     ),
     Operation(
         "GET",

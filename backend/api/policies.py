@@ -15,11 +15,23 @@ from typing import Final
 
 from aiohttp import web
 
-from backend.api.context import context, shop_of
+from backend.api.context import body_of, context, shop_of
 from backend.api.idempotency import json_response
 from backend.api.problems import ProblemError
-from backend.api.schemas import PolicyChangeList, PolicyChangeView, PolicyCoverageView
-from backend.policies import PolicyDesk, publish_policy, recent_changes, roll_back_policy
+from backend.api.schemas import (
+    ExampleAddedView,
+    PolicyChangeList,
+    PolicyChangeView,
+    PolicyCoverageView,
+    TeachExample,
+)
+from backend.policies import (
+    PolicyDesk,
+    publish_policy,
+    recent_changes,
+    roll_back_policy,
+    teach_example,
+)
 from indexer.coverage import ShopNotInIndexError, serving_coverage
 from indexer.errors import IndexNotFoundError, PolicyError
 from indexer.language import SUPPORTED
@@ -166,6 +178,33 @@ async def rollback_policy(request: web.Request) -> web.Response:
     except (PolicyError, ShopNotFoundError, NothingToRollBackError) as error:
         raise _problem(error) from error
     return json_response(201, PolicyChangeView.of(change).model_dump(mode="json"))
+
+
+async def add_policy_example(request: web.Request) -> web.Response:
+    """An example question (indexer/examples.py): the question and the policy's words that
+    answer it; 422 when the policy does not hold them, and nothing changes."""
+    ctx = context(request)
+    desk = _desk(request)
+    body, _raw = await body_of(request, TeachExample)
+    try:
+        added = await teach_example(
+            ctx.database,
+            desk,
+            shop_id=shop_of(request),
+            question=body.question,
+            answer=body.answer,
+        )
+    except (PolicyError, ShopNotFoundError) as error:
+        raise _problem(error) from error
+    view = ExampleAddedView(
+        shop=added.shop_id,
+        question=added.question,
+        answer=added.answer,
+        passages=added.passages,
+        examples=added.examples,
+        index_version=added.index_version,
+    )
+    return json_response(201, view.model_dump(mode="json"))
 
 
 async def list_policy_changes(request: web.Request) -> web.Response:

@@ -356,6 +356,31 @@ class DetailLeftOut(BaseModel):
     about: str = Field(description="what it is: 'whether you tell customers about a breach'")
 
 
+class TeachExample(Body):
+    """A question customers ask, and the words of the shop's policy that answer it."""
+
+    model_config = examples(
+        {
+            "question": "Do you keep my card number?",
+            "answer": "never your full card number",
+        }
+    )
+
+    question: str = Field(min_length=1, max_length=500)
+    answer: str = Field(min_length=16, max_length=2000, description="copied from the policy")
+
+
+class ExampleAddedView(BaseModel):
+    """An example question taught: indexed and served at once."""
+
+    shop: str
+    question: str
+    answer: str
+    passages: int = Field(description="how many passages of the policy hold the answer")
+    examples: int = Field(description="the shop's example questions now")
+    index_version: int
+
+
 class PolicyCoverageView(BaseModel):
     """What the shop's policy covers, practice by practice, which disclosures GDPR
     art. 13 expects that it lacks, and which details customers ask about it leaves out."""

