@@ -27,7 +27,7 @@ from indexer.build import (
 )
 from indexer.confidence import Calibration, load_calibration, topic_margin
 from indexer.embedding import Embedder, Vectors
-from indexer.examples import ExampleMemory, ShopExample, load_examples
+from indexer.examples import EXAMPLE_SURE, ExampleMemory, ShopExample, load_examples
 from indexer.glossary import Glossary, default_glossary
 from indexer.language import detect_language
 from indexer.named_details import silent_detail
@@ -110,6 +110,8 @@ class SearchResult:
     # a shipping paragraph is no context for what a request for one's data costs, nor any
     # passage for a detail named in words of its own (no `practices`).
     detail_kind: bool = True
+    # The cosine of the question with the nearest example question of the best passage.
+    example: float = 0.0
 
     @property
     def silent(self) -> bool:
@@ -128,7 +130,7 @@ class SearchResult:
         if not self.hits:
             return False
         floor = ON_TOPIC_FLOOR if self.on_topic else self.threshold
-        return self.confidence >= min(floor, self.threshold)
+        return self.confidence >= min(floor, self.threshold) or self.example >= EXAMPLE_SURE
 
     @property
     def answered(self) -> bool:
@@ -337,6 +339,11 @@ class Retriever:
             and practice.practice in index.topics[hits[0].row]
         )
         features = (dense_top, topic, concept_match)
+        example = (
+            index.examples.closeness(hits[0].row, vector)
+            if hits and index.examples is not None and mode == "hybrid" and self.weights.example
+            else 0.0
+        )
         right = detail = ""
         detail_kind = True
         if index.covered is not None:  # an index with practice labels
@@ -364,6 +371,7 @@ class Retriever:
             silent_right=right,
             silent_detail=detail,
             detail_kind=detail_kind,
+            example=example,
         )
 
     def _shown_hits(

@@ -187,6 +187,16 @@ def test_a_lukewarm_answer_stands_when_the_practice_and_the_passage_agree() -> N
     assert not _lukewarm(on_topic=True, confidence=0.9, silence=0.99).answered
 
 
+def test_a_question_as_close_as_an_example_is_answered_unless_the_policy_is_silent() -> None:
+    from indexer.examples import EXAMPLE_SURE
+
+    low = _lukewarm(on_topic=False, confidence=0.1)
+    assert not low.answered
+    assert replace(low, example=EXAMPLE_SURE).answered
+    assert not replace(low, example=EXAMPLE_SURE - 0.01).answered
+    assert not replace(low, example=0.99, silence=0.99).answered
+
+
 def test_beside_a_silent_detail_only_a_sure_passage_on_the_practice_is_offered() -> None:
     on_security = AskedPractice("security", 0.95, {"security": 0.95, NONE: 0.0})
     lukewarm = _lukewarm(on_topic=True, confidence=0.9)
