@@ -362,12 +362,14 @@ def cmd_gist_eval(args: argparse.Namespace, settings: IndexerSettings) -> int:
 def cmd_stats(args: argparse.Namespace, settings: IndexerSettings) -> int:
     from collections import Counter
 
-    from indexer.build import PASSAGES_FILE, read_passages
+    from indexer.build import EXAMPLES_FILE, PASSAGES_FILE, read_passages
+    from indexer.examples import load_examples
     from indexer.publish import Manifest, current_version_dir, published_versions
 
     folder = current_version_dir(settings.index_dir)
     manifest = Manifest.read(folder)
     passages = read_passages(folder / PASSAGES_FILE)
+    examples = Counter(example.shop_id for example in load_examples(folder / EXAMPLES_FILE))
     languages: dict[str, Counter[str]] = {}
     for passage in passages:
         languages.setdefault(passage.shop_id, Counter())[passage.language] += 1
@@ -381,7 +383,11 @@ def cmd_stats(args: argparse.Namespace, settings: IndexerSettings) -> int:
         "corpus_hash": manifest.corpus_hash,
         "published_versions": published_versions(settings.index_dir),
         "shops": {
-            shop: {"passages": count, "languages": dict(languages.get(shop, {}))}
+            shop: {
+                "passages": count,
+                "languages": dict(languages.get(shop, {})),
+                "examples": examples.get(shop, 0),
+            }
             for shop, count in manifest.shops.items()
         },
     }
@@ -391,7 +397,10 @@ def cmd_stats(args: argparse.Namespace, settings: IndexerSettings) -> int:
     ]
     for shop, info in payload["shops"].items():
         langs = ", ".join(f"{k} {v}" for k, v in info["languages"].items())
-        human.append(f"  {shop:14s} {info['passages']:4d} passages  ({langs})")
+        human.append(
+            f"  {shop:14s} {info['passages']:4d} passages  ({langs}), "
+            f"{info['examples']} example questions"
+        )
     _emit(args, payload, "\n".join(human))
     return 0
 

@@ -57,6 +57,7 @@ def test_build_search_stats_in_json(tmp_path: Path) -> None:
 
     stats = json.loads(run("stats", "--json", index=tmp_path / "index").stdout)
     assert stats["version"] == 1 and stats["shops"]["tiny"]["passages"] == 3
+    assert stats["shops"]["tiny"]["examples"] == 0
 
 
 def test_bad_input_exits_non_zero_and_names_the_file(tmp_path: Path) -> None:

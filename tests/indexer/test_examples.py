@@ -258,6 +258,8 @@ def test_build_and_eval_commands_report_examples(
     out = capsys.readouterr().out
     assert "1 example questions" in out
     assert "tiny: 1 example question(s) left out" in out and "Do you sell my data?" in out
+    assert indexer_main([*paths, "stats"]) == 0
+    assert "1 example questions" in capsys.readouterr().out
     questions = tmp_path / "q.jsonl"
     questions.write_text(
         json.dumps(
