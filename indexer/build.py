@@ -116,25 +116,33 @@ def align_translations(
     return aligned, alignments
 
 
+def _example_hashes(shops: list[Shop]) -> dict[str, str]:
+    """Each examples file's hash, for the corpus hash."""
+    return {
+        f"{shop.id}/{shop.examples}": hashlib.sha256(
+            (shop.folder / shop.examples).read_bytes()
+        ).hexdigest()
+        for shop in shops
+        if shop.examples is not None
+    }
+
+
 def shop_examples(
     shops: list[Shop], passages: list[Passage]
-) -> tuple[list[ShopExample], dict[str, list[str]], dict[str, str]]:
-    """Every shop's example questions matched to its passages (rows of `passages`), the
-    stale ones per shop, and each examples file's hash."""
+) -> tuple[list[ShopExample], dict[str, list[str]]]:
+    """Every shop's example questions matched to its passages (rows of `passages`), and
+    the stale ones per shop."""
     matched: list[ShopExample] = []
     stale: dict[str, list[str]] = {}
-    hashes: dict[str, str] = {}
     for shop in shops:
         if shop.examples is None:
             continue
-        path = shop.folder / shop.examples
-        hashes[f"{shop.id}/{shop.examples}"] = hashlib.sha256(path.read_bytes()).hexdigest()
         texts = {row: p.text for row, p in enumerate(passages) if p.shop_id == shop.id}
-        found, missing = match_examples(shop.id, read_examples(path), texts)
+        found, missing = match_examples(shop.id, read_examples(shop.folder / shop.examples), texts)
         matched.extend(found)
         if missing:
             stale[shop.id] = missing
-    return matched, stale, hashes
+    return matched, stale
 
 
 def _translation_links(shops: list[Shop]) -> dict[str, str]:
@@ -241,7 +249,6 @@ def build_index(
         passages.extend(found)
         documents.update(hashes)
     sentences, owners = sentence_units(passages)
-    examples, stale, example_hashes = shop_examples(shops, passages)
     serving = _serving_manifest(settings)
     labeller = PracticeLabeller(
         embedder,
@@ -254,10 +261,11 @@ def build_index(
         embedder.model_id,
         labeller_digest(labeller),
         _translation_links(shops),
-        example_hashes,
+        _example_hashes(shops),
     )
     if not force and serving is not None and serving.corpus_hash == corpus_hash:
         return BuildReport(serving, time.perf_counter() - started, 0, published=False)
+    examples, stale = shop_examples(shops, passages)
 
     with build_lock(settings.index_dir), staging_folder(settings.index_dir) as staging:
         cache = EmbeddingCache(settings.index_dir / CACHE_FILE)
@@ -285,10 +293,7 @@ def build_index(
         np.save(staging / SENTENCE_OWNERS, np.asarray(owners, dtype=np.int32))
         np.save(staging / TOPIC_VECTORS, embedder.embed_queries(topic_prototypes()))
         write_examples(staging / EXAMPLES_FILE, examples)
-        np.save(
-            staging / EXAMPLE_VECTORS,
-            example_vectors.reshape(len(examples), embedder.dimension).astype(np.float32),
-        )
+        np.save(staging / EXAMPLE_VECTORS, example_vectors)
         manifest = Manifest(
             version=next_version(settings.index_dir),
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from indexer.build import build_index, shop_passages
 from indexer.embedding import Embedder
 from indexer.errors import PolicyError
-from indexer.examples import ExampleRecord, match_examples, read_examples
+from indexer.examples import ExampleRecord, match_examples, read_examples, validation_reason
 from indexer.policy_update import load_policy_shop, policy_lock
 from indexer.settings import IndexerSettings
 from indexer.shops import SHOP_FILE
@@ -45,8 +45,7 @@ def _record(path: Path, question: str, answer: str) -> ExampleRecord:
     try:
         return ExampleRecord(question=question, answer=[answer])
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise PolicyError(path, f"{first['loc'][0]}: {first['msg']}") from exc
+        raise PolicyError(path, validation_reason(exc)) from exc
 
 
 def add_example(

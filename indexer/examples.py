@@ -74,6 +74,13 @@ class ExampleRecord(BaseModel):
         return value
 
 
+def validation_reason(error: ValidationError) -> str:
+    """The first problem of a record, as "field: message"."""
+    first = error.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]) or "(line)"
+    return f"{field}: {first['msg']}"
+
+
 def read_examples(path: Path) -> list[ExampleRecord]:
     """Every example of one file; a bad line names the file and the line."""
     try:
@@ -89,9 +96,7 @@ def read_examples(path: Path) -> list[ExampleRecord]:
         except json.JSONDecodeError as exc:
             raise PolicyError(path, f"line {number}: not JSON ({exc.msg})") from exc
         except ValidationError as exc:
-            first = exc.errors()[0]
-            field = ".".join(str(part) for part in first["loc"]) or "(line)"
-            raise PolicyError(path, f"line {number}: {field}: {first['msg']}") from exc
+            raise PolicyError(path, f"line {number}: {validation_reason(exc)}") from exc
     return examples
 
 
@@ -100,9 +105,14 @@ def folded(text: str) -> str:
     return " ".join(fold_for_match(normalize_text(text)).split())
 
 
+def _haystack(text: str) -> str:
+    """A passage's text as answers are looked for in it."""
+    return " ".join(fold_for_match(text).split())
+
+
 def holds_any(text: str, targets: Iterable[str]) -> bool:
     """Whether `text` (folded here) contains any of the folded `targets`."""
-    haystack = " ".join(fold_for_match(text).split())
+    haystack = _haystack(text)
     return any(target in haystack for target in targets)
 
 
@@ -124,9 +134,13 @@ def match_examples(
     whose answer none holds (stale: the policy changed)."""
     matched: list[ShopExample] = []
     stale: list[str] = []
+    # Each passage folded once, not once per example (1,251 examples by 63 passages).
+    haystacks = {row: _haystack(text) for row, text in passage_texts.items()}
     for record in records:
         answers = tuple(folded(text) for text in record.answer)
-        rows = tuple(row for row, text in passage_texts.items() if holds_any(text, answers))
+        rows = tuple(
+            row for row, haystack in haystacks.items() if any(a in haystack for a in answers)
+        )
         if rows:
             matched.append(ShopExample(shop_id, record.question, record.lang, answers, rows))
         else:
@@ -190,19 +204,27 @@ class ExampleMemory:
             np.maximum.at(scores, self._owners, self._vectors @ query)
         return scores
 
+    def _nearest(self, row: int, query: Vectors) -> tuple[float, int] | None:
+        """The cosine of the question with the passage's nearest example, and that
+        example's position; None for a passage without any."""
+        mine = np.flatnonzero(self._owners == row)
+        if not len(mine):
+            return None
+        sims = self._vectors[mine] @ query
+        nearest = int(np.argmax(sims))
+        return float(sims[nearest]), int(mine[nearest])
+
     def closeness(self, row: int, query: Vectors) -> float:
         """The cosine of the question with the passage's nearest example (0 for none)."""
-        mine = np.flatnonzero(self._owners == row)
-        return float(np.max(self._vectors[mine] @ query)) if len(mine) else 0.0
+        found = self._nearest(row, query)
+        return found[0] if found is not None else 0.0
 
     def answers_for(self, row: int, query: Vectors) -> tuple[str, ...]:
         """The folded answers of the passage's nearest example, if that is near enough."""
-        mine = np.flatnonzero(self._owners == row)
-        if not len(mine):
+        found = self._nearest(row, query)
+        if found is None or found[0] < EXAMPLE_FLOOR:
             return ()
-        sims = self._vectors[mine] @ query
-        nearest = int(np.argmax(sims))
-        return self._answers[int(mine[nearest])] if sims[nearest] >= EXAMPLE_FLOOR else ()
+        return self._answers[found[1]]
 
 
 def answering_sentences(sentences: Sequence[str], answers: Sequence[str]) -> list[int]:

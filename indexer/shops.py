@@ -16,6 +16,13 @@ SHOP_FILE = "shop.toml"
 LANGUAGE_CODE = r"^[a-z]{2}$"
 
 
+def inside_folder(name: str) -> str:
+    """A file name of shop.toml, refused unless it stays inside the shop folder."""
+    if Path(name).is_absolute() or ".." in Path(name).parts:
+        raise ValueError("must be a file name inside the shop folder")
+    return name
+
+
 class PolicyDocument(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -42,9 +49,7 @@ class PolicyDocument(BaseModel):
     @field_validator("path")
     @classmethod
     def _inside_folder(cls, value: str) -> str:
-        if Path(value).is_absolute() or ".." in Path(value).parts:
-            raise ValueError("must be a file name inside the shop folder")
-        return value
+        return inside_folder(value)
 
 
 class SupportGroup(BaseModel):
@@ -114,9 +119,7 @@ class Shop(BaseModel):
     @field_validator("examples")
     @classmethod
     def _examples_inside_folder(cls, value: str | None) -> str | None:
-        if value is not None and (Path(value).is_absolute() or ".." in Path(value).parts):
-            raise ValueError("must be a file name inside the shop folder")
-        return value
+        return None if value is None else inside_folder(value)
 
     @property
     def languages(self) -> list[str]:

@@ -79,6 +79,18 @@ def _actor(call: AdminCall) -> str:
     return f"telegram:{call.user_id}"
 
 
+def _publishing_desk(services: Services, what: str) -> PolicyDesk:
+    """Where this process publishes policies; PolicyError when it publishes none."""
+    if services.policy_desk is None:
+        raise PolicyError(what, "this process publishes no policies")
+    return services.policy_desk
+
+
+def _refusal(error: PolicyError | ShopNotFoundError) -> str:
+    reason = error.reason if isinstance(error, PolicyError) else "unknown shop"
+    return f"Refused: {reason}. Nothing changed; customers get the same answers."
+
+
 async def _change_policy(
     message: Message,
     services: Services,
@@ -88,15 +100,12 @@ async def _change_policy(
     """Run an upload or a rollback; on success this process serves it at once and the admin
     reads what changed, else why nothing did."""
     try:
-        if services.policy_desk is None:
-            raise PolicyError("policy", "this process publishes no policies")
-        update = await change(services.policy_desk)
+        update = await change(_publishing_desk(services, "policy"))
     except NothingToRollBackError:
         await _say(message, f"Nothing to roll back: {call.shop.id} has no upload left to undo.")
         return
     except (PolicyError, ShopNotFoundError) as error:
-        reason = error.reason if isinstance(error, PolicyError) else "unknown shop"
-        await _say(message, f"Refused: {reason}. Nothing changed; customers get the same answers.")
+        await _say(message, _refusal(error))
         return
     await serve_newest(services)
     # A shop with many sections and translations can say more than one message holds.
@@ -180,18 +189,15 @@ async def on_teach(message: Message, command: CommandObject, services: Services)
         await _say(message, TEACH_USAGE.format(shop=call.shop.id))
         return
     try:
-        if services.policy_desk is None:
-            raise PolicyError("examples", "this process publishes no policies")
         added = await teach_example(
             services.database,
-            services.policy_desk,
+            _publishing_desk(services, "examples"),
             shop_id=call.shop.id,
             question=rest[0],
             answer=" ".join(rest[1:]),
         )
     except (PolicyError, ShopNotFoundError) as error:
-        reason = error.reason if isinstance(error, PolicyError) else "unknown shop"
-        await _say(message, f"Refused: {reason}. Nothing changed; customers get the same answers.")
+        await _say(message, _refusal(error))
         return
     await serve_newest(services)
     await _say(
