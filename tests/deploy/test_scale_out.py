@@ -179,6 +179,8 @@ async def test_two_replicas_share_the_work_and_survive_a_kill(
             "BOT_SENDING_LIMITS": "true",
             "BOT_DEFAULT_SHOP": SHOP,
             "BOT_THROTTLE_MESSAGES": "1000",
+            # "typing…" always first: the tests hold it to stop an update before its answer.
+            "BOT_TYPING_AFTER_SECONDS": "0",
             "BOT_UPDATE_LEASE_SECONDS": "3",
             "PSEUDONYM_KEY": "p" * 40,
             "INDEXER_KNOWLEDGE_DIR": str(folders.knowledge),
