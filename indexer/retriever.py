@@ -27,7 +27,13 @@ from indexer.build import (
 )
 from indexer.confidence import Calibration, load_calibration, topic_margin
 from indexer.embedding import Embedder, Vectors
-from indexer.examples import EXAMPLE_SURE, ExampleMemory, ShopExample, load_examples
+from indexer.examples import (
+    EXAMPLE_NOT_SILENT,
+    EXAMPLE_SURE,
+    ExampleMemory,
+    ShopExample,
+    load_examples,
+)
 from indexer.glossary import Glossary, default_glossary
 from indexer.language import detect_language
 from indexer.named_details import silent_detail
@@ -116,8 +122,12 @@ class SearchResult:
     @property
     def silent(self) -> bool:
         """The question surely asks about a practice this shop's policy says nothing about,
-        about a right its passages on rights never name, or a detail none names."""
-        return self.silence >= SILENT_AT or bool(self.silent_on)
+        about a right its passages on rights never name, or a detail none names. The practice
+        labeller's guess gives way to the shop's own knowledge: a question all but one the
+        shop taught for the best passage is about something the policy covers. (A detail
+        does not: "is my data encrypted?" is all but "how do you protect my data?".)"""
+        practice_silent = self.silence >= SILENT_AT and self.example < EXAMPLE_NOT_SILENT
+        return practice_silent or bool(self.silent_on)
 
     @property
     def silent_on(self) -> str:

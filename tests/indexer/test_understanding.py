@@ -188,13 +188,27 @@ def test_a_lukewarm_answer_stands_when_the_practice_and_the_passage_agree() -> N
 
 
 def test_a_question_as_close_as_an_example_is_answered_unless_the_policy_is_silent() -> None:
-    from indexer.examples import EXAMPLE_SURE
+    from indexer.examples import EXAMPLE_NOT_SILENT, EXAMPLE_SURE
 
     low = _lukewarm(on_topic=False, confidence=0.1)
     assert not low.answered
     assert replace(low, example=EXAMPLE_SURE).answered
     assert not replace(low, example=EXAMPLE_SURE - 0.01).answered
-    assert not replace(low, example=0.99, silence=0.99).answered
+    silent = replace(low, example=EXAMPLE_NOT_SILENT - 0.01, silence=0.99)
+    assert silent.silent and not silent.answered
+
+
+def test_a_question_all_but_taught_for_the_passage_overrules_the_practice_guess() -> None:
+    """The shop's own example beats the practice labeller's guess, not a silent detail."""
+    from indexer.examples import EXAMPLE_NOT_SILENT
+
+    low = _lukewarm(on_topic=False, confidence=0.1)
+    guessed = replace(low, silence=0.99)
+    assert guessed.silent
+    taught = replace(guessed, example=EXAMPLE_NOT_SILENT)
+    assert not taught.silent and taught.answered
+    detail = replace(low, silent_detail="storage_encryption", example=0.99)
+    assert detail.silent and not detail.answered
 
 
 def test_beside_a_silent_detail_only_a_sure_passage_on_the_practice_is_offered() -> None:
