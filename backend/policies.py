@@ -21,7 +21,14 @@ from backend.database import Database
 from backend.index_signal import SignalSettings, send_index_signal
 from backend.models import PolicyChange
 from indexer.embedding import Embedder, embedder_for
-from indexer.example_update import ExampleAdded, add_example
+from indexer.example_update import (
+    ExampleAdded,
+    ExampleRemoved,
+    add_example,
+    remove_example,
+    shop_examples,
+)
+from indexer.examples import ExampleRecord
 from indexer.policy_update import PolicyUpdate, add_policy, rollback_policy
 from indexer.settings import IndexerSettings
 
@@ -134,6 +141,25 @@ async def teach_example(
     )
     await send_index_signal(database, added.index_version, desk.redis_url)
     return added
+
+
+async def forget_example(
+    database: Database, desk: PolicyDesk, *, shop_id: str, key: str
+) -> ExampleRemoved:
+    """Take the shop's example `key` (example_update.example_key) out, index, and tell the
+    other processes of the new index; the indexer's errors pass through."""
+    removed = await asyncio.get_running_loop().run_in_executor(
+        POLICY_JOBS,
+        lambda: remove_example(desk.settings, desk.model(), shop_id, key),
+    )
+    await send_index_signal(database, removed.index_version, desk.redis_url)
+    return removed
+
+
+async def taught_examples(desk: PolicyDesk, shop_id: str) -> list[ExampleRecord]:
+    """The shop's example questions in their file's order (read beside the policy jobs,
+    not behind a rebuild)."""
+    return await asyncio.to_thread(shop_examples, desk.settings, shop_id)
 
 
 async def recent_changes(

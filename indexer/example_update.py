@@ -10,6 +10,7 @@ failure puts both files back as they were.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,3 +98,59 @@ def _append(path: Path, before: bytes | None, record: ExampleRecord) -> None:
     lead = b"\n" if before and not before.endswith(b"\n") else b""
     with path.open("ab") as handle:
         handle.write(lead + line.encode("utf-8") + b"\n")
+
+
+@dataclass(frozen=True)
+class ExampleRemoved:
+    shop_id: str
+    question: str
+    examples: int  # the shop's example questions left
+    index_version: int
+
+
+def example_key(record: ExampleRecord) -> str:
+    """What names an example for taking it out: its question and answer, hashed. Positions
+    shift when a line goes; two admins taking out "number 3" at once would take two
+    examples, each taking out its key takes the one it saw (and the second hears it is gone)."""
+    content = json.dumps([record.question, record.answer], ensure_ascii=False)
+    return hashlib.sha256(content.encode("utf-8")).hexdigest()[:8]
+
+
+def shop_examples(settings: IndexerSettings, shop_id: str) -> list[ExampleRecord]:
+    """The shop's example questions in the order of its file; none when it declares no
+    file. ShopNotFoundError for an unknown shop."""
+    shop = load_policy_shop(settings, shop_id)
+    if shop.examples is None:
+        return []
+    path = shop.folder / shop.examples
+    return read_examples(path) if path.exists() else []
+
+
+def remove_example(
+    settings: IndexerSettings, embedder: Embedder, shop_id: str, key: str
+) -> ExampleRemoved:
+    """Take the example named `key` (`example_key`; the first, if a line is repeated) out of
+    the shop's file, then index and publish; PolicyError when the shop has no such example.
+    Any failure puts the file back as it was; the other lines stay byte for byte."""
+    with policy_lock(settings.index_dir):
+        shop = load_policy_shop(settings, shop_id)
+        path = shop.folder / (shop.examples or EXAMPLES_FILE_NAME)
+        records = read_examples(path) if shop.examples is not None and path.exists() else []
+        keys = [example_key(record) for record in records]
+        if key not in keys:
+            shown = key[:16]
+            raise PolicyError(path, f"the shop has no example {shown} (taken out already?)")
+        position = keys.index(key)
+        before = path.read_bytes()
+        lines = before.decode("utf-8").splitlines(keepends=True)
+        filled = [index for index, line in enumerate(lines) if line.strip()]
+        del lines[filled[position]]
+        try:
+            path.write_bytes("".join(lines).encode("utf-8"))
+            report = build_index(settings, embedder, force=True)
+        except BaseException:
+            path.write_bytes(before)
+            raise
+        return ExampleRemoved(
+            shop.id, records[position].question, len(records) - 1, report.manifest.version
+        )

@@ -20,20 +20,26 @@ from backend.api.idempotency import json_response
 from backend.api.problems import ProblemError
 from backend.api.schemas import (
     ExampleAddedView,
+    ExampleRemovedView,
     PolicyChangeList,
     PolicyChangeView,
     PolicyCoverageView,
+    TaughtExampleList,
+    TaughtExampleView,
     TeachExample,
 )
 from backend.policies import (
     PolicyDesk,
+    forget_example,
     publish_policy,
     recent_changes,
     roll_back_policy,
+    taught_examples,
     teach_example,
 )
 from indexer.coverage import ShopNotInIndexError, serving_coverage
 from indexer.errors import IndexNotFoundError, PolicyError
+from indexer.example_update import example_key
 from indexer.language import SUPPORTED
 from indexer.policy_check import PolicyTooLargeError, UnsupportedPolicyTypeError
 from indexer.policy_update import (
@@ -205,6 +211,40 @@ async def add_policy_example(request: web.Request) -> web.Response:
         index_version=added.index_version,
     )
     return json_response(201, view.model_dump(mode="json"))
+
+
+async def list_policy_examples(request: web.Request) -> web.Response:
+    """The shop's example questions, each with the id that takes it out."""
+    shop_id = shop_of(request)
+    try:
+        records = await taught_examples(_desk(request), shop_id)
+    except (PolicyError, ShopNotFoundError) as error:
+        raise _problem(error) from error
+    items = [
+        TaughtExampleView(id=example_key(record), question=record.question, answer=record.answer)
+        for record in records
+    ]
+    return json_response(200, TaughtExampleList(shop=shop_id, items=items).model_dump())
+
+
+async def remove_policy_example(request: web.Request) -> web.Response:
+    """Take the example `example_id` out; 404 when the shop has no such example."""
+    ctx = context(request)
+    desk = _desk(request)
+    key = request.match_info["example_id"]
+    try:
+        removed = await forget_example(ctx.database, desk, shop_id=shop_of(request), key=key)
+    except ShopNotFoundError as error:
+        raise _problem(error) from error
+    except PolicyError as error:
+        raise ProblemError(404, "Not found", error.reason) from error
+    view = ExampleRemovedView(
+        shop=removed.shop_id,
+        question=removed.question,
+        examples=removed.examples,
+        index_version=removed.index_version,
+    )
+    return json_response(200, view.model_dump(mode="json"))
 
 
 async def list_policy_changes(request: web.Request) -> web.Response:

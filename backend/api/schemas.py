@@ -381,6 +381,28 @@ class ExampleAddedView(BaseModel):
     index_version: int
 
 
+class TaughtExampleView(BaseModel):
+    """One example question of the shop, with the id that takes it out."""
+
+    id: str = Field(description="a hash of the question and answer: stable while both are")
+    question: str
+    answer: list[str] = Field(description="the policy's words that answer it")
+
+
+class TaughtExampleList(BaseModel):
+    shop: str
+    items: list[TaughtExampleView]
+
+
+class ExampleRemovedView(BaseModel):
+    """An example question taken out: indexed and served at once."""
+
+    shop: str
+    question: str
+    examples: int = Field(description="the shop's example questions left")
+    index_version: int
+
+
 class PolicyCoverageView(BaseModel):
     """What the shop's policy covers, practice by practice, which disclosures GDPR
     art. 13 expects that it lacks, and which details customers ask about it leaves out."""

@@ -8,6 +8,8 @@
 - `/policy_rollback <shop>`: the version before the latest upload, served again;
 - `/teach <shop>` and, on the lines below, a customer's question and the policy's words
   that answer it: an example question (indexer/examples.py), indexed and served at once;
+- `/examples <shop> [from]`: the shop's example questions, each with its key; `/unteach
+  <shop> <key>` takes one out (indexed and served at once);
 - `/stats [shop] [days]`: questions, verdicts, hand-offs, ratings, requests, overdue;
 - `/unanswered [shop] [days]`: the questions the policy answered poorly, grouped;
 - `/notify` (`/notify off`): a customer hears (no longer) of their shop's policy changes.
@@ -21,6 +23,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import TypeVar
 
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
@@ -29,7 +32,14 @@ from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
 from backend.models import utc_now
-from backend.policies import PolicyDesk, publish_policy, roll_back_policy, teach_example
+from backend.policies import (
+    PolicyDesk,
+    forget_example,
+    publish_policy,
+    roll_back_policy,
+    taught_examples,
+    teach_example,
+)
 from backend.policy_announcements import subscribe, unsubscribe
 from backend.shop_stats import poorly_answered, shop_stats
 from bot.admin.access import AdminCall, admin_call
@@ -43,10 +53,14 @@ from bot.notice_texts import chunks
 from bot.routers.questions import current_language, shop_for
 from bot.services import Services
 from indexer.errors import PolicyError
+from indexer.example_update import example_key
 from indexer.policy_update import NothingToRollBackError, PolicyUpdate, ShopNotFoundError
 
 DEFAULT_DAYS = 7
 MAX_DAYS = 365
+
+
+Changed = TypeVar("Changed")  # what teaching or taking out an example returns
 
 
 async def _say(message: Message, text: str) -> None:
@@ -188,24 +202,107 @@ async def on_teach(message: Message, command: CommandObject, services: Services)
     if len(rest) < 2:
         await _say(message, TEACH_USAGE.format(shop=call.shop.id))
         return
-    try:
-        added = await teach_example(
+    added = await _change_examples(
+        message,
+        services,
+        lambda desk: teach_example(
             services.database,
-            _publishing_desk(services, "examples"),
+            desk,
             shop_id=call.shop.id,
             question=rest[0],
             answer=" ".join(rest[1:]),
+        ),
+    )
+    if added is not None:
+        await _say(
+            message,
+            f'Learned for {added.shop_id}: customers who ask like "{added.question}" now get '
+            f'the passage that says "{added.answer}" and that sentence quoted. The shop has '
+            f"{added.examples} example questions; index v{added.index_version}.",
         )
+
+
+async def _change_examples(
+    message: Message, services: Services, change: Callable[[PolicyDesk], Awaitable[Changed]]
+) -> Changed | None:
+    """Teach or take out an example; on success this process serves the new index at once,
+    on a refusal the admin hears why (and None)."""
+    try:
+        changed = await change(_publishing_desk(services, "examples"))
+    except (PolicyError, ShopNotFoundError) as error:
+        await _say(message, _refusal(error))
+        return None
+    await serve_newest(services)
+    return changed
+
+
+SHOWN_EXAMPLES = 15  # per message: each line up to ~200 characters, Telegram's cap is 4096
+
+
+def _short(text: str, most: int) -> str:
+    return text if len(text) <= most else text[: most - 1].rstrip() + "…"
+
+
+async def on_examples(message: Message, command: CommandObject, services: Services) -> None:
+    """The shop's example questions, each with its key: the last ones, or from the position
+    given."""
+    call = await admin_call(message, services, "examples", (command.args or "").split())
+    if call is None:
+        return
+    shop_id = call.shop.id
+    try:
+        records = await taught_examples(_publishing_desk(services, "examples"), shop_id)
     except (PolicyError, ShopNotFoundError) as error:
         await _say(message, _refusal(error))
         return
-    await serve_newest(services)
-    await _say(
-        message,
-        f'Learned for {added.shop_id}: customers who ask like "{added.question}" now get the '
-        f'passage that says "{added.answer}" and that sentence quoted. The shop has '
-        f"{added.examples} example questions; index v{added.index_version}.",
+    if not records:
+        await _say(message, f"{shop_id} has no example questions yet. Teach one: /teach {shop_id}")
+        return
+    asked = call.args[0] if call.args else ""
+    start = (
+        int(asked)
+        if asked.isdigit() and len(asked) < 7 and 1 <= int(asked) <= len(records)
+        else max(1, len(records) - SHOWN_EXAMPLES + 1)
     )
+    end = min(len(records), start + SHOWN_EXAMPLES - 1)
+    lines = [f"{shop_id}'s example questions {start}-{end} of {len(records)}:"]
+    for position in range(start, end + 1):
+        record = records[position - 1]
+        lines.append(
+            f"{position}. [{example_key(record)}] {_short(record.question, 100)} → "
+            f"{_short(record.answer[0], 80)}"
+        )
+    lines.append(
+        f"Take one out: /unteach {shop_id} <key in brackets>. "
+        f"Others: /examples {shop_id} <from position>"
+    )
+    await _say(message, "\n".join(lines))
+
+
+async def on_unteach(message: Message, command: CommandObject, services: Services) -> None:
+    """Take a taught example question out, by the key /examples shows."""
+    call = await admin_call(message, services, "unteach", (command.args or "").split())
+    if call is None:
+        return
+    shop_id = call.shop.id
+    if len(call.args) != 1:
+        await _say(
+            message,
+            f"Send /unteach {shop_id} <key>, the key in brackets /examples {shop_id} shows.",
+        )
+        return
+    key = call.args[0].strip("[]").lower()
+    removed = await _change_examples(
+        message,
+        services,
+        lambda desk: forget_example(services.database, desk, shop_id=shop_id, key=key),
+    )
+    if removed is not None:
+        await _say(
+            message,
+            f'Forgotten for {removed.shop_id}: "{removed.question}". The shop has '
+            f"{removed.examples} example questions; index v{removed.index_version}.",
+        )
 
 
 def _days(args: list[str]) -> int | None:
@@ -301,6 +398,8 @@ def create_router() -> Router:
     router.message.register(on_policy_text, Command("policy"))
     router.message.register(on_policy_rollback, Command("policy_rollback"))
     router.message.register(on_teach, Command("teach"))
+    router.message.register(on_examples, Command("examples"))
+    router.message.register(on_unteach, Command("unteach"))
     router.message.register(on_stats, Command("stats"))
     router.message.register(_unanswered_handler(settings), Command("unanswered"))
     router.message.register(on_notify, Command("notify"))

