@@ -40,11 +40,31 @@ def test_embeds_normalised_vectors(st_embedder) -> None:  # type: ignore[no-unty
     assert st_embedder.model_id == "sentence-transformers/model"
 
 
+def _each_class_up_to(pairs: list[tuple[str, str]], most: int) -> list[tuple[str, str]]:
+    kept: dict[str, int] = {}
+    subset = []
+    for text, label in pairs:
+        if kept.get(label, 0) < most:
+            kept[label] = kept.get(label, 0) + 1
+            subset.append((text, label))
+    return subset
+
+
 def test_builds_and_searches_an_index(
     tiny_settings: IndexerSettings,
     st_embedder,  # type: ignore[no-untyped-def]
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    import indexer.training
+
+    # The labellers are trained for this model at the build: on a share of the training
+    # data here (every practice still taught), which is what takes the time on a CPU.
+    every = indexer.training.question_topic_examples()
+    monkeypatch.setattr(
+        indexer.training, "question_topic_examples", lambda: _each_class_up_to(every, 60)
+    )
+    synthetic = indexer.training.synthetic_passages()
+    monkeypatch.setattr(indexer.training, "synthetic_passages", lambda: synthetic[::3])
     report = build_index(tiny_settings, st_embedder)
     assert report.manifest.model_id == st_embedder.model_id
     retriever = Retriever(tiny_settings.index_dir, st_embedder)
@@ -56,7 +76,6 @@ def test_builds_and_searches_an_index(
         p.name.split("-")[0] for p in (tiny_settings.index_dir / TRAINED_MODELS_DIR).iterdir()
     )
     assert kept == ["passage_topics", "question_topics"]
-    import indexer.training
 
     def no_training(*args: object, **kwargs: object) -> None:
         raise AssertionError("trained again")
