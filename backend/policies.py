@@ -25,8 +25,8 @@ from indexer.example_update import (
     ExampleAdded,
     ExampleRemoved,
     add_example,
+    read_shop_examples,
     remove_example,
-    shop_examples,
 )
 from indexer.examples import ExampleRecord
 from indexer.policy_update import PolicyUpdate, add_policy, rollback_policy
@@ -159,7 +159,7 @@ async def forget_example(
 async def taught_examples(desk: PolicyDesk, shop_id: str) -> list[ExampleRecord]:
     """The shop's example questions in their file's order (read beside the policy jobs,
     not behind a rebuild)."""
-    return await asyncio.to_thread(shop_examples, desk.settings, shop_id)
+    return await asyncio.to_thread(read_shop_examples, desk.settings, shop_id)
 
 
 async def recent_changes(

