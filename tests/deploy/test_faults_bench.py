@@ -5,11 +5,13 @@ JSON, and nothing lost or done twice under any of them. Its times are printed, n
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from benchmarks.faults import FAULTS, TITLES, Options, render, run_bench
 from benchmarks.privacy_api import BenchError
+from indexer.build import CACHE_FILE
 from tests.conftest import optional_backend_missing
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -29,9 +31,16 @@ ROW_KEYS = {
 }
 
 
-async def test_no_fault_loses_or_duplicates_anything(redis_url: str) -> None:
+async def test_no_fault_loses_or_duplicates_anything(redis_url: str, corpus_index: Path) -> None:
     options = Options(
-        requests=12, rate=20, chats=2, fault_seconds=2, replicas=1, redis_url=redis_url
+        requests=12,
+        rate=20,
+        chats=2,
+        fault_seconds=2,
+        replicas=1,
+        redis_url=redis_url,
+        # The session's demo index holds every embedding the cluster's index step needs.
+        embedding_cache=corpus_index / CACHE_FILE,
     )
     try:
         result = await run_bench(options)
