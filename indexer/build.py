@@ -21,6 +21,7 @@ from indexer.language import detect_language
 from indexer.loaders import load_document
 from indexer.passages import Passage, split_passages
 from indexer.publish import (
+    MANIFEST,
     Manifest,
     build_lock,
     current_version_dir,
@@ -40,6 +41,10 @@ SENTENCE_OWNERS = "sentence_owners.npy"
 TOPIC_VECTORS = "topic_vectors.npy"
 EXAMPLES_FILE = "examples.jsonl"
 EXAMPLE_VECTORS = "example_vectors.npy"
+PASSAGE_HUBS = "passage_hubs.npy"
+# What a version folder holds; a change rebuilds an index whose policies did not change
+# (2: the passages' hub shares, hubs.py).
+INDEX_FORMAT = 2
 CACHE_FILE = "embedding-cache.sqlite3"
 # Classifiers trained for an embedder the committed weights were not trained on.
 TRAINED_MODELS_DIR = "trained-models"
@@ -171,6 +176,7 @@ def _corpus_hash(
             "labeller": labeller,
             "max_chars": settings.passage_max_chars,
             "overlap": settings.passage_overlap_sentences,
+            "format": INDEX_FORMAT,
         },
         sort_keys=True,
     )
@@ -311,6 +317,11 @@ def build_index(
             embedded=embedded,
             aliases={alias: shop.id for shop in shops for alias in shop.aliases},
         )
+        # The hubs are measured by searching the staged index itself (hubs.py).
+        from indexer.hubs import passage_hubs
+
+        (staging / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
+        np.save(staging / PASSAGE_HUBS, passage_hubs(staging, settings, embedder, labeller))
         publish(settings.index_dir, staging, manifest)
     return BuildReport(
         manifest,

@@ -45,7 +45,7 @@ def _retriever(settings: IndexerSettings, *, examples: bool = True) -> Any:
         settings.index_dir,
         _embedder(settings),
         approximate_above=settings.approximate_above,
-        weights=None if examples else FusionWeights(example=0.0),
+        weights=None if examples else FusionWeights(example=0.0, hub=0.0),
     )
 
 

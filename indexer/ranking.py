@@ -55,6 +55,14 @@ class FusionWeights:
     # On the dev eval files: recall@1 0.799 -> 0.875, MRR@10 0.871 -> 0.922, recall@3
     # 0.941 -> 0.968. 0 turns the examples off (ranking and quote), as for a shop without.
     example: float = 4.0
+    # Taken off per unit of a passage's hub share (hubs.py): the share of the shop's example
+    # questions of other passages that the search without examples puts first on it. A
+    # policy's introduction or a catch-all paragraph on sharing is near every question and
+    # wins questions meant for the paragraph that answers them. On the dev eval files
+    # (890 answerable questions, with silence2) 5 / 8 / 10 / 12 / 15 / 20 gave recall@1
+    # +4 / +10 / +10 / +13 / +14 / +9 questions and recall@3 0 / -1 / -2 / -2 / -3 / -3.
+    # A shop without examples has no hubs; 0 turns them off.
+    hub: float = 10.0
 
 
 def _unit(scores: np.ndarray) -> np.ndarray:

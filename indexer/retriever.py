@@ -17,6 +17,7 @@ import numpy as np
 from indexer.build import (
     EXAMPLE_VECTORS,
     EXAMPLES_FILE,
+    PASSAGE_HUBS,
     PASSAGE_VECTORS,
     PASSAGES_FILE,
     SENTENCE_OWNERS,
@@ -201,8 +202,12 @@ class Retriever:
         glossary: Glossary | None = None,
         weights: FusionWeights | None = None,
         labeller: PracticeLabeller | None = None,
+        version_dir: Path | None = None,
     ) -> None:
         self.index_dir = index_dir
+        # A version folder of its own (a build's staged one, hubs.py), served as it is,
+        # instead of the index's current version, and never switched.
+        self._version_dir = version_dir
         self.embedder = embedder
         # Models trained for another embedder are kept beside the index: a restart (or a
         # second replica) loads them instead of training again.
@@ -243,8 +248,10 @@ class Retriever:
             return ""
 
     def _load(self) -> _Loaded:
-        pointer = self._pointer()
-        folder = current_version_dir(self.index_dir)
+        if self._version_dir is not None:
+            pointer, folder = "", self._version_dir
+        else:
+            pointer, folder = self._pointer(), current_version_dir(self.index_dir)
         manifest = Manifest.read(folder)
         if manifest.model_id != self.embedder.model_id:
             raise ValueError(
@@ -257,6 +264,7 @@ class Retriever:
         owners = np.load(folder / SENTENCE_OWNERS)
         examples = load_examples(folder / EXAMPLES_FILE)
         example_vectors = np.load(folder / EXAMPLE_VECTORS) if examples else None
+        hubs = np.load(folder / PASSAGE_HUBS) if (folder / PASSAGE_HUBS).is_file() else None
         shops: dict[str, ShopIndex] = {}
         for shop_id in sorted({passage.shop_id for passage in passages}):
             rows = np.array([i for i, p in enumerate(passages) if p.shop_id == shop_id])
@@ -270,11 +278,14 @@ class Retriever:
                 self.glossary,
                 self._approximate_above,
                 examples=_memory(shop_id, examples, example_vectors, local),
+                hubs=None if hubs is None else hubs[rows],
             )
         return _Loaded(manifest, pointer, shops, np.load(folder / TOPIC_VECTORS))
 
     def refresh(self) -> bool:
         """Load a newer published version if there is one; True when it switched."""
+        if self._version_dir is not None:
+            return False
         if self._pointer() == self._state.pointer:
             return False
         with self._reload_lock:
@@ -455,3 +466,5 @@ class Retriever:
             for i in top:
                 evidence = index.evidence(int(rows[i]), vector, terms)
                 scores[i] += weights.evidence * float(evidence.max())
+        if weights.hub:
+            scores -= weights.hub * index.hubs[rows]

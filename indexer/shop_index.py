@@ -135,8 +135,15 @@ class ShopIndex:
         approximate_above: int,
         details: tuple[Detail, ...] | None = None,
         examples: ExampleMemory | None = None,
+        hubs: np.ndarray | None = None,
     ) -> None:
         self.passages = passages
+        # Per passage, its hub share (hubs.py); zeros for an index built without it.
+        self.hubs = (
+            np.asarray(hubs, dtype=np.float64)
+            if hubs is not None
+            else np.zeros(len(passages), dtype=np.float64)
+        )
         self.examples = examples if examples is not None and len(examples) else None
         self.glossary = glossary
         self.languages = np.array([passage.language for passage in passages])
