@@ -61,10 +61,10 @@ def test_builds_and_searches_an_index(
     # data here (every practice still taught), which is what takes the time on a CPU.
     every = indexer.training.question_topic_examples()
     monkeypatch.setattr(
-        indexer.training, "question_topic_examples", lambda: _each_class_up_to(every, 60)
+        indexer.training, "question_topic_examples", lambda: _each_class_up_to(every, 25)
     )
     synthetic = indexer.training.synthetic_passages()
-    monkeypatch.setattr(indexer.training, "synthetic_passages", lambda: synthetic[::3])
+    monkeypatch.setattr(indexer.training, "synthetic_passages", lambda: synthetic[::6])
     report = build_index(tiny_settings, st_embedder)
     assert report.manifest.model_id == st_embedder.model_id
     retriever = Retriever(tiny_settings.index_dir, st_embedder)
