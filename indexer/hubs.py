@@ -30,6 +30,11 @@ def passage_hubs(
     folder: Path, settings: IndexerSettings, embedder: Embedder, labeller: PracticeLabeller
 ) -> np.ndarray:
     """Per passage of the index in `folder` (its rows), its hub share in its shop."""
+    passages = read_passages(folder / PASSAGES_FILE)
+    hubs = np.zeros(len(passages), dtype=np.float32)
+    examples = load_examples(folder / EXAMPLES_FILE)
+    if not examples:  # nothing to measure with: no index to load for it
+        return hubs
     retriever = Retriever(
         settings.index_dir,
         embedder,
@@ -38,11 +43,6 @@ def passage_hubs(
         labeller=labeller,
         version_dir=folder,
     )
-    passages = read_passages(folder / PASSAGES_FILE)
-    hubs = np.zeros(len(passages), dtype=np.float32)
-    examples = load_examples(folder / EXAMPLES_FILE)
-    if not examples:
-        return hubs
     # A shop's passages keep the index's order: its i-th is its i-th row in the index.
     rows = {
         shop_id: np.array([row for row, p in enumerate(passages) if p.shop_id == shop_id])
