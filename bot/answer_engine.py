@@ -15,7 +15,7 @@ from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from indexer.intents import IntentRecogniser, RecognisedIntent
+from indexer.intents import IntentRecogniser, RecognisedIntent, beside_the_answer
 from indexer.language import load_models as load_language_models
 from indexer.retriever import Retriever, SearchResult
 from indexer.tokens import fold
@@ -154,5 +154,6 @@ class AnswerEngine:
             quote = (
                 tuple(self.retriever.quote(result, result.hits[0], vector)) if result.hits else ()
             )
-            out.append(Understanding(self.recogniser.recognise(text, vector), result, quote))
+            intent = beside_the_answer(self.recogniser.recognise(text, vector), result.practice)
+            out.append(Understanding(intent, result, quote))
         return out

@@ -230,7 +230,8 @@ def cmd_eval(args: argparse.Namespace, settings: IndexerSettings) -> int:
         )
         if mode == "hybrid":
             human_lines.append(
-                f"        answer@1 {r['answer@1']:.3f} (the quote holds the answer)  | "
+                f"        answer@1 {r['answer@1']:.3f} (the reply quotes the answer; "
+                f"answered as a question {r['quote@1']:.3f})  | "
                 f"uncovered said {r['uncovered_said']:.3f} (n={r['uncovered']}; by the "
                 f"practice check {r['uncovered_said_silent']:.3f})  | customer_language@1 "
                 f"{r['customer_language@1']['share']:.3f} "

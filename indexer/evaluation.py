@@ -18,7 +18,15 @@ import numpy as np
 
 from indexer.errors import PolicyError
 from indexer.examples import folded, holds_any
-from indexer.intents import REQUESTS, Intent, IntentRecogniser, expected_intent, intent_accuracy
+from indexer.intents import (
+    REQUESTS,
+    RIGHT_QUESTIONS,
+    Intent,
+    IntentRecogniser,
+    beside_the_answer,
+    expected_intent,
+    intent_accuracy,
+)
 from indexer.ranking import Mode
 from indexer.retriever import Retriever, SearchResult
 from indexer.training import per_label_scores
@@ -122,11 +130,23 @@ class Outcome:
     quote: tuple[str, ...] = ()  # what the bot would quote from the top passage
     # The request the bot would ask about ("Shall I start…?") when not sure enough to act.
     asked: str | None = None
+    # What the bot's reply quotes when the intent takes it past the answer: the passage on
+    # the right when it starts a request, nothing when it brings in a person or greets
+    # (None: answered as a question, or the intent not measured).
+    routed_quote: tuple[str, ...] | None = None
+
+    @property
+    def quote_hit(self) -> bool:
+        """Answered as a question, the sentences the bot quotes would hold the answer."""
+        return self.result.answered and quote_holds_answer(self.quote, self.question.gold)
 
     @property
     def answer_hit(self) -> bool:
-        """The bot answers, and the sentences it quotes hold the answer."""
-        return self.result.answered and quote_holds_answer(self.quote, self.question.gold)
+        """The bot's reply quotes sentences that hold the answer (after "what does the
+        policy say?" when it asks first which the customer meant)."""
+        if self.routed_quote is not None:
+            return quote_holds_answer(self.routed_quote, self.question.gold)
+        return self.quote_hit
 
 
 def run(
@@ -139,6 +159,7 @@ def run(
     # Ukrainian typed in Latin letters is understood in Cyrillic.
     texts = [readable(q.question, q.lang) for q in questions]
     vectors = retriever.embed_questions(texts)
+    rights: dict[tuple[Intent, str, str], tuple[str, ...]] = {}
     outcomes = []
     for question, text, vector in zip(questions, texts, vectors, strict=True):
         result = retriever.search(
@@ -151,7 +172,11 @@ def run(
         )
         shop_languages = set(retriever.shop_languages(result.shop_id))
         rank = gold_rank(result, question.gold) if question.in_scope else None
-        recognised = recogniser.recognise(text, vector) if recogniser is not None else None
+        recognised = (
+            beside_the_answer(recogniser.recognise(text, vector), result.practice)
+            if recogniser is not None
+            else None
+        )
         intent = recognised.intent.value if recognised is not None else None
         asked = (
             recognised.unsure.value
@@ -161,10 +186,40 @@ def run(
             else None
         )
         quote = tuple(retriever.quote(result, result.hits[0], vector)) if result.hits else ()
+        routed = None
+        if recognised is not None and recognised.intent is not Intent.QUESTION:
+            routed = _right_quoted(retriever, recognised.intent, question, rights)
         outcomes.append(
-            Outcome(question, result, rank, question.lang in shop_languages, intent, quote, asked)
+            Outcome(
+                question,
+                result,
+                rank,
+                question.lang in shop_languages,
+                intent,
+                quote,
+                asked,
+                routed,
+            )
         )
     return outcomes
+
+
+def _right_quoted(
+    retriever: Retriever,
+    intent: Intent,
+    question: EvalQuestion,
+    known: dict[tuple[Intent, str, str], tuple[str, ...]],
+) -> tuple[str, ...]:
+    """What the bot quotes when it takes a message as `intent`: for a request with a flow,
+    the passage its RIGHT_QUESTIONS finds, whole, as bot/routers/questions.explain_right
+    shows it before offering the request; nothing for a person, a greeting or thanks."""
+    if intent not in RIGHT_QUESTIONS:
+        return ()
+    key = (intent, question.shop, question.lang)
+    if key not in known:
+        found = retriever.search(RIGHT_QUESTIONS[intent], question.shop, language=question.lang)
+        known[key] = tuple(found.hits[0].passage.sentences) if found.answered else ()
+    return known[key]
 
 
 def _retrieval(outcomes: list[Outcome]) -> dict[str, float | int]:
@@ -200,6 +255,9 @@ def summarize(outcomes: list[Outcome], mode: Mode = "hybrid") -> dict[str, Any]:
         "out_of_scope": len(out_of_scope),
         "uncovered": len(uncovered),
         "answer@1": round(float(np.mean([o.answer_hit for o in in_scope])), 4) if in_scope else 0.0,
+        # The same, had every message been answered as a question (the figure before the
+        # eval routed by intent, and the one without a recogniser).
+        "quote@1": round(float(np.mean([o.quote_hit for o in in_scope])), 4) if in_scope else 0.0,
         "customer_language@1": _customer_language(in_scope),
         "recall@1": overall["recall@1"],
         "recall@3": overall["recall@3"],
@@ -313,8 +371,15 @@ def misses(outcomes: list[Outcome]) -> list[dict[str, Any]]:
                     "top_section": top.section if top else None,
                     "practice": [o.result.practice.practice, o.result.practice.probability],
                     "covered": o.result.covered,
-                    "quote": " ".join(o.quote),
-                    "why": "rank" if wrong_rank else "gate" if wrong_gate else "quote",
+                    "intent": o.intent,
+                    "quote": " ".join(o.quote if o.routed_quote is None else o.routed_quote),
+                    "why": "rank"
+                    if wrong_rank
+                    else "gate"
+                    if wrong_gate
+                    else "quote"
+                    if o.routed_quote is None
+                    else "intent",
                 }
             )
     return report

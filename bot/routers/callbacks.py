@@ -25,7 +25,6 @@ from bot.middlewares.customer import Customer
 from bot.routers.commands import help_text, privacy_text
 from bot.routers.questions import (
     PENDING_QUESTION,
-    RIGHT_QUESTIONS,
     answer_question,
     explain_right,
     on_clarify,
@@ -33,7 +32,7 @@ from bot.routers.questions import (
 )
 from bot.services import Services
 from bot.settings import SUPPORTED_LANGUAGES
-from indexer.intents import Intent
+from indexer.intents import RIGHT_QUESTIONS, Intent
 
 
 def _message(query: CallbackQuery) -> Message | None:

@@ -31,16 +31,9 @@ from bot.replies import typed_reply
 from bot.rights import NAMED_REQUESTS, PRACTICE_REQUESTS, requests_concerned
 from bot.routers.privacy_requests import RequestFlow, offer_request
 from bot.services import Services
-from indexer.intents import Intent
+from indexer.intents import RIGHT_QUESTIONS, Intent
 from indexer.passages import Passage
 from indexer.shops import Shop
-
-# What each request is about, asked in English: the engine finds the passage in any language.
-RIGHT_QUESTIONS = {
-    Intent.UNSUBSCRIBE: "How can I unsubscribe from marketing e-mails and newsletters?",
-    Intent.ACCESS: "How can I get access to a copy of the personal data you hold about me?",
-    Intent.DELETION: "How can I have my personal data and my account deleted?",
-}
 
 log = logging.getLogger(__name__)
 

@@ -253,6 +253,22 @@ async def test_a_question_about_a_right_carries_the_button_that_starts_it(
     assert "Shall I start it?" in offer.params["text"]
 
 
+async def test_a_question_that_reads_like_a_request_is_answered_with_its_button(
+    assistant: Assistant,
+) -> None:
+    # The classifier reads a copy of the data here, but the message asks what the policy
+    # says about sharing: the answer quotes that, and the request is one tap away.
+    await assistant.say("/start webstore")
+    reply = await assistant.say("what does the courier get to know about me?")
+    text = html.unescape(reply.params["text"])
+    assert "<blockquote>" in text and "shipping company" in text
+    assert "You want a copy" not in text and "Shall I" not in text
+    assert "Get a copy of my data" in labels(reply)
+    await assistant.press(reply, "Get a copy of my data")
+    offer = (await assistant.fake.wait_for("sendMessage", count=3))[-1]
+    assert "Shall I start it?" in offer.params["text"]
+
+
 async def test_odd_messages_get_a_sensible_reply(assistant: Assistant) -> None:
     await assistant.say("/start webstore")
     for text in ("🙂🙂🙂", "?!", "x" * 4000, "Tere, kui kaua te minu andmeid hoiate?"):

@@ -13,11 +13,13 @@ from indexer.intents import (
     Intent,
     IntentRecogniser,
     RecognisedIntent,
+    beside_the_answer,
     decide,
     intent_accuracy,
     phrase_features,
 )
 from indexer.linear_model import committed_model
+from indexer.topics import NONE, AskedPractice
 
 # Per intent, one or more messages in each of en, cs, uk, ru, sv, de, pl. None of them is in
 # the training set (indexer/data/training/intents) or the eval files.
@@ -229,6 +231,34 @@ def test_sure_acts_unsure_asks_and_weak_answers() -> None:
     polite = decide(row(handoff=0.45, thanks=0.4))
     assert polite.intent is Intent.QUESTION and polite.unsure is Intent.HANDOFF
     assert decide(row(thanks=0.6, handoff=0.3)).intent is Intent.THANKS
+
+
+def test_a_request_read_in_a_question_about_another_practice_is_offered_beside_it() -> None:
+    probabilities = {"question": 0.3, "rights_question": 0.05, "access": 0.65}
+    copy = RecognisedIntent(Intent.ACCESS, 0.65, probabilities=probabilities)
+    sharing = AskedPractice("sharing", 0.9)
+    # "What does the courier get to know about me?": answered, the copy one tap away.
+    offered = beside_the_answer(copy, sharing)
+    assert offered.intent is Intent.QUESTION and offered.about is Intent.ACCESS
+    assert offered.unsure is None and offered.score == 0.35
+    # So is a request the classifier was unsure of: no question asked first.
+    unsure = RecognisedIntent(Intent.QUESTION, 0.3, unsure=Intent.DELETION, probabilities={})
+    purposes = beside_the_answer(unsure, AskedPractice("purposes", 0.8))
+    assert purposes.intent is Intent.QUESTION and purposes.about is Intent.DELETION
+    assert purposes.unsure is None
+    # A message about the request's own practice, a labeller unsure of the practice, a
+    # message about no practice, a person or small talk: unchanged.
+    assert beside_the_answer(copy, AskedPractice("rights", 0.9)) is copy
+    assert beside_the_answer(copy, AskedPractice("collection", 0.9)) is copy
+    assert beside_the_answer(copy, AskedPractice("sharing", 0.4)) is copy
+    assert beside_the_answer(copy, AskedPractice(NONE, 0.9)) is copy
+    stop = RecognisedIntent(Intent.UNSUBSCRIBE, 0.9)
+    assert beside_the_answer(stop, AskedPractice("rights", 0.9)) is stop
+    assert beside_the_answer(stop, AskedPractice("cookies", 0.9)).about is Intent.UNSUBSCRIBE
+    person = RecognisedIntent(Intent.HANDOFF, 0.9)
+    assert beside_the_answer(person, sharing) is person
+    hello = RecognisedIntent(Intent.GREETING, 1.0)
+    assert beside_the_answer(hello, sharing) is hello
 
 
 def test_a_correction_is_never_taken_for_another_request(recogniser: IntentRecogniser) -> None:

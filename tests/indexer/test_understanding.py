@@ -11,7 +11,7 @@ import numpy as np
 
 from indexer.evaluation import EvalQuestion, quote_holds_answer, read_questions, run, summarize
 from indexer.glossary import default_glossary
-from indexer.intents import LABELS
+from indexer.intents import LABELS, RIGHT_QUESTIONS, Intent
 from indexer.linear_model import LinearModel, fit, fit_temperature, folds, out_of_fold
 from indexer.passages import Passage
 from indexer.quotes import choose_quote
@@ -291,6 +291,48 @@ def test_answer_at_one_counts_the_quote_not_the_passage(corpus_retriever: Retrie
     assert report["answer@1"] == 1.0
     assert report["uncovered_said"] == 1.0
     assert report["question_practices"]["retention"]["recall"] == 1.0
+
+
+def test_answer_at_one_counts_what_the_reply_quotes_as_the_intent_routes_it(
+    corpus_retriever: Retriever,
+) -> None:
+    from indexer.intents import IntentRecogniser
+
+    recogniser = IntentRecogniser(corpus_retriever.embedder)
+    # Taken for a person: the reply quotes nothing, whatever the passage found holds.
+    person = EvalQuestion(
+        "t1",
+        "webstore",
+        "en",
+        "I want to talk to a real person right now about my shipping address",
+        ["may be transmitted to a freight or shipping company"],
+        "question",
+    )
+    # Asked about sharing, read as a copy of the data: answered, the copy offered beside.
+    courier = EvalQuestion(
+        "t2",
+        "webstore",
+        "en",
+        "what does the courier get to know about me?",
+        ["may be transmitted to a freight or shipping company"],
+        "question",
+    )
+    outcomes = run(corpus_retriever, [person, courier], recogniser=recogniser)
+    assert outcomes[0].intent == "handoff" and outcomes[0].routed_quote == ()
+    assert outcomes[0].quote_hit and not outcomes[0].answer_hit
+    assert outcomes[1].intent == "question" and outcomes[1].routed_quote is None
+    assert outcomes[1].answer_hit
+    report = summarize(outcomes)
+    assert report["answer@1"] == 0.5 and report["quote@1"] == 1.0
+    # A request started: the passage the right's own question finds, whole, as the bot
+    # quotes it before offering the request.
+    copy = EvalQuestion(
+        "t3", "klingit", "en", "send me a copy of all my personal data", ["x"], "question"
+    )
+    (started,) = run(corpus_retriever, [copy], recogniser=recogniser)
+    assert started.intent == "access" and started.routed_quote
+    right = corpus_retriever.search(RIGHT_QUESTIONS[Intent.ACCESS], "klingit", language="en")
+    assert started.routed_quote == tuple(right.hits[0].passage.sentences)
 
 
 def test_a_request_asked_about_counts_as_offered_not_as_recognised() -> None:
