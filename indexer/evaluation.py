@@ -25,6 +25,7 @@ from indexer.intents import (
     IntentRecogniser,
     beside_the_answer,
     expected_intent,
+    found_by_own_words,
     intent_accuracy,
 )
 from indexer.ranking import Mode
@@ -188,7 +189,15 @@ def run(
         quote = tuple(retriever.quote(result, result.hits[0], vector)) if result.hits else ()
         routed = None
         if recognised is not None and recognised.intent is not Intent.QUESTION:
-            routed = _right_quoted(retriever, recognised.intent, question, rights)
+            routed = _right_quoted(retriever, recognised.intent, question, rights) or (
+                quote
+                if recognised.intent in RIGHT_QUESTIONS
+                and result.answered
+                and found_by_own_words(
+                    recognised.intent, result.practice, result.hits[0].passage.topics
+                )
+                else ()
+            )
         outcomes.append(
             Outcome(
                 question,
@@ -212,7 +221,9 @@ def _right_quoted(
 ) -> tuple[str, ...]:
     """What the bot quotes when it takes a message as `intent`: for a request with a flow,
     the passage its RIGHT_QUESTIONS finds, whole, as bot/routers/questions.explain_right
-    shows it before offering the request; nothing for a person, a greeting or thanks."""
+    shows it before offering the request (when it finds none, the caller tries the
+    customer's own words, as explain_right does); nothing for a person, a greeting or
+    thanks."""
     if intent not in RIGHT_QUESTIONS:
         return ()
     key = (intent, question.shop, question.lang)

@@ -73,6 +73,13 @@ REQUEST_PRACTICES: dict[Intent, frozenset[str]] = {
     Intent.ACCESS: frozenset({"rights", "collection"}),
     Intent.DELETION: frozenset({"rights"}),
 }
+# A passage can stand for the request's right when labelled with one of these (a passage
+# on rights in general is no passage on the newsletter).
+REQUEST_PASSAGE_PRACTICES: dict[Intent, frozenset[str]] = {
+    Intent.UNSUBSCRIBE: frozenset({"marketing"}),
+    Intent.ACCESS: frozenset({"rights"}),
+    Intent.DELETION: frozenset({"rights"}),
+}
 # How sure the practice labeller must be that a message asks about another practice before
 # a request read in it is offered beside the answer instead of started (or asked about).
 OTHER_PRACTICE_AT = 0.5
@@ -248,6 +255,20 @@ def decide(probabilities: np.ndarray, labels: Iterable[str] = LABELS) -> Recogni
     )
 
 
+def about_the_request(request: Intent, asked: AskedPractice) -> bool:
+    """Whether the practice a message asks about is the request's own (REQUEST_PRACTICES)."""
+    return asked.practice in REQUEST_PRACTICES.get(request, frozenset())
+
+
+def found_by_own_words(request: Intent, asked: AskedPractice, topics: Iterable[str]) -> bool:
+    """Whether a passage found by the customer's own words can stand for the request's
+    right: they ask about the request's practice and the passage is labelled with it
+    ("stop emails" asks about marketing but may find the shipping passage)."""
+    return about_the_request(request, asked) and bool(
+        REQUEST_PASSAGE_PRACTICES[request].intersection(topics)
+    )
+
+
 def beside_the_answer(recognised: RecognisedIntent, asked: AskedPractice) -> RecognisedIntent:
     """A request read in a message that asks about another of the shop's practices is a
     question first: "what does the courier get to know about me?" reads as a copy of the
@@ -263,7 +284,7 @@ def beside_the_answer(recognised: RecognisedIntent, asked: AskedPractice) -> Rec
         or request not in REQUEST_PRACTICES
         or recognised.intent not in (request, Intent.QUESTION)
         or asked.probability < OTHER_PRACTICE_AT
-        or asked.practice in REQUEST_PRACTICES[request]
+        or about_the_request(request, asked)
         or asked.practice == NONE
     ):
         return recognised

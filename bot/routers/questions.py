@@ -31,7 +31,7 @@ from bot.replies import typed_reply
 from bot.rights import NAMED_REQUESTS, PRACTICE_REQUESTS, requests_concerned
 from bot.routers.privacy_requests import RequestFlow, offer_request
 from bot.services import Services
-from indexer.intents import RIGHT_QUESTIONS, Intent
+from indexer.intents import RIGHT_QUESTIONS, Intent, found_by_own_words
 from indexer.passages import Passage
 from indexer.shops import Shop
 
@@ -72,9 +72,14 @@ async def explain_right(
     shop: Shop,
     services: Services,
     state: FSMContext | None = None,
+    own: Understanding | None = None,
 ) -> None:
     """Quote what the policy says about the right, then offer to start the request; in a
-    group only the quote, since the request needs an e-mail address typed in private."""
+    group only the quote, since the request needs an e-mail address typed in private.
+    The right's own question finds the passage; when it finds none, the customer's own
+    words (`own`) may, if they ask about the request's practice: "відпишіть мене від
+    розсилки" finds a Ukrainian shop's newsletter passage that the English "how can I
+    unsubscribe" misses, and the policy is then not said to be silent."""
     understanding = await services.engine.understand(
         RIGHT_QUESTIONS[intent], shop.id, current_language()
     )
@@ -84,10 +89,16 @@ async def explain_right(
         Intent.DELETION: _("You want the shop to delete your data."),
     }[intent]
     result = understanding.result
+    quoted = list(result.hits[0].passage.sentences) if result.answered else []
+    if (
+        not result.answered
+        and own is not None
+        and own.result.answered
+        and found_by_own_words(intent, own.result.practice, own.result.hits[0].passage.topics)
+    ):
+        result, quoted = own.result, list(own.quote)
     if result.answered:
-        rendered = render_answer(
-            result, list(result.hits[0].passage.sentences), current_language(), shop.contact_email
-        )
+        rendered = render_answer(result, quoted, current_language(), shop.contact_email)
         body = _("Here is what {shop}'s policy says about it:").format(shop=shop.name)
         text = f"{intro} {body}\n\n{rendered.text}"
     else:
@@ -276,7 +287,7 @@ async def answer_question(
         await ask_for_person(message, message.from_user, customer, services)
         return
     if intent in RIGHT_QUESTIONS:
-        await explain_right(message, intent, shop, services, state)
+        await explain_right(message, intent, shop, services, state, understanding)
         return
     await _answer_policy_question(message, notice, understanding, customer, shop, services, text)
     ANSWER_SECONDS.observe(time.perf_counter() - started)

@@ -269,6 +269,22 @@ async def test_a_question_that_reads_like_a_request_is_answered_with_its_button(
     assert "Shall I start it?" in offer.params["text"]
 
 
+async def test_a_request_quotes_what_its_own_words_find_when_the_rights_question_finds_none(
+    assistant: Assistant,
+) -> None:
+    # The English "how can I unsubscribe" finds nothing in the Ukrainian policy; the
+    # customer's own words find its newsletter passage, which is quoted, not "the policy
+    # does not describe how to do this".
+    await assistant.say("/start autoparts-ua")
+    reply = await assistant.say("відпишіть мене від вашої розсилки, будь ласка")
+    text = html.unescape(reply.params["text"])
+    assert "Ви хочете відмовитися від рекламних розсилок." in text
+    assert "Ось що про це сказано в політиці" in text and "<blockquote>" in text
+    assert "розсилок по електронній пошті" in text
+    assert "не описано, як це зробити" not in text
+    assert labels(reply)  # the request is offered all the same
+
+
 async def test_odd_messages_get_a_sensible_reply(assistant: Assistant) -> None:
     await assistant.say("/start webstore")
     for text in ("🙂🙂🙂", "?!", "x" * 4000, "Tere, kui kaua te minu andmeid hoiate?"):

@@ -15,6 +15,7 @@ from indexer.intents import (
     RecognisedIntent,
     beside_the_answer,
     decide,
+    found_by_own_words,
     intent_accuracy,
     phrase_features,
 )
@@ -259,6 +260,18 @@ def test_a_request_read_in_a_question_about_another_practice_is_offered_beside_i
     assert beside_the_answer(person, sharing) is person
     hello = RecognisedIntent(Intent.GREETING, 1.0)
     assert beside_the_answer(hello, sharing) is hello
+
+
+def test_own_words_stand_for_a_right_only_on_a_passage_of_its_practice() -> None:
+    marketing = AskedPractice("marketing", 0.9)
+    assert found_by_own_words(Intent.UNSUBSCRIBE, marketing, ("sharing", "marketing"))
+    # "stop emails" may find the shipping passage: not the newsletter's.
+    assert not found_by_own_words(Intent.UNSUBSCRIBE, marketing, ("sharing", "collection"))
+    # A passage on rights in general is no passage on the newsletter.
+    assert not found_by_own_words(Intent.UNSUBSCRIBE, marketing, ("retention", "rights"))
+    rights = AskedPractice("rights", 0.8)
+    assert found_by_own_words(Intent.DELETION, rights, ("retention", "rights"))
+    assert not found_by_own_words(Intent.DELETION, AskedPractice("cookies", 0.8), ("rights",))
 
 
 def test_a_correction_is_never_taken_for_another_request(recogniser: IntentRecogniser) -> None:
