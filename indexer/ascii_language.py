@@ -19,11 +19,12 @@ detected as their language, against 0.750 for lingua alone.
 
 from __future__ import annotations
 
-import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
+
+import numpy as np
 
 from indexer.tokens import fold
 
@@ -82,24 +83,30 @@ def _transliterated(language: str, texts: Iterable[str]) -> Iterator[str]:
 
 
 class _NaiveBayes:
+    """Laplace-smoothed log-probabilities of each n-gram per language, one row per n-gram
+    seen in training (a language that never saw it has its unseen value there): a
+    message's score is a sum of rows, one look-up per n-gram rather than one per language."""
+
     def __init__(self, examples: dict[str, Iterable[str]]) -> None:
         counts = {
             label: Counter(g for text in texts for g in _grams(text))
             for label, texts in examples.items()
         }
-        vocabulary = set().union(*counts.values())
-        self._log: dict[str, dict[str, float]] = {}
-        self._unseen: dict[str, float] = {}
-        for label, counter in counts.items():
-            total = sum(counter.values()) + len(vocabulary)
-            self._log[label] = {g: math.log((c + 1) / total) for g, c in counter.items()}
-            self._unseen[label] = math.log(1 / total)
+        vocabulary = sorted(set().union(*counts.values()))
+        self._labels = tuple(counts)
+        self._row = {gram: i for i, gram in enumerate(vocabulary)}
+        totals = np.array([sum(c.values()) + len(vocabulary) for c in counts.values()], float)
+        self._unseen = np.log(1 / totals)
+        table = np.array(
+            [[counts[label][gram] for label in self._labels] for gram in vocabulary], float
+        )
+        self._log = np.log((table + 1) / totals) if len(vocabulary) else table
+        self._log[table == 0] = np.broadcast_to(self._unseen, table.shape)[table == 0]
 
     def scores(self, grams: list[str]) -> dict[str, float]:
-        return {
-            label: sum(table.get(g, self._unseen[label]) for g in grams)
-            for label, table in self._log.items()
-        }
+        rows = [row for row in map(self._row.get, grams) if row is not None]
+        total = self._log[rows].sum(axis=0) + (len(grams) - len(rows)) * self._unseen
+        return dict(zip(self._labels, (float(v) for v in total), strict=True))
 
 
 @lru_cache(maxsize=1)
