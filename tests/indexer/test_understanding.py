@@ -383,9 +383,11 @@ def test_eval_files_of_issue_11_are_well_formed() -> None:
     for folder in ("unseen5", "unseen7"):
         chat = read_questions(eval_dir / folder / "chat.jsonl")
         assert len(chat) >= 150 and {q.lang for q in chat} >= LANGUAGES
-    sixth = read_questions(eval_dir / "unseen6" / "questions.jsonl")
-    assert len(sixth) >= 150 and {q.lang for q in sixth} >= LANGUAGES
-    assert sum(q.uncovered for q in sixth) >= 40 and sum(q.out_of_scope for q in sixth) >= 20
+    # The policy question sets written blind later, each at a session's start.
+    for folder in ("unseen6", "unseen8", "unseen10", "unseen12", "unseen14"):
+        later = read_questions(eval_dir / folder / "questions.jsonl")
+        assert len(later) >= 150 and {q.lang for q in later} >= LANGUAGES
+        assert sum(q.uncovered for q in later) >= 40 and sum(q.out_of_scope for q in later) >= 20
     # A dev set of questions on the details a policy may leave out, most of them uncovered.
     details = read_questions(eval_dir / "silence" / "questions.jsonl")
     assert sum(q.uncovered for q in details) >= 150 and {q.lang for q in details} >= LANGUAGES
