@@ -70,7 +70,7 @@ def requests_concerned(
     """The requests an answer should offer, most likely first (at most two)."""
     ordered: list[Intent] = []
     about = understanding.intent.about
-    if about is not None and about in REQUEST_CONCEPTS:
+    if about is not None and (about in REQUEST_CONCEPTS or about is Intent.HANDOFF):
         ordered.append(about)
     for intent in requests_named([question, *understanding.quote], glossary):
         if intent not in ordered:

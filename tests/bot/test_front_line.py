@@ -285,6 +285,22 @@ async def test_a_request_quotes_what_its_own_words_find_when_the_rights_question
     assert labels(reply)  # the request is offered all the same
 
 
+async def test_a_person_the_classifier_is_unsure_of_is_offered_beside_the_answer(
+    assistant: Assistant,
+) -> None:
+    # Indignant enough to read as wanting a person, yet it asks why the shop wants the
+    # number: the answer, with the person one tap away, not "Shall I bring in a person?".
+    await assistant.say("/start kinaexpert")
+    reply = await assistant.say(
+        "Warum um Himmels willen wollen Sie meine Sozialversicherungsnummer? "
+        "Ich bringe doch nur mein Handy zur Reparatur!"
+    )
+    text = html.unescape(reply.params["text"])
+    assert "<blockquote>" in text
+    # An answer (a clarifying question quotes nothing), with "Talk to a person" under it.
+    assert "Mit einem Menschen sprechen" in labels(reply)
+
+
 async def test_odd_messages_get_a_sensible_reply(assistant: Assistant) -> None:
     await assistant.say("/start webstore")
     for text in ("🙂🙂🙂", "?!", "x" * 4000, "Tere, kui kaua te minu andmeid hoiate?"):

@@ -258,6 +258,13 @@ def test_a_request_read_in_a_question_about_another_practice_is_offered_beside_i
     assert beside_the_answer(stop, AskedPractice("cookies", 0.9)).about is Intent.UNSUBSCRIBE
     person = RecognisedIntent(Intent.HANDOFF, 0.9)
     assert beside_the_answer(person, sharing) is person
+    # A person the classifier is unsure of: offered beside an answer about sharing, asked
+    # about when the message is about rights or whom to contact.
+    maybe = RecognisedIntent(Intent.QUESTION, 0.4, unsure=Intent.HANDOFF, probabilities={})
+    beside = beside_the_answer(maybe, sharing)
+    assert beside.intent is Intent.QUESTION and beside.about is Intent.HANDOFF
+    assert beside_the_answer(maybe, AskedPractice("contact", 0.9)) is maybe
+    assert beside_the_answer(maybe, AskedPractice("rights", 0.9)) is maybe
     hello = RecognisedIntent(Intent.GREETING, 1.0)
     assert beside_the_answer(hello, sharing) is hello
 
