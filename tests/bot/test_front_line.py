@@ -299,6 +299,10 @@ async def test_a_person_the_classifier_is_unsure_of_is_offered_beside_the_answer
     assert "<blockquote>" in text
     # An answer (a clarifying question quotes nothing), with "Talk to a person" under it.
     assert "Mit einem Menschen sprechen" in labels(reply)
+    await assistant.press(reply, "Mit einem Menschen sprechen")
+    after = (await assistant.fake.wait_for("sendMessage", count=3))[-1]
+    # The demo shop has no support group: the person is the shop's address, said honestly.
+    assert "privacy@kinaexpert.example" in after.params["text"]
 
 
 async def test_odd_messages_get_a_sensible_reply(assistant: Assistant) -> None:
