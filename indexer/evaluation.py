@@ -25,10 +25,10 @@ from indexer.intents import (
     IntentRecogniser,
     beside_the_answer,
     expected_intent,
-    found_by_own_words,
     intent_accuracy,
 )
 from indexer.ranking import Mode
+from indexer.request_quotes import request_quote
 from indexer.retriever import Retriever, SearchResult
 from indexer.training import per_label_scores
 from indexer.translit import readable
@@ -160,7 +160,7 @@ def run(
     # Ukrainian typed in Latin letters is understood in Cyrillic.
     texts = [readable(q.question, q.lang) for q in questions]
     vectors = retriever.embed_questions(texts)
-    rights: dict[tuple[Intent, str, str], tuple[str, ...]] = {}
+    rights: dict[tuple[Intent, str, str], SearchResult] = {}
     outcomes = []
     for question, text, vector in zip(questions, texts, vectors, strict=True):
         result = retriever.search(
@@ -189,15 +189,7 @@ def run(
         quote = tuple(retriever.quote(result, result.hits[0], vector)) if result.hits else ()
         routed = None
         if recognised is not None and recognised.intent is not Intent.QUESTION:
-            routed = _right_quoted(retriever, recognised.intent, question, rights) or (
-                quote
-                if recognised.intent in RIGHT_QUESTIONS
-                and result.answered
-                and found_by_own_words(
-                    recognised.intent, result.practice, result.hits[0].passage.topics
-                )
-                else ()
-            )
+            routed = _routed_quote(retriever, recognised.intent, question, result, quote, rights)
         outcomes.append(
             Outcome(
                 question,
@@ -213,24 +205,27 @@ def run(
     return outcomes
 
 
-def _right_quoted(
+def _routed_quote(
     retriever: Retriever,
     intent: Intent,
     question: EvalQuestion,
-    known: dict[tuple[Intent, str, str], tuple[str, ...]],
+    own: SearchResult,
+    own_quote: tuple[str, ...],
+    rights: dict[tuple[Intent, str, str], SearchResult],
 ) -> tuple[str, ...]:
     """What the bot quotes when it takes a message as `intent`: for a request with a flow,
-    the passage its RIGHT_QUESTIONS finds, whole, as bot/routers/questions.explain_right
-    shows it before offering the request (when it finds none, the caller tries the
-    customer's own words, as explain_right does); nothing for a person, a greeting or
-    thanks."""
+    what bot/routers/questions.explain_right shows before offering it (request_quotes.py;
+    the right's search is done once per shop and language); nothing for a person, a
+    greeting or thanks."""
     if intent not in RIGHT_QUESTIONS:
         return ()
     key = (intent, question.shop, question.lang)
-    if key not in known:
-        found = retriever.search(RIGHT_QUESTIONS[intent], question.shop, language=question.lang)
-        known[key] = tuple(found.hits[0].passage.sentences) if found.answered else ()
-    return known[key]
+    if key not in rights:
+        rights[key] = retriever.search(
+            RIGHT_QUESTIONS[intent], question.shop, language=question.lang
+        )
+    found = request_quote(intent, rights[key], own, own_quote)
+    return found[1] if found is not None else ()
 
 
 def _retrieval(outcomes: list[Outcome]) -> dict[str, float | int]:

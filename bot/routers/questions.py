@@ -31,8 +31,9 @@ from bot.replies import typed_reply
 from bot.rights import NAMED_REQUESTS, PRACTICE_REQUESTS, requests_concerned
 from bot.routers.privacy_requests import RequestFlow, offer_request
 from bot.services import Services
-from indexer.intents import RIGHT_QUESTIONS, Intent, found_by_own_words
+from indexer.intents import RIGHT_QUESTIONS, Intent
 from indexer.passages import Passage
+from indexer.request_quotes import request_quote
 from indexer.shops import Shop
 
 log = logging.getLogger(__name__)
@@ -77,9 +78,8 @@ async def explain_right(
     """Quote what the policy says about the right, then offer to start the request; in a
     group only the quote, since the request needs an e-mail address typed in private.
     The right's own question finds the passage; when it finds none, the customer's own
-    words (`own`) may, if they ask about the request's practice: "відпишіть мене від
-    розсилки" finds a Ukrainian shop's newsletter passage that the English "how can I
-    unsubscribe" misses, and the policy is then not said to be silent."""
+    words (`own`) may (indexer/request_quotes.py), and the policy is then not said to be
+    silent."""
     understanding = await services.engine.understand(
         RIGHT_QUESTIONS[intent], shop.id, current_language()
     )
@@ -88,17 +88,12 @@ async def explain_right(
         Intent.ACCESS: _("You want a copy of the data the shop holds about you."),
         Intent.DELETION: _("You want the shop to delete your data."),
     }[intent]
-    result = understanding.result
-    quoted = list(result.hits[0].passage.sentences) if result.answered else []
-    if (
-        not result.answered
-        and own is not None
-        and own.result.answered
-        and found_by_own_words(intent, own.result.practice, own.result.hits[0].passage.topics)
-    ):
-        result, quoted = own.result, list(own.quote)
-    if result.answered:
-        rendered = render_answer(result, quoted, current_language(), shop.contact_email)
+    found = request_quote(
+        intent, understanding.result, own.result if own else None, own.quote if own else ()
+    )
+    if found is not None:
+        result, quoted = found
+        rendered = render_answer(result, list(quoted), current_language(), shop.contact_email)
         body = _("Here is what {shop}'s policy says about it:").format(shop=shop.name)
         text = f"{intro} {body}\n\n{rendered.text}"
     else:
