@@ -134,6 +134,26 @@ def silent_sentence(topic: str, shop: str) -> str:
         ),
         "company_number": _("{shop}'s policy does not give the company's registration number."),
         "deceased": _("{shop}'s policy does not say what happens to your data after your death."),
+        "carrier_named": _("{shop}'s policy does not name the company that delivers your parcels."),
+        "payment_named": _(
+            "{shop}'s policy does not name the company that processes your payments."
+        ),
+        "analytics_named": _(
+            "{shop}'s policy does not name the analytics or tracking services it uses."
+        ),
+        "hosting_named": _(
+            "{shop}'s policy does not name the host or cloud where your data is stored."
+        ),
+        "marketing_frequency": _(
+            "{shop}'s policy does not say how often it sends marketing messages."
+        ),
+        "public_reviews": _(
+            "{shop}'s policy does not say whether your reviews or comments are published with "
+            "your name."
+        ),
+        "inactive_account": _(
+            "{shop}'s policy does not say what happens to your account if you stop using it."
+        ),
     }
     text = texts.get(
         SAID_AS.get(topic, topic), _("{shop}'s policy does not say anything about this.")

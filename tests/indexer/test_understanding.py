@@ -559,10 +559,22 @@ DETAILS_AT_THE_DEMO_SHOPS = [
     ("What happens to my account when I die?", "klingit", "deceased"),
     ("Is it free to ask what data you hold about me?", "webstore", "request_fee"),
     ("Do you ask for my consent before setting cookies?", "kivismart", "cookie_consent"),
+    # A company asked for by name: none of the five names its carrier, payment processor or
+    # host; KinaExpert speaks of third-party analysis, Klingit of no analytics at all.
+    ("Which courier do you use to deliver my order?", "webstore", "carrier_named"),
+    ("Jakou platební bránu používáte?", "webstore", "payment_named"),
+    ("Do you use Google Analytics on your site?", "klingit", "analytics_named"),
+    ("Do you use Google Analytics on your site?", "kinaexpert", ""),
+    ("Which cloud provider hosts my data?", "klingit", "hosting_named"),
+    ("How often do you send the newsletter?", "kivismart", "marketing_frequency"),
+    ("Wird meine Bewertung mit meinem Namen veröffentlicht?", "autoparts-ua", "public_reviews"),
+    ("What happens to my account if I don't log in for years?", "klingit", "inactive_account"),
     # Words of a detail in a question about something else.
     ("Kann ich die Seite auch nutzen, ohne mich zu registrieren?", "autoparts-ua", ""),
     ("Do you sell my data to other companies?", "webstore", ""),
     ("Do you store my phone number in your records?", "kivismart", ""),
+    ("What does the courier get to know about me?", "webstore", ""),
+    ("Do you keep my data after I stop using the service?", "klingit", ""),
 ]
 
 
