@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from indexer.intents import IntentRecogniser, RecognisedIntent, beside_the_answer
 from indexer.language import load_models as load_language_models
-from indexer.retriever import Retriever, SearchResult
+from indexer.retriever import AlsoQuoted, Retriever, SearchResult
 from indexer.tokens import fold
 from indexer.translit import load_spellings, readable
 
@@ -30,6 +30,8 @@ class Understanding:
     intent: RecognisedIntent
     result: SearchResult
     quote: tuple[str, ...]  # the sentences of the best passage that answer best
+    # A second passage scoring about as well, quoted after the first (Retriever.also_quote).
+    also: AlsoQuoted | None = None
 
 
 @dataclass
@@ -159,5 +161,6 @@ class AnswerEngine:
                 tuple(self.retriever.quote(result, result.hits[0], vector)) if result.hits else ()
             )
             intent = beside_the_answer(self.recogniser.recognise(text, vector), result.practice)
-            out.append(Understanding(intent, result, quote))
+            also = self.retriever.also_quote(result, vector)
+            out.append(Understanding(intent, result, quote, also))
         return out

@@ -16,11 +16,12 @@ from bot.practice_texts import law_note, practice_title, silent_sentence
 from indexer.figures import figures
 from indexer.hidden_emails import count_hidden_emails, hides_others_address, show_contact_email
 from indexer.passages import Passage
-from indexer.retriever import SearchResult
+from indexer.retriever import AlsoQuoted, SearchResult
 from indexer.topics import gist_practice
 
 TELEGRAM_LIMIT = 4096
 QUOTE_BUDGET = 3000
+ALSO_BUDGET = 800  # the second passage's quote (Retriever.also_quote)
 
 
 def language_name(code: str) -> str:
@@ -103,15 +104,16 @@ def _as_shown(sentences: Sequence[str], contact_email: str | None) -> tuple[list
     return shown, "".join(f"\n<i>{escape(note)}</i>" for note in notes)
 
 
-def _see_also(top: Passage, result: SearchResult) -> list[str]:
-    """Up to two other sections among the hits, each name once. A passage outside any
-    section (a preamble, the foot line "Last update: January 2024") carries the document's
-    title, which points the customer nowhere: it is not named."""
+def _section_key(name: str) -> str:
+    return " ".join(name.split()).casefold()
 
-    def key(name: str) -> str:
-        return " ".join(name.split()).casefold()
 
-    seen = {key(top.section)}
+def _see_also(top: Passage, result: SearchResult, quoted: Passage | None = None) -> list[str]:
+    """Up to two other sections among the hits, each name once, other than those quoted. A
+    passage outside any section (a preamble, the foot line "Last update: January 2024")
+    carries the document's title, which points the customer nowhere: it is not named."""
+    key = _section_key
+    seen = {key(top.section)} | ({key(quoted.section)} if quoted is not None else set())
     names: list[str] = []
     for hit in result.hits[1:]:
         section = key(hit.passage.section)
@@ -141,11 +143,31 @@ def _gist(passage: Passage, quote: list[str], asked: str, customer_language: str
     return escape(line.format(topic=topic, figures=listed)) + "\n\n"
 
 
+def _also(top: Passage, also: AlsoQuoted, customer_language: str, contact_email: str | None) -> str:
+    """The second passage quoted after the first, when the two score about the same."""
+    passage = also.hit.passage
+    shown, note = _as_shown(also.sentences, contact_email)
+    if _section_key(passage.section) == _section_key(top.section):
+        lead = _("The policy also says, in the same section:")
+    else:
+        lead = _("The policy also says, under “{section}”:").format(section=passage.section)
+    notice = (
+        _language_notice(passage, customer_language) if passage.language != top.language else ""
+    )
+    return (
+        f"\n{escape(lead)}"
+        + notice
+        + f"\n<blockquote>{escape(_fit(shown, ALSO_BUDGET))}</blockquote>"
+        + note
+    )
+
+
 def render_answer(
     result: SearchResult,
     quote: list[str],
     customer_language: str,
     contact_email: str | None = None,
+    also: AlsoQuoted | None = None,
 ) -> RenderedAnswer:
     top = result.hits[0].passage
     shown, note = _as_shown(quote, contact_email)
@@ -157,7 +179,9 @@ def render_answer(
         + f"\n<blockquote>{escape(body)}</blockquote>"
         + note
     )
-    others = _see_also(top, result)
+    if also is not None and also.sentences:
+        text += _also(top, also, customer_language, contact_email)
+    others = _see_also(top, result, also.hit.passage if also is not None else None)
     if others:
         text += (
             "\n"

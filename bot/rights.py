@@ -72,7 +72,8 @@ def requests_concerned(
     about = understanding.intent.about
     if about is not None and (about in REQUEST_CONCEPTS or about is Intent.HANDOFF):
         ordered.append(about)
-    for intent in requests_named([question, *understanding.quote], glossary):
+    also = understanding.also.sentences if understanding.also is not None else ()
+    for intent in requests_named([question, *understanding.quote, *also], glossary):
         if intent not in ordered:
             ordered.append(intent)
     return ordered[:2]

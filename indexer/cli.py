@@ -231,7 +231,9 @@ def cmd_eval(args: argparse.Namespace, settings: IndexerSettings) -> int:
         if mode == "hybrid":
             human_lines.append(
                 f"        answer@1 {r['answer@1']:.3f} (the reply quotes the answer; "
-                f"answered as a question {r['quote@1']:.3f})  | "
+                f"answered as a question {r['quote@1']:.3f}; the first passage's quote "
+                f"alone {r['first_quote@1']:.3f}, a second quoted in "
+                f"{r['also_quoted']:.0%} of answers)  | "
                 f"uncovered said {r['uncovered_said']:.3f} (n={r['uncovered']}; by the "
                 f"practice check {r['uncovered_said_silent']:.3f})  | customer_language@1 "
                 f"{r['customer_language@1']['share']:.3f} "

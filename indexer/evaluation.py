@@ -135,10 +135,20 @@ class Outcome:
     # the right when it starts a request, nothing when it brings in a person or greets
     # (None: answered as a question, or the intent not measured).
     routed_quote: tuple[str, ...] | None = None
+    # The second passage's sentences the answer quotes after the first's, when the two score
+    # about the same (Retriever.also_quote); () when it quotes one.
+    also: tuple[str, ...] = ()
 
     @property
     def quote_hit(self) -> bool:
         """Answered as a question, the sentences the bot quotes would hold the answer."""
+        return self.result.answered and quote_holds_answer(
+            self.quote + self.also, self.question.gold
+        )
+
+    @property
+    def first_quote_hit(self) -> bool:
+        """The same, from the best passage's quote alone."""
         return self.result.answered and quote_holds_answer(self.quote, self.question.gold)
 
     @property
@@ -187,6 +197,7 @@ def run(
             else None
         )
         quote = tuple(retriever.quote(result, result.hits[0], vector)) if result.hits else ()
+        also = retriever.also_quote(result, vector)
         routed = None
         if recognised is not None and recognised.intent is not Intent.QUESTION:
             routed = _routed_quote(retriever, recognised.intent, question, result, quote, rights)
@@ -200,6 +211,7 @@ def run(
                 quote,
                 asked,
                 routed,
+                also.sentences if also is not None else (),
             )
         )
     return outcomes
@@ -264,6 +276,15 @@ def summarize(outcomes: list[Outcome], mode: Mode = "hybrid") -> dict[str, Any]:
         # The same, had every message been answered as a question (the figure before the
         # eval routed by intent, and the one without a recogniser).
         "quote@1": round(float(np.mean([o.quote_hit for o in in_scope])), 4) if in_scope else 0.0,
+        # The best passage's quote alone, without the second one quoted beside it.
+        "first_quote@1": round(float(np.mean([o.first_quote_hit for o in in_scope])), 4)
+        if in_scope
+        else 0.0,
+        "also_quoted": round(
+            float(np.mean([bool(o.also) for o in outcomes if o.result.answered])), 4
+        )
+        if any(o.result.answered for o in outcomes)
+        else 0.0,
         "customer_language@1": _customer_language(in_scope),
         "recall@1": overall["recall@1"],
         "recall@3": overall["recall@3"],
@@ -378,7 +399,9 @@ def misses(outcomes: list[Outcome]) -> list[dict[str, Any]]:
                     "practice": [o.result.practice.practice, o.result.practice.probability],
                     "covered": o.result.covered,
                     "intent": o.intent,
-                    "quote": " ".join(o.quote if o.routed_quote is None else o.routed_quote),
+                    "quote": " ".join(
+                        o.quote + o.also if o.routed_quote is None else o.routed_quote
+                    ),
                     "why": "rank"
                     if wrong_rank
                     else "gate"

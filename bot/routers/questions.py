@@ -331,7 +331,9 @@ async def _answer_policy_question(
             )
     glossary = services.engine.retriever.glossary
     if result.answered and top is not None:
-        rendered = render_answer(result, list(understanding.quote), language, shop.contact_email)
+        rendered = render_answer(
+            result, list(understanding.quote), language, shop.contact_email, understanding.also
+        )
         more = _more_to_show(services, shop.id, top, understanding)
         requests = [i.value for i in requests_concerned(understanding, glossary, text)]
         await message.answer(

@@ -14,7 +14,7 @@ from bot.answers import (
     render_unanswered,
 )
 from indexer.passages import Passage
-from indexer.retriever import Hit, SearchResult
+from indexer.retriever import AlsoQuoted, Hit, SearchResult
 from indexer.topics import AskedPractice
 from tests.support.fake_bot_api import parse_telegram_html
 
@@ -134,6 +134,25 @@ def test_see_also_leaves_out_passages_outside_any_section(tmp_path) -> None:  # 
     see_also = next(line for line in text.splitlines() if line.startswith("See also:"))
     assert "Rights" in see_also
     assert "Policy" not in see_also
+
+
+def test_a_second_passage_as_close_as_the_first_is_quoted_after_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    hits = _hits("Cookies", "Rights <i>", "Retention", "Cookies")
+    result = SearchResult("q", "shop", "en", [], hits, 0.9, 0.5, 1)
+    also = AlsoQuoted(hits[1], ("About Rights <i>.",))
+    i18n = I18n(path=tmp_path, default_locale="en")
+    with i18n.context(), i18n.use_locale("en"):
+        text = render_answer(result, ["About Cookies."], "en", also=also).text
+        same = AlsoQuoted(hits[3], ("More.",))
+        in_the_same = render_answer(result, ["About Cookies."], "en", also=same).text
+    plain, _entities = parse_telegram_html(text)
+    assert plain.index("About Cookies.") < plain.index("About Rights <i>.")
+    assert "The policy also says, under “Rights <i>”:" in plain
+    # The section quoted is not named again among the others.
+    see_also = next(line for line in plain.splitlines() if line.startswith("See also:"))
+    assert "Retention" in see_also and "Rights" not in see_also
+    assert text.count("<blockquote>") == 2
+    assert "The policy also says, in the same section:" in in_the_same
 
 
 def _rejected(none: float) -> SearchResult:

@@ -15,7 +15,7 @@ from indexer.intents import LABELS, RIGHT_QUESTIONS, Intent
 from indexer.linear_model import LinearModel, fit, fit_temperature, folds, out_of_fold
 from indexer.passages import Passage
 from indexer.quotes import choose_quote
-from indexer.retriever import ON_TOPIC_FLOOR, Hit, Retriever, SearchResult
+from indexer.retriever import ALSO_WITHIN, ON_TOPIC_FLOOR, Hit, Retriever, SearchResult
 from indexer.settings import PROJECT_ROOT
 from indexer.topics import NONE, AskedPractice, practice_ids
 from indexer.training import (
@@ -598,3 +598,26 @@ def test_a_copy_of_ones_data_at_a_shop_that_only_speaks_of_deletion(
     assert klingit.silent_right == "" and klingit.answered
     deletion = corpus_retriever.search("Can my data be deleted if I ask?", "webstore")
     assert deletion.silent_right == "" and deletion.answered
+
+
+def test_a_second_passage_is_quoted_only_when_it_scores_about_as_well(
+    corpus_retriever: Retriever,
+) -> None:
+    question = "Hur skyddar ni mina personuppgifter?"
+    result = corpus_retriever.search(question, "klingit", k=3)
+    vector = corpus_retriever.embed_questions([question])[0]
+    assert result.answered and len(result.hits) == 3
+    first, second = result.hits[0], result.hits[1]
+    close = replace(
+        result, hits=[first, replace(second, score=first.score - ALSO_WITHIN / 2), result.hits[2]]
+    )
+    also = corpus_retriever.also_quote(close, vector)
+    assert also is not None and also.hit.passage.key == second.passage.key
+    assert 0 < len(also.sentences) <= 2
+    assert set(also.sentences) <= set(second.passage.sentences)
+    far = replace(result, hits=[first, replace(second, score=first.score - ALSO_WITHIN)])
+    assert corpus_retriever.also_quote(far, vector) is None
+    # Nothing beside a reply that quotes nothing (the policy is silent), nor beside a lone hit.
+    unsure = replace(close, silent_detail="breach_notice")
+    assert not unsure.answered and corpus_retriever.also_quote(unsure, vector) is None
+    assert corpus_retriever.also_quote(replace(close, hits=[first]), vector) is None
