@@ -78,6 +78,7 @@ async def _measure(count: int) -> dict[str, dict[str, float]]:
             _, t2 = clock()
             times["search"].append(t2 - t1)
             quote = retriever.quote(result, result.hits[0], vector) if result.hits else []
+            also = retriever.also_quote(result, vector)
             _, t3 = clock()
             times["quote"].append(t3 - t2)
             async with database.session() as session:
@@ -97,7 +98,7 @@ async def _measure(count: int) -> dict[str, dict[str, float]]:
             _, t4 = clock()
             times["database"].append(t4 - t3)
             if result.answered:
-                render_answer(result, quote, "en")
+                render_answer(result, quote, "en", also=also)
             elif result.silent:
                 render_silent(result, "Shop", "privacy@example.com")
             else:

@@ -378,3 +378,20 @@ async def test_a_correction_request_goes_to_a_person_not_to_a_deletion(
     # A person: handed over, or offered first when the classifier is not sure.
     assert "person" in text, text
     assert "dpo@klingit.example" in text or "Ska jag koppla in en person" in text, text
+
+
+async def test_a_second_passage_about_as_close_is_quoted_after_the_first(
+    assistant: Assistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Any second passage counts as "about as close" here, so the reply shows how two are
+    # quoted whatever the scores of the demo index are today.
+    monkeypatch.setattr("indexer.retriever.ALSO_WITHIN", 1000.0)
+    await assistant.say("/start klingit", language_code="de")
+    reply = await assistant.say("Wie lange bewahrt ihr meine Daten auf?", language_code="de")
+    text = html.unescape(reply.params["text"])
+    assert text.count("<blockquote>") == 2
+    assert "Die Datenschutzerklärung sagt außerdem" in text  # the lead, in German
+    first, second = text.split("<blockquote>")[1:3]
+    assert first.split("</blockquote>")[0] != second.split("</blockquote>")[0]
+    [record] = await records(assistant)
+    assert record.answered
