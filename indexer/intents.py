@@ -281,7 +281,7 @@ def found_by_own_words(request: Intent, asked: AskedPractice, topics: Iterable[s
 
 def beside_the_answer(recognised: RecognisedIntent, asked: AskedPractice) -> RecognisedIntent:
     """A request read in a message that asks about another of the shop's practices is a
-    question first: "what does the courier get to know about me?" reads as a copy of the
+    question first: "which of my details end up with the shipping company?" reads as a copy of the
     data, "why would you ever need my personal number?" as a deletion, yet each asks what
     the policy says about sharing or purposes. The bot answers it and offers the request
     with a button (`about`), instead of quoting the right and starting the request, or

@@ -259,7 +259,7 @@ async def test_a_question_that_reads_like_a_request_is_answered_with_its_button(
     # The classifier reads a copy of the data here, but the message asks what the policy
     # says about sharing: the answer quotes that, and the request is one tap away.
     await assistant.say("/start webstore")
-    reply = await assistant.say("what does the courier get to know about me?")
+    reply = await assistant.say("which of my details end up with the shipping company?")
     text = html.unescape(reply.params["text"])
     assert "<blockquote>" in text and "shipping company" in text
     assert "You want a copy" not in text and "Shall I" not in text
