@@ -112,12 +112,11 @@ def _see_also(top: Passage, result: SearchResult, quoted: Passage | None = None)
     """Up to two other sections among the hits, each name once, other than those quoted. A
     passage outside any section (a preamble, the foot line "Last update: January 2024")
     carries the document's title, which points the customer nowhere: it is not named."""
-    key = _section_key
-    seen = {key(top.section)} | ({key(quoted.section)} if quoted is not None else set())
+    seen = {_section_key(p.section) for p in (top, quoted) if p is not None}
     names: list[str] = []
     for hit in result.hits[1:]:
-        section = key(hit.passage.section)
-        if section not in seen and section != key(hit.passage.document_title):
+        section = _section_key(hit.passage.section)
+        if section not in seen and section != _section_key(hit.passage.document_title):
             seen.add(section)
             names.append(hit.passage.section)
     return names[:2]

@@ -281,8 +281,8 @@ def found_by_own_words(request: Intent, asked: AskedPractice, topics: Iterable[s
 
 def beside_the_answer(recognised: RecognisedIntent, asked: AskedPractice) -> RecognisedIntent:
     """A request read in a message that asks about another of the shop's practices is a
-    question first: "which of my details end up with the shipping company?" reads as a copy of the
-    data, "why would you ever need my personal number?" as a deletion, yet each asks what
+    question first: "which of my details end up with the shipping company?" reads as a copy
+    of the data, "why would you ever need my personal number?" as a deletion, yet each asks what
     the policy says about sharing or purposes. The bot answers it and offers the request
     with a button (`about`), instead of quoting the right and starting the request, or
     asking which of the two was meant. On the team's dev files (not the blind ones) this
@@ -291,40 +291,25 @@ def beside_the_answer(recognised: RecognisedIntent, asked: AskedPractice) -> Rec
     person is offered beside the answer when the classifier was unsure of one
     (HANDOFF_PRACTICES), or when the labeller is all but certain the message asks about
     another practice (PERSON_OTHER_PRACTICE_AT)."""
+    request: Intent | None
     if recognised.intent is Intent.HANDOFF:
-        return _person_beside_the_answer(recognised, asked)
-    request = recognised.intent if recognised.intent in REQUEST_PRACTICES else recognised.unsure
+        # Asked for outright: only when the labeller is all but certain of another practice
+        # ("Delar ni min adress med någon?" read as a hand-off at 0.9 asks about sharing).
+        request, other_at = Intent.HANDOFF, PERSON_OTHER_PRACTICE_AT
+    else:
+        request = recognised.intent if recognised.intent in REQUEST_PRACTICES else recognised.unsure
+        other_at = OTHER_PRACTICE_AT
     if request is None:
         return recognised
     fitting = HANDOFF_PRACTICES if request is Intent.HANDOFF else REQUEST_PRACTICES.get(request)
     if (
         fitting is None
         or recognised.intent not in (request, Intent.QUESTION)
-        or asked.probability < OTHER_PRACTICE_AT
+        or asked.probability < other_at
         or asked.practice in fitting
         or asked.practice == NONE
     ):
         return recognised
-    return _question_about(recognised, request)
-
-
-def _person_beside_the_answer(
-    recognised: RecognisedIntent, asked: AskedPractice
-) -> RecognisedIntent:
-    """A person asked for outright is brought in, unless the labeller is all but certain
-    (PERSON_OTHER_PRACTICE_AT) that the message asks about a practice other than rights or
-    whom to contact: "Delar ni min adress med någon?" read as a hand-off at 0.9 is a
-    question on sharing, answered with "Talk to a person" beside it."""
-    if (
-        asked.probability < PERSON_OTHER_PRACTICE_AT
-        or asked.practice in HANDOFF_PRACTICES
-        or asked.practice == NONE
-    ):
-        return recognised
-    return _question_about(recognised, Intent.HANDOFF)
-
-
-def _question_about(recognised: RecognisedIntent, request: Intent) -> RecognisedIntent:
     question = recognised.probabilities.get(Intent.QUESTION.value, 0.0)
     return RecognisedIntent(
         Intent.QUESTION,

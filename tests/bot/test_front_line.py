@@ -18,6 +18,14 @@ def labels(call: ApiCall) -> list[str]:
     return [button["text"] for row in markup["inline_keyboard"] for button in row]
 
 
+async def pressing_offers_the_request(assistant: Assistant, reply: ApiCall, label: str) -> ApiCall:
+    """A request's button leads to the request's offer, which is returned."""
+    await assistant.press(reply, label)
+    offer = (await assistant.fake.wait_for("sendMessage", count=3))[-1]
+    assert "Shall I start it?" in offer.params["text"]
+    return offer
+
+
 BESIDE = "What the policy does say on this topic:"
 
 
@@ -210,9 +218,7 @@ async def test_unsure_asks_with_buttons_and_the_answer_leads_to_the_policy(
 async def test_unsure_asks_and_yes_starts_the_request(assistant: Assistant) -> None:
     await assistant.say("/start webstore")
     ask = await assistant.say("what about deleting my account?")
-    await assistant.press(ask, "Yes, start a deletion request")
-    offer = (await assistant.fake.wait_for("sendMessage", count=3))[-1]
-    assert "Shall I start it?" in offer.params["text"]
+    offer = await pressing_offers_the_request(assistant, ask, "Yes, start a deletion request")
     assert "Confirm" in labels(offer)
 
 
@@ -248,9 +254,7 @@ async def test_a_question_about_a_right_carries_the_button_that_starts_it(
     await assistant.say("/start klingit")
     reply = await assistant.say("Can I unsubscribe from your marketing emails at any time?")
     assert "Unsubscribe from marketing" in labels(reply)
-    await assistant.press(reply, "Unsubscribe from marketing")
-    offer = (await assistant.fake.wait_for("sendMessage", count=3))[-1]
-    assert "Shall I start it?" in offer.params["text"]
+    await pressing_offers_the_request(assistant, reply, "Unsubscribe from marketing")
 
 
 async def test_a_question_that_reads_like_a_request_is_answered_with_its_button(
@@ -264,9 +268,7 @@ async def test_a_question_that_reads_like_a_request_is_answered_with_its_button(
     assert "<blockquote>" in text and "shipping company" in text
     assert "You want a copy" not in text and "Shall I" not in text
     assert "Get a copy of my data" in labels(reply)
-    await assistant.press(reply, "Get a copy of my data")
-    offer = (await assistant.fake.wait_for("sendMessage", count=3))[-1]
-    assert "Shall I start it?" in offer.params["text"]
+    await pressing_offers_the_request(assistant, reply, "Get a copy of my data")
 
 
 async def test_a_request_quotes_what_its_own_words_find_when_the_rights_question_finds_none(
